@@ -1,0 +1,337 @@
+//! A streaming parser for `text/event-stream`, exactly as the WHATWG HTML
+//! standard's "event stream interpretation" describes it.
+//!
+//! This is what a browser's `EventSource` does with the bytes it receives, so it
+//! is the oracle for testing a server: feed it what came over the wire, in
+//! whatever chunks it came, and compare what it dispatches.
+//!
+//! Data read back has its line ends normalised: CR and CRLF arrive as LF. So for
+//! any valid [`Event`](crate::Event), decoding its encoding gives back its data
+//! with `\r\n` and `\r` replaced by `\n`.
+//!
+//! ```
+//! use sse_core::decode::{Decoded, Decoder};
+//!
+//! let mut decoder = Decoder::new();
+//! let mut items = decoder.feed(b"id: 1\nevent: greet\nda").unwrap();
+//! assert!(items.is_empty()); // nothing is dispatched before the blank line
+//! items = decoder.feed(b"ta: hello\n\n").unwrap();
+//! let Decoded::Event(event) = &items[0] else { panic!() };
+//! assert_eq!((event.event_type.as_str(), event.data.as_str()), ("greet", "hello"));
+//! assert_eq!(event.last_event_id, "1");
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
+
+/// The most a [`Decoder`] buffers for one event (the line being read plus the
+/// data gathered so far) unless told otherwise: 16 MiB.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// A dispatched event, as an `EventSource` would hand it to a listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageEvent {
+    /// The event type: the last `event:` value, or `"message"` if none or empty.
+    pub event_type: String,
+    /// The data lines joined with `\n`.
+    pub data: String,
+    /// The stream's last event id at the time of dispatch.
+    pub last_event_id: String,
+}
+
+/// What the parser produces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Decoded {
+    /// An event was dispatched.
+    Event(MessageEvent),
+    /// The server set the reconnection time.
+    Retry(Duration),
+    /// A comment line (clients ignore these), without the colon and with one
+    /// leading space stripped. Reported for tools such as keep-alive checks.
+    Comment(String),
+}
+
+/// The decoder was asked to buffer more than its limit for one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    limit: usize,
+}
+
+impl DecodeError {
+    /// The limit in bytes that was exceeded.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "an event grew past the decoder's limit of {} bytes",
+            self.limit
+        )
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Incremental `text/event-stream` parser. Feed it chunks; it returns what they
+/// complete. Chunk boundaries never matter, not even between the CR and LF of a
+/// CRLF or inside a UTF-8 sequence or the BOM.
+///
+/// Memory is bounded: a line or event longer than the limit
+/// ([`DEFAULT_MAX_EVENT_BYTES`] unless set with [`Decoder::with_max_event_bytes`])
+/// makes `feed` fail, and the decoder stays failed.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    line: Vec<u8>,
+    after_cr: bool,
+    bom_matched: usize,
+    bom_done: bool,
+    data: String,
+    event_type: String,
+    id_buffer: String,
+    last_event_id: String,
+    retry: Option<Duration>,
+    mid_event: bool,
+    max_event_bytes: usize,
+    failed: bool,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Decoder {
+    /// A decoder at the start of a stream, with the default size limit.
+    pub fn new() -> Self {
+        Self::with_max_event_bytes(DEFAULT_MAX_EVENT_BYTES)
+    }
+
+    /// A decoder that fails once one event (pending line plus data) exceeds `limit` bytes.
+    pub fn with_max_event_bytes(limit: usize) -> Self {
+        Self {
+            line: Vec::new(),
+            after_cr: false,
+            bom_matched: 0,
+            bom_done: false,
+            data: String::new(),
+            event_type: String::new(),
+            id_buffer: String::new(),
+            last_event_id: String::new(),
+            retry: None,
+            mid_event: false,
+            max_event_bytes: limit,
+            failed: false,
+        }
+    }
+
+    /// Parses `chunk` and returns everything it completed, in order.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<Vec<Decoded>, DecodeError> {
+        let mut out = Vec::new();
+        self.feed_into(chunk, &mut out)?;
+        Ok(out)
+    }
+
+    /// Like [`feed`](Self::feed), appending to `out` instead of allocating.
+    pub fn feed_into(&mut self, mut chunk: &[u8], out: &mut Vec<Decoded>) -> Result<(), DecodeError> {
+        if self.failed {
+            return Err(self.error());
+        }
+        if !self.bom_done {
+            chunk = self.skip_bom(chunk, out)?;
+        }
+        self.feed_lines(chunk, out)
+    }
+
+    /// The stream's last event id: the value a reconnecting client would send in
+    /// `Last-Event-ID` (it is sent only when not empty).
+    pub fn last_event_id(&self) -> &str {
+        &self.last_event_id
+    }
+
+    /// The reconnection time the server last set, if it set one.
+    pub fn retry(&self) -> Option<Duration> {
+        self.retry
+    }
+
+    /// True if bytes have arrived since the last blank line: if the stream ended
+    /// now, they would be discarded (an event cut off by the end of the stream
+    /// is never dispatched).
+    pub fn is_mid_event(&self) -> bool {
+        self.mid_event || !self.line.is_empty() || (!self.bom_done && self.bom_matched > 0)
+    }
+
+    fn error(&self) -> DecodeError {
+        DecodeError {
+            limit: self.max_event_bytes,
+        }
+    }
+
+    /// Strips a UTF-8 BOM at the very start of the stream, even when it arrives
+    /// split across chunks. Bytes that looked like a BOM start but were not are
+    /// parsed as ordinary input.
+    fn skip_bom<'a>(&mut self, mut chunk: &'a [u8], out: &mut Vec<Decoded>) -> Result<&'a [u8], DecodeError> {
+        while let Some((&byte, rest)) = chunk.split_first() {
+            if byte == BOM[self.bom_matched] {
+                self.bom_matched += 1;
+                chunk = rest;
+                if self.bom_matched == BOM.len() {
+                    self.bom_done = true;
+                    return Ok(chunk);
+                }
+            } else {
+                self.bom_done = true;
+                let matched = self.bom_matched;
+                self.feed_lines(&BOM[..matched], out)?;
+                return Ok(chunk);
+            }
+        }
+        Ok(chunk)
+    }
+
+    fn feed_lines(&mut self, mut chunk: &[u8], out: &mut Vec<Decoded>) -> Result<(), DecodeError> {
+        if self.after_cr && !chunk.is_empty() {
+            self.after_cr = false;
+            if chunk[0] == b'\n' {
+                chunk = &chunk[1..];
+            }
+        }
+        while let Some(at) = memchr::memchr2(b'\r', b'\n', chunk) {
+            if self.line.is_empty() {
+                self.check_limit(at)?;
+                self.process_line(&chunk[..at], out);
+            } else {
+                self.check_limit(self.line.len() + at)?;
+                let mut line = std::mem::take(&mut self.line);
+                line.extend_from_slice(&chunk[..at]);
+                self.process_line(&line, out);
+                line.clear();
+                self.line = line;
+            }
+            let is_cr = chunk[at] == b'\r';
+            chunk = &chunk[at + 1..];
+            if is_cr {
+                match chunk.first() {
+                    Some(b'\n') => chunk = &chunk[1..],
+                    Some(_) => {}
+                    None => self.after_cr = true,
+                }
+            }
+        }
+        if !chunk.is_empty() {
+            self.check_limit(self.line.len() + chunk.len())?;
+            self.line.extend_from_slice(chunk);
+        }
+        Ok(())
+    }
+
+    fn check_limit(&mut self, line_len: usize) -> Result<(), DecodeError> {
+        if line_len.saturating_add(self.data.len()) > self.max_event_bytes {
+            self.failed = true;
+            self.line = Vec::new();
+            self.data = String::new();
+            return Err(self.error());
+        }
+        Ok(())
+    }
+
+    fn process_line(&mut self, line: &[u8], out: &mut Vec<Decoded>) {
+        if line.is_empty() {
+            self.dispatch(out);
+            return;
+        }
+        // Lines end only at CR and LF, which never occur inside a multi-byte
+        // sequence, so decoding line by line equals decoding the whole stream.
+        let line = String::from_utf8_lossy(line);
+        if let Some(comment) = line.strip_prefix(':') {
+            let comment = comment.strip_prefix(' ').unwrap_or(comment);
+            out.push(Decoded::Comment(comment.to_owned()));
+            return;
+        }
+        self.mid_event = true;
+        let (name, value) = match line.find(':') {
+            Some(colon) => {
+                let value = &line[colon + 1..];
+                (&line[..colon], value.strip_prefix(' ').unwrap_or(value))
+            }
+            None => (&line[..], ""),
+        };
+        self.process_field(name, value, out);
+    }
+
+    fn process_field(&mut self, name: &str, value: &str, out: &mut Vec<Decoded>) {
+        match name {
+            "event" => {
+                self.event_type.clear();
+                self.event_type.push_str(value);
+            }
+            "data" => {
+                self.data.push_str(value);
+                self.data.push('\n');
+            }
+            "id" if !value.contains('\0') => {
+                self.id_buffer.clear();
+                self.id_buffer.push_str(value);
+            }
+            "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+                // A value too large for u64 milliseconds is ignored rather than wrapped.
+                if let Ok(ms) = value.parse::<u64>() {
+                    let retry = Duration::from_millis(ms);
+                    self.retry = Some(retry);
+                    out.push(Decoded::Retry(retry));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn dispatch(&mut self, out: &mut Vec<Decoded>) {
+        self.mid_event = false;
+        if self.last_event_id != self.id_buffer {
+            self.last_event_id.clone_from(&self.id_buffer);
+        }
+        if self.data.is_empty() {
+            self.event_type.clear();
+            return;
+        }
+        self.data.pop(); // the LF after the last data line
+        let event_type = match std::mem::take(&mut self.event_type) {
+            empty if empty.is_empty() => "message".to_owned(),
+            named => named,
+        };
+        out.push(Decoded::Event(MessageEvent {
+            event_type,
+            data: std::mem::take(&mut self.data),
+            last_event_id: self.last_event_id.clone(),
+        }));
+    }
+}
+
+/// Decodes a complete stream held in memory. Anything after the last blank line
+/// is discarded, as a client would at the end of the stream.
+///
+/// ```
+/// let items = sse_core::decode::decode_all(b"data: a\n\ndata: cut off").unwrap();
+/// assert_eq!(items.len(), 1);
+/// ```
+pub fn decode_all(bytes: &[u8]) -> Result<Vec<Decoded>, DecodeError> {
+    Decoder::new().feed(bytes)
+}
+
+/// Just the dispatched events of [`decode_all`]; a convenience for tests.
+pub fn events(bytes: &[u8]) -> Result<Vec<MessageEvent>, DecodeError> {
+    Ok(decode_all(bytes)?
+        .into_iter()
+        .filter_map(|item| match item {
+            Decoded::Event(event) => Some(event),
+            _ => None,
+        })
+        .collect())
+}

@@ -1,0 +1,271 @@
+//! The wire encoder: an [`Event`] becomes a [`Frame`] of bytes, once.
+
+use std::fmt;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::event::Event;
+
+/// Encoded bytes of one or more whole events, ready to be written to any number
+/// of connections.
+///
+/// Cloning a frame shares its bytes (a reference count, no copy), so an event
+/// published to ten thousand subscribers is encoded once. A frame always ends at
+/// an event boundary: it never holds half an event.
+///
+/// ```
+/// use sse_core::{Event, Frame};
+///
+/// let frame: Frame = Event::message("hello").encode();
+/// let for_another_client = frame.clone(); // same bytes, no copy
+/// assert_eq!(for_another_client.as_bytes(), b"data: hello\n\n");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct Frame(Bytes);
+
+impl Frame {
+    /// A frame holding only a comment (one comment line per line of `text`).
+    ///
+    /// ```
+    /// assert_eq!(sse_core::Frame::comment("keep-alive").as_bytes(), b": keep-alive\n\n");
+    /// ```
+    pub fn comment(text: &str) -> Self {
+        Event::new().with_comment(text).encode()
+    }
+
+    /// The encoded bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The encoded bytes, shared.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True for the frame of an event with nothing set.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Frame")
+            .field(&String::from_utf8_lossy(&self.0))
+            .finish()
+    }
+}
+
+impl AsRef<[u8]> for Frame {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<Frame> for Bytes {
+    fn from(frame: Frame) -> Bytes {
+        frame.0
+    }
+}
+
+impl From<&Event> for Frame {
+    fn from(event: &Event) -> Self {
+        event.encode()
+    }
+}
+
+impl From<Event> for Frame {
+    fn from(event: Event) -> Self {
+        event.encode()
+    }
+}
+
+impl Event {
+    /// Encodes the event to its wire form.
+    ///
+    /// Field order: comments, `event`, `id`, `retry`, `data`, then the blank line
+    /// that dispatches it. Every field is written as `name: value` (with the
+    /// space), so a value that starts with a space survives the client stripping
+    /// one. Data and comments are split on CRLF, CR and LF, keeping empty pieces,
+    /// so the text a client sees equals the data with line ends turned into LF.
+    /// An event with nothing set encodes to no bytes.
+    ///
+    /// ```
+    /// let frame = sse_core::Event::message("a\r\nb\rc\n").encode();
+    /// assert_eq!(frame.as_bytes(), b"data: a\ndata: b\ndata: c\ndata: \n\n");
+    /// ```
+    pub fn encode(&self) -> Frame {
+        if *self == Event::default() {
+            return Frame::default();
+        }
+        let mut buf = BytesMut::with_capacity(self.encoded_len_upper_bound());
+        self.encode_into(&mut buf);
+        Frame(buf.freeze())
+    }
+
+    fn encode_into(&self, buf: &mut BytesMut) {
+        if let Some(comment) = &self.comment {
+            put_lines(buf, b": ", comment);
+        }
+        if let Some(event) = &self.event {
+            put_line(buf, b"event: ", event.as_bytes());
+        }
+        if let Some(id) = &self.id {
+            put_line(buf, b"id: ", id.as_bytes());
+        }
+        if let Some(retry) = self.retry {
+            let mut digits = itoa::Buffer::new();
+            put_line(buf, b"retry: ", digits.format(retry.as_millis()).as_bytes());
+        }
+        if let Some(data) = &self.data {
+            put_lines(buf, b"data: ", data);
+        }
+        buf.put_u8(b'\n');
+    }
+
+    /// Enough room for the whole frame, so encoding allocates exactly once.
+    fn encoded_len_upper_bound(&self) -> usize {
+        const RETRY_LINE: usize = "retry: ".len() + 39 + 1;
+        let lines = |prefix: usize, text: &str| {
+            let breaks = memchr::memchr2_iter(b'\r', b'\n', text.as_bytes()).count();
+            text.len() + (breaks + 1) * (prefix + 1)
+        };
+        let single = |prefix: usize, text: &Option<String>| {
+            text.as_ref().map_or(0, |t| prefix + t.len() + 1)
+        };
+        self.comment.as_deref().map_or(0, |c| lines(2, c))
+            + single("event: ".len(), &self.event)
+            + single("id: ".len(), &self.id)
+            + self.retry.map_or(0, |_| RETRY_LINE)
+            + self.data.as_deref().map_or(0, |d| lines("data: ".len(), d))
+            + 1
+    }
+}
+
+fn put_line(buf: &mut BytesMut, prefix: &[u8], value: &[u8]) {
+    buf.put_slice(prefix);
+    buf.put_slice(value);
+    buf.put_u8(b'\n');
+}
+
+/// Writes one `prefix value` line per line of `text`, where CRLF, CR and LF each
+/// end a line and the piece after the last break (possibly empty) is a line too.
+fn put_lines(buf: &mut BytesMut, prefix: &[u8], text: &str) {
+    let mut rest = text.as_bytes();
+    while let Some(at) = memchr::memchr2(b'\r', b'\n', rest) {
+        put_line(buf, prefix, &rest[..at]);
+        let break_len = if rest[at] == b'\r' && rest.get(at + 1) == Some(&b'\n') {
+            2
+        } else {
+            1
+        };
+        rest = &rest[at + break_len..];
+    }
+    put_line(buf, prefix, rest);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn wire(event: Event) -> String {
+        String::from_utf8(event.encode().into_bytes().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn data_line_breaks_of_every_kind_split_lines() {
+        assert_eq!(wire(Event::message("a\nb")), "data: a\ndata: b\n\n");
+        assert_eq!(wire(Event::message("a\rb")), "data: a\ndata: b\n\n");
+        assert_eq!(wire(Event::message("a\r\nb")), "data: a\ndata: b\n\n");
+        assert_eq!(
+            wire(Event::message("a\n\rb")),
+            "data: a\ndata: \ndata: b\n\n"
+        );
+    }
+
+    #[test]
+    fn empty_pieces_are_kept() {
+        assert_eq!(wire(Event::message("a\n")), "data: a\ndata: \n\n");
+        assert_eq!(wire(Event::message("\n")), "data: \ndata: \n\n");
+        assert_eq!(wire(Event::message("\r\n\r\n")), "data: \ndata: \ndata: \n\n");
+    }
+
+    #[test]
+    fn empty_data_differs_from_absent_data() {
+        assert_eq!(wire(Event::message("")), "data: \n\n");
+        assert_eq!(wire(Event::new().with_id("7").unwrap()), "id: 7\n\n");
+    }
+
+    #[test]
+    fn leading_space_is_preserved_by_the_separator_space() {
+        assert_eq!(wire(Event::message(" x")), "data:  x\n\n");
+        assert_eq!(
+            wire(Event::new().with_event(" t").unwrap()),
+            "event:  t\n\n"
+        );
+    }
+
+    #[test]
+    fn empty_id_resets() {
+        assert_eq!(wire(Event::new().with_id("").unwrap()), "id: \n\n");
+    }
+
+    #[test]
+    fn retry_is_whole_milliseconds() {
+        assert_eq!(
+            wire(Event::new().with_retry(Duration::from_micros(2_500_900))),
+            "retry: 2500\n\n"
+        );
+        assert_eq!(
+            wire(Event::new().with_retry(Duration::MAX)),
+            format!("retry: {}\n\n", Duration::MAX.as_millis())
+        );
+    }
+
+    #[test]
+    fn comments_split_into_comment_lines() {
+        assert_eq!(wire(Event::new().with_comment("a\r\nb")), ": a\n: b\n\n");
+        assert_eq!(wire(Event::new().with_comment("")), ": \n\n");
+    }
+
+    #[test]
+    fn nothing_set_encodes_to_nothing() {
+        assert!(Event::new().encode().is_empty());
+    }
+
+    #[test]
+    fn unicode_and_nul_in_data_pass_through() {
+        assert_eq!(wire(Event::message("é\u{0}😀")), "data: é\u{0}😀\n\n");
+    }
+
+    #[test]
+    fn bom_in_data_is_written_as_is_never_at_stream_start() {
+        // A frame always starts with a field name, so a BOM in a value can never
+        // be the first bytes of a stream, where a client would strip it.
+        assert_eq!(wire(Event::message("\u{feff}x")), "data: \u{feff}x\n\n");
+    }
+
+    #[test]
+    fn capacity_bound_holds_so_encoding_allocates_once() {
+        let events = [
+            Event::message("\r\n\r\n\n\r"),
+            Event::new().with_comment("\n\n").with_retry(Duration::MAX),
+            Event::message("x")
+                .with_event("e")
+                .unwrap()
+                .with_id("")
+                .unwrap(),
+        ];
+        for event in events {
+            assert!(event.encode().len() <= event.encoded_len_upper_bound());
+        }
+    }
+}
