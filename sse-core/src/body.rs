@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
+use sync_wrapper::SyncWrapper;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
@@ -40,7 +41,10 @@ use crate::source::{boxed, BoxError, BoxSource, IntoFrame};
 /// polled anywhere else, the body sends no keep-alives (and says so in a
 /// `tracing` warning) rather than panic.
 pub struct SseBody {
-    streaming: Option<Box<Streaming>>,
+    // `SyncWrapper` makes the body `Sync` without asking sources to be: the
+    // body is only ever polled through `&mut`, and some frameworks (warp,
+    // poem's conversions) require `Sync` bodies.
+    streaming: Option<SyncWrapper<Box<Streaming>>>,
 }
 
 struct Streaming {
@@ -72,25 +76,28 @@ impl SseBody {
         let first = options
             .retry
             .map(|retry| Event::new().with_retry(retry).encode().into_bytes());
-        let keep_alive = options.keep_alive.as_ref().map(|keep_alive| KeepAliveTimer {
-            interval: keep_alive.get_interval(),
-            frame: keep_alive.frame().clone().into_bytes(),
-            sleep: None,
-            last_activity: None,
-        });
+        let keep_alive = options
+            .keep_alive
+            .as_ref()
+            .map(|keep_alive| KeepAliveTimer {
+                interval: keep_alive.get_interval(),
+                frame: keep_alive.frame().clone().into_bytes(),
+                sleep: None,
+                last_activity: None,
+            });
         let shutdown = options
             .shutdown
             .as_ref()
             .map(|shutdown| (shutdown.clone(), Box::pin(shutdown.wait())));
         Self {
-            streaming: Some(Box::new(Streaming {
+            streaming: Some(SyncWrapper::new(Box::new(Streaming {
                 first,
                 source: Some(boxed(source)),
                 keep_alive,
                 shutdown,
                 on_error: options.on_error.clone(),
                 last: None,
-            })),
+            }))),
         }
     }
 
@@ -105,10 +112,10 @@ impl SseBody {
     }
 
     fn poll_bytes(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        let Some(streaming) = self.streaming.as_deref_mut() else {
+        let Some(streaming) = self.streaming.as_mut() else {
             return Poll::Ready(None);
         };
-        match streaming.poll_bytes(cx) {
+        match streaming.get_mut().poll_bytes(cx) {
             Poll::Ready(None) => {
                 self.streaming = None;
                 Poll::Ready(None)

@@ -155,10 +155,12 @@ impl Sender {
         if self.closed.is_cancelled() {
             return Err(TrySendError::Closed);
         }
-        self.frames.try_send(event.encode()).map_err(|error| match error {
-            mpsc::error::TrySendError::Full(_) => TrySendError::Full,
-            mpsc::error::TrySendError::Closed(_) => TrySendError::Closed,
-        })
+        self.frames
+            .try_send(event.encode())
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => TrySendError::Full,
+                mpsc::error::TrySendError::Closed(_) => TrySendError::Closed,
+            })
     }
 
     /// Sends an event carrying `data`.
@@ -168,8 +170,12 @@ impl Sender {
 
     /// Sends an event whose data is `value` as JSON.
     #[cfg(feature = "json")]
-    pub async fn send_json<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<(), SendError> {
-        self.send(Event::json(value).map_err(SendError::Json)?).await
+    pub async fn send_json<T: serde::Serialize + ?Sized>(
+        &self,
+        value: &T,
+    ) -> Result<(), SendError> {
+        self.send(Event::json(value).map_err(SendError::Json)?)
+            .await
     }
 
     /// Sends a comment (clients ignore it; useful for debugging and keep-alive).

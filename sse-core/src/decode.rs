@@ -140,7 +140,11 @@ impl Decoder {
     }
 
     /// Like [`feed`](Self::feed), appending to `out` instead of allocating.
-    pub fn feed_into(&mut self, mut chunk: &[u8], out: &mut Vec<Decoded>) -> Result<(), DecodeError> {
+    pub fn feed_into(
+        &mut self,
+        mut chunk: &[u8],
+        out: &mut Vec<Decoded>,
+    ) -> Result<(), DecodeError> {
         if self.failed {
             return Err(self.error());
         }
@@ -177,7 +181,11 @@ impl Decoder {
     /// Strips a UTF-8 BOM at the very start of the stream, even when it arrives
     /// split across chunks. Bytes that looked like a BOM start but were not are
     /// parsed as ordinary input.
-    fn skip_bom<'a>(&mut self, mut chunk: &'a [u8], out: &mut Vec<Decoded>) -> Result<&'a [u8], DecodeError> {
+    fn skip_bom<'a>(
+        &mut self,
+        mut chunk: &'a [u8],
+        out: &mut Vec<Decoded>,
+    ) -> Result<&'a [u8], DecodeError> {
         while let Some((&byte, rest)) = chunk.split_first() {
             if byte == BOM[self.bom_matched] {
                 self.bom_matched += 1;

@@ -195,7 +195,10 @@ mod tests {
     fn empty_pieces_are_kept() {
         assert_eq!(wire(Event::message("a\n")), "data: a\ndata: \n\n");
         assert_eq!(wire(Event::message("\n")), "data: \ndata: \n\n");
-        assert_eq!(wire(Event::message("\r\n\r\n")), "data: \ndata: \ndata: \n\n");
+        assert_eq!(
+            wire(Event::message("\r\n\r\n")),
+            "data: \ndata: \ndata: \n\n"
+        );
     }
 
     #[test]

@@ -40,7 +40,10 @@ const HOP_BY_HOP: [HeaderName; 7] = [
 pub fn standard_headers() -> HeaderMap {
     let mut headers = HeaderMap::with_capacity(4);
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
     headers.insert(X_ACCEL_BUFFERING, HeaderValue::from_static("no"));
     headers
 }

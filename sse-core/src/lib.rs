@@ -11,7 +11,7 @@
 //! * [`SsePublisher`], [`PublishOptions`], [`KeepAlive`], [`Shutdown`]: the
 //!   contract and its options;
 //! * [`SseBody`]: the response body every adapter sends;
-//! * [`channel`]: an imperative handle (send, comment, close, `closed().await`).
+//! * [`channel()`]: an imperative handle (send, comment, close, `closed().await`).
 //!
 //! ```
 //! use futures_util::stream;

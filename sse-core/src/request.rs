@@ -16,27 +16,35 @@ pub const MAX_LAST_EVENT_ID_LEN: usize = 1024;
 /// ```
 /// use sse_core::RequestInfo;
 ///
-/// let info = RequestInfo::new(Some(b"41"), Some("topic=chat"));
+/// let info = RequestInfo::new("/chat/stream", Some("room=42"), Some(b"41"));
+/// assert_eq!(info.path(), "/chat/stream");
 /// assert_eq!(info.last_event_id(), Some("41"));
-/// assert_eq!(info.query_param("topic").as_deref(), Some("chat"));
+/// assert_eq!(info.query_param("room").as_deref(), Some("42"));
 ///
 /// // Invalid headers never fail the request; they are treated as absent.
-/// assert_eq!(RequestInfo::new(Some(b"\xff\xfe"), None).last_event_id(), None);
+/// assert_eq!(RequestInfo::new("/", None, Some(b"\xff\xfe")).last_event_id(), None);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestInfo {
-    last_event_id: Option<String>,
+    path: String,
     query: Option<String>,
+    last_event_id: Option<String>,
 }
 
 impl RequestInfo {
-    /// Builds the info from the raw `Last-Event-ID` header value and the query
-    /// string (without `?`).
-    pub fn new(last_event_id: Option<&[u8]>, query: Option<&str>) -> Self {
+    /// Builds the info from the request path, the query string (without `?`)
+    /// and the raw `Last-Event-ID` header value.
+    pub fn new(path: &str, query: Option<&str>, last_event_id: Option<&[u8]>) -> Self {
         Self {
-            last_event_id: last_event_id.and_then(parse_last_event_id),
+            path: path.to_owned(),
             query: query.filter(|q| !q.is_empty()).map(str::to_owned),
+            last_event_id: last_event_id.and_then(parse_last_event_id),
         }
+    }
+
+    /// The request path, as the client sent it (without the query).
+    pub fn path(&self) -> &str {
+        &self.path
     }
 
     /// The client's last event id, if it sent a usable one.
@@ -100,8 +108,14 @@ mod tests {
         assert_eq!(parse_last_event_id(b"abc").as_deref(), Some("abc"));
         assert_eq!(parse_last_event_id("é".as_bytes()).as_deref(), Some("é"));
         assert_eq!(parse_last_event_id(b""), None);
-        assert_eq!(parse_last_event_id(&[b'x'; MAX_LAST_EVENT_ID_LEN]).map(|s| s.len()), Some(1024));
-        assert_eq!(parse_last_event_id(&[b'x'; MAX_LAST_EVENT_ID_LEN + 1]), None);
+        assert_eq!(
+            parse_last_event_id(&[b'x'; MAX_LAST_EVENT_ID_LEN]).map(|s| s.len()),
+            Some(1024)
+        );
+        assert_eq!(
+            parse_last_event_id(&[b'x'; MAX_LAST_EVENT_ID_LEN + 1]),
+            None
+        );
         assert_eq!(parse_last_event_id(&vec![b'x'; 1 << 20]), None);
         assert_eq!(parse_last_event_id(b"\xc3"), None);
         assert_eq!(parse_last_event_id(b"a\0"), None);
@@ -110,12 +124,12 @@ mod tests {
 
     #[test]
     fn query_params() {
-        let info = RequestInfo::new(None, Some("a=1&b=x%20y+z&flag&c=%ZZ"));
+        let info = RequestInfo::new("/", Some("a=1&b=x%20y+z&flag&c=%ZZ"), None);
         assert_eq!(info.query_param("a").as_deref(), Some("1"));
         assert_eq!(info.query_param("b").as_deref(), Some("x y z"));
         assert_eq!(info.query_param("flag").as_deref(), Some(""));
         assert_eq!(info.query_param("c"), None);
         assert_eq!(info.query_param("missing"), None);
-        assert_eq!(RequestInfo::new(None, Some("")).query(), None);
+        assert_eq!(RequestInfo::new("/", Some(""), None).query(), None);
     }
 }

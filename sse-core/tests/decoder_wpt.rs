@@ -12,7 +12,9 @@ fn decode(input: &[u8]) -> (Vec<Decoded>, Decoder) {
     let mut bytewise = Decoder::new();
     let mut items_bytewise = Vec::new();
     for byte in input {
-        bytewise.feed_into(std::slice::from_ref(byte), &mut items_bytewise).unwrap();
+        bytewise
+            .feed_into(std::slice::from_ref(byte), &mut items_bytewise)
+            .unwrap();
     }
     assert_eq!(items, items_bytewise, "chunking changed the result");
     assert_eq!(whole.last_event_id(), bytewise.last_event_id());
@@ -53,9 +55,8 @@ fn format_bom_2_second_bom_is_data() {
 #[test]
 fn format_comments() {
     let long = "x".repeat(2048);
-    let input = format!(
-        "data:1\r:\0\n:\r\ndata:2\n:{long}\rdata:3\n:data:fail\r:{long}\ndata:4\n\n"
-    );
+    let input =
+        format!("data:1\r:\0\n:\r\ndata:2\n:{long}\rdata:3\n:data:fail\r:{long}\ndata:4\n\n");
     assert_eq!(data(input.as_bytes()), ["1\n2\n3\n4"]);
 }
 
@@ -77,7 +78,10 @@ fn format_data_before_final_empty_line_is_not_dispatched() {
 
 #[test]
 fn format_field_data() {
-    assert_eq!(data(b"data:\n\ndata\ndata\n\ndata:test\n\n"), ["", "\n", "test"]);
+    assert_eq!(
+        data(b"data:\n\ndata\ndata\n\ndata:test\n\n"),
+        ["", "\n", "test"]
+    );
 }
 
 #[test]
@@ -121,7 +125,8 @@ fn format_field_parsing() {
 
 #[test]
 fn format_field_retry_bogus_is_ignored() {
-    let (items, decoder) = decode(b"retry:3000\nretry:1000x\nretry:  5\nretry:-1\nretry:1.5\ndata:x\n\n");
+    let (items, decoder) =
+        decode(b"retry:3000\nretry:1000x\nretry:  5\nretry:-1\nretry:1.5\ndata:x\n\n");
     assert_eq!(decoder.retry(), Some(Duration::from_millis(3000)));
     assert!(items.contains(&Decoded::Retry(Duration::from_millis(3000))));
 }
@@ -147,20 +152,28 @@ fn retry_too_large_for_u64_is_ignored() {
 #[test]
 fn format_field_unknown() {
     assert_eq!(
-        data(b"data:test\n data\ndata\nfoobar:xxx\njustsometext\n:thisisacommentyay\ndata:test\n\n"),
+        data(
+            b"data:test\n data\ndata\nfoobar:xxx\njustsometext\n:thisisacommentyay\ndata:test\n\n"
+        ),
         ["test\n\ntest"]
     );
 }
 
 #[test]
 fn format_leading_space_only_one_stripped() {
-    assert_eq!(data(b"data:\ttest\rdata: \ndata:test\n\n"), ["\ttest\n\ntest"]);
+    assert_eq!(
+        data(b"data:\ttest\rdata: \ndata:test\n\n"),
+        ["\ttest\n\ntest"]
+    );
     assert_eq!(data(b"data:  two\n\n"), [" two"]);
 }
 
 #[test]
 fn format_newlines_all_three_kinds() {
-    assert_eq!(data(b"data:test\r\ndata\ndata:test\r\n\r"), ["test\n\ntest"]);
+    assert_eq!(
+        data(b"data:test\r\ndata\ndata:test\r\n\r"),
+        ["test\n\ntest"]
+    );
 }
 
 #[test]
