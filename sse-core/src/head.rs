@@ -2,7 +2,9 @@
 
 use futures_core::Stream;
 use http::header::{self, HeaderName, HeaderValue};
-use http::{HeaderMap, Response, StatusCode};
+/// The `http` response type the head functions build.
+pub use http::Response;
+use http::{HeaderMap, StatusCode};
 
 use crate::body::SseBody;
 use crate::options::PublishOptions;

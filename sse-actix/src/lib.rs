@@ -1,0 +1,83 @@
+//! Server-Sent Events for [actix-web] 4, through [`sse_core`].
+//!
+//! [`Publisher`] is an extractor; handlers written against
+//! [`sse_core::SsePublisher`] are mounted as they are:
+//!
+//! ```
+//! use actix_web::{web, App};
+//! use futures_util::stream;
+//! use sse_core::{Event, SsePublisher};
+//!
+//! async fn hello<P: SsePublisher>(publisher: P) -> P::Response {
+//!     publisher.publish(stream::iter([Event::message("hello")]))
+//! }
+//!
+//! let app = App::new().route("/events", web::get().to(hello::<sse_actix::Publisher>));
+//! ```
+//!
+//! Two server settings matter for SSE:
+//!
+//! * `HttpServer::h1_allow_half_closed(false)`: otherwise actix notices a client
+//!   that closed its connection only when a later write fails (the keep-alive
+//!   comment bounds that delay).
+//! * `middleware::Compress` skips SSE responses: they carry
+//!   `Content-Encoding: identity`, the opt-out `Compress` honours, so events are
+//!   never held back in a compressor.
+
+use std::convert::Infallible;
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{ContentEncoding, CONTENT_ENCODING};
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
+use sse_core::{RequestInfo, SseBody};
+
+pub use sse_core;
+
+/// The actix-web extractor implementing [`sse_core::SsePublisher`]. Never fails.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    request: RequestInfo,
+}
+
+impl FromRequest for Publisher {
+    type Error = Infallible;
+    type Future = Ready<Result<Self, Infallible>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let last_event_id = req
+            .headers()
+            .get(sse_core::LAST_EVENT_ID.as_str())
+            .map(|v| v.as_bytes());
+        ready(Ok(Self {
+            request: RequestInfo::new(req.path(), req.uri().query(), last_event_id),
+        }))
+    }
+}
+
+impl sse_core::SsePublisher for Publisher {
+    type Response = HttpResponse;
+
+    fn request(&self) -> &RequestInfo {
+        &self.request
+    }
+
+    fn respond(self, response: sse_core::head::Response<SseBody>) -> HttpResponse {
+        // actix-web speaks http 0.2: carry status and headers over as raw parts.
+        let (parts, body) = response.into_parts();
+        let status = StatusCode::from_u16(parts.status.as_u16())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut builder = HttpResponse::build(status);
+        for (name, value) in &parts.headers {
+            builder.append_header((name.as_str(), value.as_bytes()));
+        }
+        if body.is_finished() {
+            return builder.finish();
+        }
+        if !parts.headers.contains_key(CONTENT_ENCODING.as_str()) {
+            builder.insert_header(ContentEncoding::Identity);
+        }
+        builder.streaming(body)
+    }
+}

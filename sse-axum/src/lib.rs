@@ -1,0 +1,63 @@
+//! Server-Sent Events for [axum] 0.8, through [`sse_core`].
+//!
+//! [`Publisher`] is an extractor; handlers written against
+//! [`sse_core::SsePublisher`] are mounted as they are:
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use futures_util::stream;
+//! use sse_core::{Event, SsePublisher};
+//!
+//! async fn hello<P: SsePublisher>(publisher: P) -> P::Response {
+//!     publisher.publish(stream::iter([Event::message("hello")]))
+//! }
+//!
+//! let app: Router = Router::new().route("/events", get(hello::<sse_axum::Publisher>));
+//! ```
+//!
+//! tower-http's `CompressionLayer` leaves `text/event-stream` alone by default;
+//! a custom `compress_when` predicate must keep excluding it.
+
+use std::convert::Infallible;
+
+use axum::extract::{FromRequestParts, OriginalUri};
+use axum::http::{self, request::Parts};
+use axum::response::Response;
+use sse_core::{RequestInfo, SseBody, LAST_EVENT_ID};
+
+pub use sse_core;
+
+/// The axum extractor implementing [`sse_core::SsePublisher`]. Never rejects.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    request: RequestInfo,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Publisher {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        // Nested routers strip their prefix from `uri`; handlers see the path the
+        // client asked for.
+        let uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or(&parts.uri, |original| &original.0);
+        let last_event_id = parts.headers.get(LAST_EVENT_ID).map(|v| v.as_bytes());
+        Ok(Self {
+            request: RequestInfo::new(uri.path(), uri.query(), last_event_id),
+        })
+    }
+}
+
+impl sse_core::SsePublisher for Publisher {
+    type Response = Response;
+
+    fn request(&self) -> &RequestInfo {
+        &self.request
+    }
+
+    fn respond(self, response: http::Response<SseBody>) -> Response {
+        response.map(axum::body::Body::new)
+    }
+}

@@ -1,0 +1,84 @@
+//! Server-Sent Events for [poem] 3, through [`sse_core`].
+//!
+//! [`Publisher`] is an extractor; handlers written against
+//! [`sse_core::SsePublisher`] are mounted as they are:
+//!
+//! ```
+//! use futures_util::stream;
+//! use poem::{get, Route};
+//! use sse_core::{Event, SsePublisher};
+//!
+//! async fn hello<P: SsePublisher>(publisher: P) -> P::Response {
+//!     publisher.publish(stream::iter([Event::message("hello")]))
+//! }
+//!
+//! let app = Route::new().at("/events", get(sse_poem::endpoint(hello::<sse_poem::Publisher>)));
+//! ```
+//!
+//! In a `#[poem::handler]`, take a [`Publisher`] argument as any extractor.
+//!
+//! poem's `Compression` middleware compresses whatever the client accepts;
+//! keep SSE routes outside it.
+
+use std::future::Future;
+
+use futures_util::TryStreamExt;
+use poem::{Endpoint, FromRequest, Request, RequestBody, Response, ResponseParts};
+use sse_core::{RequestInfo, SseBody, LAST_EVENT_ID};
+
+pub use sse_core;
+
+/// The poem extractor implementing [`sse_core::SsePublisher`]. Never fails.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    request: RequestInfo,
+}
+
+impl From<&Request> for Publisher {
+    fn from(req: &Request) -> Self {
+        // `original_uri` is what the client sent, before `Route::nest` rewrote it.
+        let uri = req.original_uri();
+        let last_event_id = req.headers().get(LAST_EVENT_ID).map(|v| v.as_bytes());
+        Self {
+            request: RequestInfo::new(uri.path(), uri.query(), last_event_id),
+        }
+    }
+}
+
+impl<'a> FromRequest<'a> for Publisher {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        Ok(Self::from(req))
+    }
+}
+
+impl sse_core::SsePublisher for Publisher {
+    type Response = Response;
+
+    fn request(&self) -> &RequestInfo {
+        &self.request
+    }
+
+    fn respond(self, response: poem::http::Response<SseBody>) -> Response {
+        let (parts, body) = response.into_parts();
+        let body = body.map_err(|never| -> std::io::Error { match never {} });
+        Response::from_parts(
+            ResponseParts {
+                status: parts.status,
+                version: parts.version,
+                headers: parts.headers,
+                extensions: parts.extensions,
+            },
+            poem::Body::from_bytes_stream(body),
+        )
+    }
+}
+
+/// An endpoint running `handler` with the request's [`Publisher`]: how a
+/// generic handler is mounted without writing a `#[poem::handler]` wrapper.
+pub fn endpoint<F, Fut>(handler: F) -> impl Endpoint<Output = Response>
+where
+    F: Fn(Publisher) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response> + Send + 'static,
+{
+    poem::endpoint::make(move |request: Request| handler(Publisher::from(&request)))
+}

@@ -1,0 +1,74 @@
+//! Server-Sent Events for [warp] 0.4, through [`sse_core`].
+//!
+//! The [`publisher`] filter extracts a [`Publisher`]; handlers written against
+//! [`sse_core::SsePublisher`] are mounted as they are:
+//!
+//! ```
+//! use futures_util::stream;
+//! use sse_core::{Event, SsePublisher};
+//! use warp::Filter;
+//!
+//! async fn hello<P: SsePublisher>(publisher: P) -> P::Response {
+//!     publisher.publish(stream::iter([Event::message("hello")]))
+//! }
+//!
+//! let route = warp::path("events")
+//!     .and(warp::get())
+//!     .and(sse_warp::publisher())
+//!     .then(hello::<sse_warp::Publisher>);
+//! ```
+//!
+//! warp's compression filters (`warp::compression::gzip()` ...) compress every
+//! reply of the filter they wrap, whatever its headers say; mount SSE routes
+//! outside them: `sse_routes.or(other_routes.with(warp::compression::gzip()))`.
+
+use std::convert::Infallible;
+
+use sse_core::{RequestInfo, SseBody, LAST_EVENT_ID};
+use warp::filters::path::FullPath;
+use warp::http::HeaderMap;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+pub use sse_core;
+
+/// The request side of a warp SSE route, implementing [`sse_core::SsePublisher`].
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    request: RequestInfo,
+}
+
+/// A filter extracting a [`Publisher`] from any request. Never rejects.
+pub fn publisher() -> impl Filter<Extract = (Publisher,), Error = Infallible> + Clone {
+    let query = warp::query::raw()
+        .map(Some)
+        .or(warp::any().map(|| None))
+        .unify();
+    warp::path::full()
+        .and(query)
+        .and(warp::header::headers_cloned())
+        .map(
+            |path: FullPath, query: Option<String>, headers: HeaderMap| {
+                let last_event_id = headers.get(LAST_EVENT_ID).map(|v| v.as_bytes());
+                Publisher {
+                    request: RequestInfo::new(path.as_str(), query.as_deref(), last_event_id),
+                }
+            },
+        )
+}
+
+impl sse_core::SsePublisher for Publisher {
+    type Response = Response;
+
+    fn request(&self) -> &RequestInfo {
+        &self.request
+    }
+
+    fn respond(self, response: warp::http::Response<SseBody>) -> Response {
+        let (parts, body) = response.into_parts();
+        let mut reply = warp::reply::stream(body).into_response();
+        *reply.status_mut() = parts.status;
+        *reply.headers_mut() = parts.headers;
+        reply
+    }
+}
