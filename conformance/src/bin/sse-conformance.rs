@@ -1,0 +1,63 @@
+//! `sse-conformance run BASE_URL` / `sse-conformance lint URL`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(version, about = "Checks Server-Sent Events servers against the WHATWG rules")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the conformance suite against a server implementing the conformance routes.
+    Run {
+        /// Base URL of the routes, e.g. http://127.0.0.1:8080
+        base_url: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Skip the HTTP/2 (h2c) case.
+        #[arg(long)]
+        no_http2: bool,
+        /// Path prefix under which the routes sit behind compression middleware.
+        #[arg(long)]
+        compressed_prefix: Option<String>,
+        /// Streams opened at once by the concurrency case.
+        #[arg(long, default_value_t = 500)]
+        concurrent_streams: usize,
+        /// Run only these cases (repeatable).
+        #[arg(long = "case")]
+        only: Vec<String>,
+    },
+    /// Connects to any SSE endpoint and reports problems in its head and stream.
+    Lint {
+        /// The endpoint's URL.
+        url: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        options: sse_conformance::lint::LintOptions,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Run { base_url, json, no_http2, compressed_prefix, concurrent_streams, only } => {
+            let config = sse_conformance::Config { http2: !no_http2, compressed_prefix, concurrent_streams, only };
+            let report = sse_conformance::run(&base_url, &config).await;
+            print!("{}", if json { report.to_json() } else { report.to_table() });
+            if report.all_passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Command::Lint { url, json, options } => {
+            let report = sse_conformance::lint::lint(&url, &options).await;
+            print!("{}", if json { report.to_json() } else { report.to_table() });
+            if report.has_errors() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! The cases. Each talks to the server over real HTTP and judges what arrives
+//! with the WHATWG decoder.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Response, StatusCode};
+
+use crate::client::{client, first_difference, EventReader};
+use crate::routes::FLOOD_EVENT_BYTES;
+use crate::script;
+use crate::Config;
+
+/// How long a server may take to notice a client that disconnected.
+pub const DISCONNECT_BOUND: Duration = Duration::from_secs(5);
+/// How long any single expected arrival may take.
+const STEP: Duration = Duration::from_secs(5);
+
+/// What a case returns when it passes: an optional measured detail.
+pub(crate) type CaseOutcome = Result<Option<String>, String>;
+
+pub(crate) struct Ctx<'a> {
+    pub(crate) base: &'a str,
+    pub(crate) config: &'a Config,
+}
+
+impl Ctx<'_> {
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    async fn get(&self, path: &str) -> Result<Response, String> {
+        self.get_with(&client(false, false), path, HeaderMap::new()).await
+    }
+
+    async fn get_with(&self, client: &reqwest::Client, path: &str, headers: HeaderMap) -> Result<Response, String> {
+        let request = client
+            .get(self.url(path))
+            .header("accept", "text/event-stream")
+            .headers(headers)
+            .send();
+        tokio::time::timeout(STEP, request)
+            .await
+            .map_err(|_| format!("no response head for {path} within {STEP:?}"))?
+            .map_err(|e| format!("GET {path} failed: {e}"))
+    }
+
+    async fn get_ok(&self, path: &str) -> Result<EventReader, String> {
+        let response = self.get(path).await?;
+        expect_status(&response, StatusCode::OK)?;
+        Ok(EventReader::new(response))
+    }
+}
+
+fn expect_status(response: &Response, status: StatusCode) -> Result<(), String> {
+    if response.status() == status {
+        Ok(())
+    } else {
+        Err(format!("status {} (expected {status})", response.status()))
+    }
+}
+
+fn token() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{}-{nanos}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+pub(crate) async fn head(ctx: &Ctx<'_>) -> CaseOutcome {
+    let response = ctx.get("/script").await?;
+    expect_status(&response, StatusCode::OK)?;
+    let headers = response.headers().clone();
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if get("content-type") != "text/event-stream" {
+        return Err(format!("Content-Type is {:?}, expected \"text/event-stream\"", get("content-type")));
+    }
+    if !get("cache-control").split(',').any(|d| matches!(d.trim(), "no-cache" | "no-store")) {
+        return Err(format!("Cache-Control is {:?}, expected no-cache", get("cache-control")));
+    }
+    if get("x-accel-buffering") != "no" {
+        return Err("X-Accel-Buffering: no is missing (nginx would buffer the stream)".into());
+    }
+    if headers.contains_key("content-length") {
+        return Err("a Content-Length makes the stream finite".into());
+    }
+    if !matches!(get("content-encoding"), "" | "identity") {
+        return Err(format!("uncompressed request got Content-Encoding {:?}", get("content-encoding")));
+    }
+    EventReader::new(response).read_to_end(STEP).await?;
+    Ok(None)
+}
+
+pub(crate) async fn script_bytes(ctx: &Ctx<'_>) -> CaseOutcome {
+    let mut reader = ctx.get_ok("/script").await?;
+    reader.read_to_end(STEP).await?;
+    if reader.raw() != script::SCRIPT_BYTES.as_bytes() {
+        return Err(first_difference(script::SCRIPT_BYTES.as_bytes(), reader.raw()));
+    }
+    Ok(None)
+}
+
+pub(crate) async fn script_events(ctx: &Ctx<'_>) -> CaseOutcome {
+    let mut reader = ctx.get_ok("/script").await?;
+    let events = reader.read_to_end(STEP).await?;
+    let expected = script::script_expected();
+    if events != expected {
+        let at = events.iter().zip(&expected).position(|(a, b)| a != b).unwrap_or(events.len().min(expected.len()));
+        return Err(format!(
+            "event {at} differs: expected {:?}, got {:?} ({} events, expected {})",
+            expected.get(at),
+            events.get(at),
+            events.len(),
+            expected.len()
+        ));
+    }
+    if reader.decoder().retry() != Some(Duration::from_millis(1000)) {
+        return Err(format!("reconnection time {:?}, expected 1000 ms", reader.decoder().retry()));
+    }
+    if reader.decoder().last_event_id() != "" {
+        return Err("the empty id did not reset the last event id".into());
+    }
+    Ok(None)
+}
+
+pub(crate) async fn head_before_first_event(ctx: &Ctx<'_>) -> CaseOutcome {
+    let token = token();
+    let started = Instant::now();
+    // The handler produces nothing until the gate opens, so a head arriving at
+    // all proves it was flushed ahead of any event.
+    let mut reader = ctx.get_ok(&format!("/lockstep?token={token}&count=1")).await?;
+    let head_after = started.elapsed();
+    ctx.get_ok(&format!("/gate?token={token}")).await?.read_to_end(STEP).await?;
+    let event = reader.next_event(STEP).await?;
+    if event.data != "1" {
+        return Err(format!("expected event 1, got {:?}", event.data));
+    }
+    Ok(Some(format!("head after {} ms", head_after.as_millis())))
+}
+
+/// Each event must arrive while the handler is still waiting to produce the
+/// next one; a server or middleware that buffers stalls here.
+async fn lockstep(ctx: &Ctx<'_>, stream_client: &reqwest::Client, prefix: &str) -> CaseOutcome {
+    let token = token();
+    let count = 3;
+    let response = ctx
+        .get_with(stream_client, &format!("{prefix}/lockstep?token={token}&count={count}"), HeaderMap::new())
+        .await?;
+    expect_status(&response, StatusCode::OK)?;
+    let mut reader = EventReader::new(response);
+    for n in 1..=count {
+        ctx.get_ok(&format!("/gate?token={token}")).await?.read_to_end(STEP).await?;
+        let event = reader
+            .next_event(STEP)
+            .await
+            .map_err(|e| format!("event {n} was produced but not delivered: {e}"))?;
+        if event.data != n.to_string() {
+            return Err(format!("expected event {n}, got {:?}", event.data));
+        }
+    }
+    let rest = reader.read_to_end(STEP).await?;
+    if !rest.is_empty() {
+        return Err(format!("unexpected events after the last: {rest:?}"));
+    }
+    Ok(None)
+}
+
+pub(crate) async fn event_by_event(ctx: &Ctx<'_>) -> CaseOutcome {
+    lockstep(ctx, &client(false, false), "").await
+}
+
+pub(crate) async fn compression(ctx: &Ctx<'_>) -> CaseOutcome {
+    let prefix = ctx.config.compressed_prefix.as_deref().unwrap_or_default();
+    lockstep(ctx, &client(false, true), prefix).await
+}
+
+pub(crate) async fn keep_alive(ctx: &Ctx<'_>) -> CaseOutcome {
+    let mut reader = ctx.get_ok("/keep-alive").await?;
+    let started = Instant::now();
+    let mut comments = 0;
+    while comments < 3 {
+        match reader.next_item(STEP).await? {
+            Some(sse_core::decode::Decoded::Comment(_)) => comments += 1,
+            Some(sse_core::decode::Decoded::Event(event)) => {
+                return Err(format!("an idle stream dispatched an event: {event:?}"))
+            }
+            Some(_) => {}
+            None => return Err("the idle stream ended".into()),
+        }
+    }
+    Ok(Some(format!("3 keep-alive comments in {} ms", started.elapsed().as_millis())))
+}
+
+pub(crate) async fn client_disconnect(ctx: &Ctx<'_>) -> CaseOutcome {
+    let token = token();
+    let mut reader = ctx.get_ok(&format!("/disconnect?token={token}")).await?;
+    let first = reader.next_event(STEP).await?;
+    if first.data != "connected" {
+        return Err(format!("expected \"connected\", got {:?}", first.data));
+    }
+    drop(reader); // closes the connection: this client uses no pool
+    let gone_at = Instant::now();
+    let mut report = ctx.get_ok(&format!("/disconnect-report?token={token}")).await?;
+    let verdict = report.next_event(Duration::from_secs(15)).await?;
+    let noticed = gone_at.elapsed();
+    if verdict.data != "closed" {
+        return Err("the handler's closed() did not fire within 10 s of the disconnect".into());
+    }
+    if noticed > DISCONNECT_BOUND {
+        return Err(format!("disconnect noticed after {} ms (bound {DISCONNECT_BOUND:?})", noticed.as_millis()));
+    }
+    Ok(Some(format!("noticed within {} ms", noticed.as_millis())))
+}
+
+pub(crate) async fn clean_end(ctx: &Ctx<'_>) -> CaseOutcome {
+    let mut reader = ctx.get_ok("/count?n=5").await?;
+    let events = reader.read_to_end(STEP).await?;
+    let ids: Vec<_> = events.iter().map(|e| e.last_event_id.as_str()).collect();
+    if ids != ["1", "2", "3", "4", "5"] {
+        return Err(format!("expected ids 1..=5, got {ids:?}"));
+    }
+    if reader.decoder().is_mid_event() {
+        return Err("the body ended in the middle of an event".into());
+    }
+    Ok(None)
+}
+
+async fn echoed_last_event_id(ctx: &Ctx<'_>, value: &[u8]) -> Result<Option<String>, String> {
+    let mut headers = HeaderMap::new();
+    let value = HeaderValue::from_bytes(value).map_err(|e| e.to_string())?;
+    headers.insert("last-event-id", value);
+    let response = ctx.get_with(&client(false, false), "/last-event-id", headers).await?;
+    expect_status(&response, StatusCode::OK)?;
+    let event = EventReader::new(response).next_event(STEP).await?;
+    match event.event_type.as_str() {
+        "last-event-id" => Ok(Some(event.data)),
+        "no-last-event-id" => Ok(None),
+        other => Err(format!("unexpected event type {other:?}")),
+    }
+}
+
+pub(crate) async fn last_event_id(ctx: &Ctx<'_>) -> CaseOutcome {
+    let id = "abc-é-42";
+    match echoed_last_event_id(ctx, id.as_bytes()).await? {
+        Some(seen) if seen == id => Ok(None),
+        other => Err(format!("handler saw {other:?}, expected {id:?}")),
+    }
+}
+
+pub(crate) async fn last_event_id_invalid(ctx: &Ctx<'_>) -> CaseOutcome {
+    let too_long = vec![b'9'; 2048];
+    if let Some(seen) = echoed_last_event_id(ctx, &too_long).await? {
+        return Err(format!("a 2 KiB Last-Event-ID reached the handler ({} bytes)", seen.len()));
+    }
+    if let Some(seen) = echoed_last_event_id(ctx, b"\xff\xfe id").await? {
+        return Err(format!("a non-UTF-8 Last-Event-ID reached the handler as {seen:?}"));
+    }
+    // A 1 MiB header may be refused by the server (431) or its connection
+    // closed; either way the server must keep serving.
+    let huge = HeaderValue::from_bytes(&vec![b'7'; 1 << 20]).map_err(|e| e.to_string())?;
+    let mut headers = HeaderMap::new();
+    headers.insert("last-event-id", huge);
+    let outcome = match ctx.get_with(&client(false, false), "/last-event-id", headers).await {
+        Ok(response) => format!("1 MiB header: status {}", response.status().as_u16()),
+        Err(e) => format!("1 MiB header: {e}"),
+    };
+    match echoed_last_event_id(ctx, b"after-huge").await? {
+        Some(seen) if seen == "after-huge" => Ok(Some(outcome)),
+        other => Err(format!("after a 1 MiB header the server answered {other:?}")),
+    }
+}
+
+pub(crate) async fn large_event(ctx: &Ctx<'_>) -> CaseOutcome {
+    let mut reader = ctx.get_ok("/large").await?;
+    let events = reader.read_to_end(Duration::from_secs(30)).await?;
+    let expected = script::large_data("\n");
+    match events.as_slice() {
+        [event] if event.data == expected => Ok(Some(format!("{} bytes on the wire", reader.raw().len()))),
+        [event] => Err(first_difference(expected.as_bytes(), event.data.as_bytes())),
+        other => Err(format!("expected 1 event, got {}", other.len())),
+    }
+}
+
+pub(crate) async fn concurrent_streams(ctx: &Ctx<'_>) -> CaseOutcome {
+    let streams = ctx.config.concurrent_streams;
+    let events = 20;
+    let http = client(false, false);
+    let started = Instant::now();
+    let results = join_all((0..streams).map(|_| {
+        let http = http.clone();
+        async move {
+            let response = ctx.get_with(&http, &format!("/count?n={events}"), HeaderMap::new()).await?;
+            expect_status(&response, StatusCode::OK)?;
+            let seen = EventReader::new(response).read_to_end(Duration::from_secs(60)).await?;
+            let in_order = seen.iter().enumerate().all(|(i, e)| e.data == (i + 1).to_string());
+            if seen.len() == events && in_order {
+                Ok(())
+            } else {
+                Err(format!("a stream got {} events (in order: {in_order})", seen.len()))
+            }
+        }
+    }))
+    .await;
+    let failed: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    if let Some(first) = failed.first() {
+        return Err(format!("{} of {streams} streams failed; first: {first}", failed.len()));
+    }
+    Ok(Some(format!("{streams} streams × {events} events in {} ms", started.elapsed().as_millis())))
+}
+
+pub(crate) async fn stalled_reader(ctx: &Ctx<'_>) -> CaseOutcome {
+    let token = token();
+    // Open the stream and never read its body.
+    let stalled = ctx.get(&format!("/flood?token={token}")).await?;
+    expect_status(&stalled, StatusCode::OK)?;
+    let sent = || async {
+        let mut report = ctx.get_ok(&format!("/flood-report?token={token}")).await?;
+        let event = report.next_event(STEP).await?;
+        event.data.parse::<u64>().map_err(|e| format!("bad flood report {:?}: {e}", event.data))
+    };
+    let mut previous = sent().await?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = sent().await?;
+        if now == previous && now > 0 {
+            drop(stalled);
+            let in_flight_kib = now * FLOOD_EVENT_BYTES as u64 / 1024;
+            return Ok(Some(format!(
+                "producer held back after {now} events (~{in_flight_kib} KiB in queue and socket buffers)"
+            )));
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the server kept producing for a stalled reader: {now} events and counting"));
+        }
+        previous = now;
+    }
+}
+
+pub(crate) async fn http2(ctx: &Ctx<'_>) -> CaseOutcome {
+    let response = ctx.get_with(&client(true, false), "/script", HeaderMap::new()).await?;
+    expect_status(&response, StatusCode::OK)?;
+    if response.version() != reqwest::Version::HTTP_2 {
+        return Err(format!("answered with {:?}", response.version()));
+    }
+    for name in ["connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection"] {
+        if response.headers().contains_key(name) {
+            return Err(format!("hop-by-hop header {name} over HTTP/2"));
+        }
+    }
+    let mut reader = EventReader::new(response);
+    reader.read_to_end(STEP).await?;
+    if reader.raw() != script::SCRIPT_BYTES.as_bytes() {
+        return Err(first_difference(script::SCRIPT_BYTES.as_bytes(), reader.raw()));
+    }
+    Ok(None)
+}
+
+pub(crate) async fn no_content(ctx: &Ctx<'_>) -> CaseOutcome {
+    let response = ctx.get("/no-content").await?;
+    expect_status(&response, StatusCode::NO_CONTENT)?;
+    let body = tokio::time::timeout(STEP, response.bytes())
+        .await
+        .map_err(|_| "the 204 body did not end".to_owned())?
+        .map_err(|e| e.to_string())?;
+    if !body.is_empty() {
+        return Err(format!("204 with a {} byte body", body.len()));
+    }
+    Ok(None)
+}

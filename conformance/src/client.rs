@@ -1,0 +1,139 @@
+//! A real HTTP client reading a response as an `EventSource` would.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use sse_core::decode::{Decoded, Decoder, MessageEvent};
+
+/// An HTTP client for one case: no connection reuse (so dropping a response
+/// closes its connection), HTTP/1.1 or HTTP/2 with prior knowledge, and
+/// compression only when asked for.
+pub(crate) fn client(http2: bool, gzip: bool) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .gzip(gzip)
+        .connect_timeout(Duration::from_secs(10));
+    let builder = if http2 {
+        builder.http2_prior_knowledge()
+    } else {
+        builder.http1_only()
+    };
+    builder.build().expect("a plain HTTP client always builds")
+}
+
+/// A response body read through the WHATWG decoder, with deadlines.
+pub(crate) struct EventReader {
+    response: reqwest::Response,
+    decoder: Decoder,
+    pending: VecDeque<Decoded>,
+    raw: Vec<u8>,
+    ended: bool,
+}
+
+impl EventReader {
+    pub(crate) fn new(response: reqwest::Response) -> Self {
+        Self {
+            response,
+            decoder: Decoder::new(),
+            pending: VecDeque::new(),
+            raw: Vec::new(),
+            ended: false,
+        }
+    }
+
+    /// Reads one more chunk into the decoder. `Ok(false)` at the end of the body.
+    async fn fill(&mut self, within: Duration) -> Result<bool, String> {
+        if self.ended {
+            return Ok(false);
+        }
+        let chunk = tokio::time::timeout(within, self.response.chunk())
+            .await
+            .map_err(|_| format!("nothing arrived within {within:?}"))?
+            .map_err(|e| format!("body failed: {e}"))?;
+        match chunk {
+            Some(chunk) => {
+                self.raw.extend_from_slice(&chunk);
+                let mut items = Vec::new();
+                self.decoder
+                    .feed_into(&chunk, &mut items)
+                    .map_err(|e| e.to_string())?;
+                self.pending.extend(items);
+                Ok(true)
+            }
+            None => {
+                self.ended = true;
+                Ok(false)
+            }
+        }
+    }
+
+    /// The next decoded item, `None` at the end of the body.
+    pub(crate) async fn next_item(&mut self, within: Duration) -> Result<Option<Decoded>, String> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                return Ok(Some(item));
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if !self.fill(left).await? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// The next dispatched event; comments and retry changes are skipped.
+    pub(crate) async fn next_event(&mut self, within: Duration) -> Result<MessageEvent, String> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_item(left).await? {
+                Some(Decoded::Event(event)) => return Ok(event),
+                Some(_) => continue,
+                None => return Err("the stream ended before the expected event".into()),
+            }
+        }
+    }
+
+    /// Reads to the end of the body; returns every event.
+    pub(crate) async fn read_to_end(&mut self, within: Duration) -> Result<Vec<MessageEvent>, String> {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut events = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_item(left).await.map_err(|e| format!("before the end of the body: {e}"))? {
+                Some(Decoded::Event(event)) => events.push(event),
+                Some(_) => {}
+                None => return Ok(events),
+            }
+        }
+    }
+
+    pub(crate) fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
+    pub(crate) fn decoder(&self) -> &Decoder {
+        &self.decoder
+    }
+}
+
+/// Describes where two byte strings first differ.
+pub(crate) fn first_difference(expected: &[u8], actual: &[u8]) -> String {
+    let at = expected
+        .iter()
+        .zip(actual)
+        .position(|(a, b)| a != b)
+        .unwrap_or(expected.len().min(actual.len()));
+    let around = |bytes: &[u8]| {
+        let start = at.saturating_sub(20);
+        let end = (at + 20).min(bytes.len());
+        format!("{:?}", String::from_utf8_lossy(&bytes[start.min(end)..end]))
+    };
+    format!(
+        "bytes differ at offset {at} (expected {} bytes, got {}): expected …{}…, got …{}…",
+        expected.len(),
+        actual.len(),
+        around(expected),
+        around(actual)
+    )
+}

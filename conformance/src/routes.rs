@@ -1,0 +1,196 @@
+//! The conformance routes, written once against [`SsePublisher`] and mounted by
+//! every adapter's test server. Servers in other languages implement the same
+//! routes (see the crate documentation) to be checked by `sse-conformance run`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::stream::{self, StreamExt};
+use sse_core::{Event, KeepAlive, PublishOptions, SsePublisher};
+use tokio::sync::{Notify, Semaphore};
+
+use crate::script;
+
+/// Path prefix under which a test server mounts the routes a second time,
+/// behind its framework's stock compression middleware.
+pub const COMPRESSED_PREFIX: &str = "/compressed";
+
+/// How many `/flood` events may wait in the server's queue for one client.
+pub const FLOOD_QUEUE: usize = 8;
+/// Size of each `/flood` event's data.
+pub const FLOOD_EVENT_BYTES: usize = 4096;
+
+/// Shared state of the routes that coordinate with the client (gates,
+/// disconnect records, flood counters), keyed by the `token` query parameter.
+#[derive(Clone, Default)]
+pub struct ConformanceState {
+    tokens: Arc<Mutex<HashMap<String, Arc<TokenState>>>>,
+}
+
+struct TokenState {
+    gate: Semaphore,
+    disconnected: Notify,
+    disconnected_flag: std::sync::atomic::AtomicBool,
+    flood_sent: AtomicU64,
+}
+
+impl Default for TokenState {
+    fn default() -> Self {
+        Self {
+            gate: Semaphore::new(0),
+            disconnected: Notify::new(),
+            disconnected_flag: Default::default(),
+            flood_sent: AtomicU64::new(0),
+        }
+    }
+}
+
+/// At most this many tokens are remembered; older ones are forgotten, so a
+/// long-running conformance server does not grow without bound.
+const MAX_TOKENS: usize = 4096;
+
+impl ConformanceState {
+    /// Fresh state.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn token(&self, publisher: &impl SsePublisher) -> Arc<TokenState> {
+        let token = publisher
+            .request()
+            .query_param("token")
+            .unwrap_or_default();
+        let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        if tokens.len() >= MAX_TOKENS && !tokens.contains_key(&token) {
+            tokens.clear();
+        }
+        tokens.entry(token).or_default().clone()
+    }
+}
+
+/// Answers any conformance route; unknown paths get `204 No Content`.
+///
+/// Mount it for every `GET` path (and again under [`COMPRESSED_PREFIX`] behind
+/// compression middleware); it routes on [`RequestInfo::path`](sse_core::RequestInfo::path).
+pub async fn handle<P: SsePublisher>(publisher: P, state: ConformanceState) -> P::Response {
+    let path = publisher.request().path().to_owned();
+    let route = path.strip_prefix(COMPRESSED_PREFIX).unwrap_or(&path);
+    let quiet = PublishOptions::new().no_keep_alive();
+    match route {
+        "/script" => publisher.publish_with(
+            stream::iter(script::script_events()),
+            quiet.retry(script::SCRIPT_RETRY),
+        ),
+        "/no-content" => publisher.no_content(),
+        "/last-event-id" => {
+            let event = match publisher.last_event_id() {
+                Some(id) => Event::message(id).with_event("last-event-id"),
+                None => Event::message("").with_event("no-last-event-id"),
+            };
+            publisher.publish_with(stream::iter([event]), quiet)
+        }
+        "/count" => {
+            let n: u64 = publisher
+                .request()
+                .query_param("n")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(10)
+                .min(100_000);
+            let events = stream::iter(1..=n).map(|i| Event::message(i.to_string()).with_id(i.to_string()));
+            publisher.publish_with(events, quiet)
+        }
+        "/large" => publisher.publish_with(
+            stream::iter([Event::message(script::large_data("\r\n"))]),
+            quiet,
+        ),
+        "/lockstep" => lockstep(publisher, &state),
+        "/gate" => {
+            state.token(&publisher).gate.add_permits(1);
+            publisher.publish_with(stream::iter([Event::message("opened")]), quiet)
+        }
+        "/keep-alive" => publisher.publish_with(
+            stream::pending::<Event>(),
+            PublishOptions::new().keep_alive(KeepAlive::new().interval(Duration::from_millis(100))),
+        ),
+        "/disconnect" => disconnect(publisher, &state),
+        "/disconnect-report" => disconnect_report(publisher, &state),
+        "/flood" => flood(publisher, &state),
+        "/flood-report" => {
+            let sent = state.token(&publisher).flood_sent.load(Ordering::SeqCst);
+            publisher.publish_with(stream::iter([Event::message(sent.to_string())]), quiet)
+        }
+        _ => publisher.no_content(),
+    }
+}
+
+/// Sends event `n` only after the client opened the gate for it: the client
+/// sees the head while nothing has been produced, and each event before the
+/// next exists.
+fn lockstep<P: SsePublisher>(publisher: P, state: &ConformanceState) -> P::Response {
+    let token = state.token(&publisher);
+    let count: u32 = publisher
+        .request()
+        .query_param("count")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3);
+    let events = stream::unfold(1, move |n| {
+        let token = token.clone();
+        async move {
+            if n > count {
+                return None;
+            }
+            token.gate.acquire().await.ok()?.forget();
+            Some((Event::message(n.to_string()).with_id(n.to_string()), n + 1))
+        }
+    });
+    publisher.publish_with(events, PublishOptions::new().no_keep_alive())
+}
+
+/// Streams from a channel and records when the channel's `closed()` fires:
+/// the way a client's disconnect reaches a handler.
+fn disconnect<P: SsePublisher>(publisher: P, state: &ConformanceState) -> P::Response {
+    let token = state.token(&publisher);
+    let (sender, receiver) = sse_core::channel(4);
+    tokio::spawn(async move {
+        if sender.send_data("connected").await.is_ok() {
+            sender.closed().await;
+        }
+        token.disconnected_flag.store(true, Ordering::SeqCst);
+        token.disconnected.notify_waiters();
+    });
+    publisher.publish_with(
+        receiver,
+        PublishOptions::new().keep_alive(KeepAlive::new().interval(Duration::from_millis(500))),
+    )
+}
+
+/// One event: `closed` as soon as the `/disconnect` stream of the same token has
+/// seen its client go, or `open` after 10 seconds.
+fn disconnect_report<P: SsePublisher>(publisher: P, state: &ConformanceState) -> P::Response {
+    let token = state.token(&publisher);
+    let report = async move {
+        let notified = token.disconnected.notified();
+        let closed = token.disconnected_flag.load(Ordering::SeqCst)
+            || tokio::time::timeout(Duration::from_secs(10), notified)
+                .await
+                .is_ok();
+        Event::message(if closed { "closed" } else { "open" })
+    };
+    publisher.publish_with(stream::once(report), PublishOptions::new().no_keep_alive())
+}
+
+/// Produces 4 KiB events as fast as the client's bounded queue lets it,
+/// counting them, until the client goes away.
+fn flood<P: SsePublisher>(publisher: P, state: &ConformanceState) -> P::Response {
+    let token = state.token(&publisher);
+    let (sender, receiver) = sse_core::channel(FLOOD_QUEUE);
+    let frame = Event::message("x".repeat(FLOOD_EVENT_BYTES)).encode();
+    tokio::spawn(async move {
+        while sender.send_frame(frame.clone()).await.is_ok() {
+            token.flood_sent.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    publisher.publish_with(receiver, PublishOptions::new().no_keep_alive())
+}
