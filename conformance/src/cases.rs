@@ -174,7 +174,21 @@ pub(crate) async fn event_by_event(ctx: &Ctx<'_>) -> CaseOutcome {
 
 pub(crate) async fn compression(ctx: &Ctx<'_>) -> CaseOutcome {
     let prefix = ctx.config.compressed_prefix.as_deref().unwrap_or_default();
-    lockstep(ctx, &client(false, true), prefix).await
+    // What the middleware does to an SSE response, seen without decompressing.
+    let mut accept_gzip = HeaderMap::new();
+    accept_gzip.insert("accept-encoding", HeaderValue::from_static("gzip"));
+    let probe = ctx
+        .get_with(&client(false, false), &format!("{prefix}/count?n=1"), accept_gzip)
+        .await?;
+    let encoding = probe
+        .headers()
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none")
+        .to_owned();
+    drop(probe);
+    lockstep(ctx, &client(false, true), prefix).await?;
+    Ok(Some(format!("Content-Encoding: {encoding}")))
 }
 
 pub(crate) async fn keep_alive(ctx: &Ctx<'_>) -> CaseOutcome {

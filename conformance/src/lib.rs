@@ -49,7 +49,7 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 pub use cases::DISCONNECT_BOUND;
-pub use report::{markdown_matrix, CaseResult, Outcome, Report};
+pub use report::{markdown_matrix, replace_between_markers, CaseResult, Outcome, Report};
 pub use routes::{handle, ConformanceState, COMPRESSED_PREFIX};
 
 /// What to run.
@@ -150,8 +150,8 @@ pub async fn run(base_url: &str, config: &Config) -> Report {
             },
         };
         results.push(CaseResult {
-            case: case.name,
-            checks: case.checks,
+            case: case.name.to_owned(),
+            checks: case.checks.to_owned(),
             outcome,
             detail,
             duration: started.elapsed(),

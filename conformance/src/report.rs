@@ -3,10 +3,12 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 /// How one case ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", content = "reason", rename_all = "lowercase")]
 pub enum Outcome {
     /// The server behaved as required.
@@ -18,12 +20,12 @@ pub enum Outcome {
 }
 
 /// One case's result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseResult {
     /// Short stable name, e.g. `script-bytes`.
-    pub case: &'static str,
+    pub case: String,
     /// What it checks.
-    pub checks: &'static str,
+    pub checks: String,
     /// Pass, fail or skipped.
     #[serde(flatten)]
     pub outcome: Outcome,
@@ -31,16 +33,24 @@ pub struct CaseResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     /// Wall-clock time the case took.
-    #[serde(serialize_with = "millis")]
+    #[serde(rename = "millis", with = "millis")]
     pub duration: Duration,
 }
 
-fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(d.as_millis() as u64)
+mod millis {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(serde::Deserialize::deserialize(d)?))
+    }
 }
 
 /// All results of one run against one server.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// The base URL that was checked.
     pub base_url: String,
@@ -88,6 +98,31 @@ impl Report {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a report always serialises")
     }
+
+    /// Writes the report as `<dir>/<name>.json`, for [`markdown_matrix`]
+    /// (`sse-conformance matrix`). Returns the file written.
+    pub fn save(&self, dir: &Path, name: &str) -> std::io::Result<PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(format!("{name}.json"));
+        std::fs::write(&path, self.to_json())?;
+        Ok(path)
+    }
+
+    /// Reads a report written by [`save`](Self::save).
+    pub fn load(path: &Path) -> std::io::Result<Self> {
+        let text = std::fs::read_to_string(path)?;
+        serde_json::from_str(&text).map_err(std::io::Error::other)
+    }
+}
+
+/// Replaces the text between `<!-- {marker}:start -->` and `<!-- {marker}:end -->`
+/// in `document` with `content`. `None` if the markers are missing.
+pub fn replace_between_markers(document: &str, marker: &str, content: &str) -> Option<String> {
+    let start = format!("<!-- {marker}:start -->");
+    let end = format!("<!-- {marker}:end -->");
+    let from = document.find(&start)? + start.len();
+    let to = from + document[from..].find(&end)?;
+    Some(format!("{}\n{}\n{}", &document[..from], content.trim_end(), &document[to..]))
 }
 
 /// A markdown table of cases (rows) by servers (columns): ✅ pass, ❌ fail,
@@ -101,15 +136,22 @@ pub fn markdown_matrix(reports: &[(&str, &Report)]) -> String {
     out.push_str(&"---|".repeat(reports.len()));
     out.push('\n');
     let mut notes = Vec::new();
-    let cases: Vec<&CaseResult> = reports.first().map(|(_, r)| r.results.iter().collect()).unwrap_or_default();
+    let mut cases: Vec<&str> = Vec::new();
+    for (_, report) in reports {
+        for result in &report.results {
+            if !cases.contains(&result.case.as_str()) {
+                cases.push(&result.case);
+            }
+        }
+    }
     for case in cases {
-        let _ = write!(out, "| `{}` |", case.case);
+        let _ = write!(out, "| `{case}` |");
         for (name, report) in reports {
-            let cell = match report.results.iter().find(|r| r.case == case.case).map(|r| &r.outcome) {
+            let cell = match report.results.iter().find(|r| r.case == case).map(|r| &r.outcome) {
                 Some(Outcome::Pass) => "✅".to_owned(),
                 Some(Outcome::Skipped(_)) | None => "➖".to_owned(),
                 Some(Outcome::Fail(reason)) => {
-                    notes.push(format!("{name} / `{}`: {reason}", case.case));
+                    notes.push(format!("{name} / `{case}`: {reason}"));
                     format!("❌[^{}]", notes.len())
                 }
             };

@@ -3,7 +3,7 @@
 //! routes (see the crate documentation) to be checked by `sse-conformance run`.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,15 +24,19 @@ pub const FLOOD_EVENT_BYTES: usize = 4096;
 
 /// Shared state of the routes that coordinate with the client (gates,
 /// disconnect records, flood counters), keyed by the `token` query parameter.
+///
+/// Public so that other implementations of the routes (such as the audit of
+/// the frameworks' built-in SSE types) coordinate exactly as [`handle`] does.
 #[derive(Clone, Default)]
 pub struct ConformanceState {
     tokens: Arc<Mutex<HashMap<String, Arc<TokenState>>>>,
 }
 
-struct TokenState {
+/// The coordination state of one `token`.
+pub struct TokenState {
     gate: Semaphore,
     disconnected: Notify,
-    disconnected_flag: std::sync::atomic::AtomicBool,
+    disconnected_flag: AtomicBool,
     flood_sent: AtomicU64,
 }
 
@@ -41,9 +45,47 @@ impl Default for TokenState {
         Self {
             gate: Semaphore::new(0),
             disconnected: Notify::new(),
-            disconnected_flag: Default::default(),
+            disconnected_flag: AtomicBool::new(false),
             flood_sent: AtomicU64::new(0),
         }
+    }
+}
+
+impl TokenState {
+    /// Lets one more `/lockstep` event be produced (`/gate`).
+    pub fn open_gate(&self) {
+        self.gate.add_permits(1);
+    }
+
+    /// Waits until `/gate` lets the next `/lockstep` event be produced.
+    pub async fn pass_gate(&self) {
+        if let Ok(permit) = self.gate.acquire().await {
+            permit.forget();
+        }
+    }
+
+    /// Records that the `/disconnect` stream saw its client go.
+    pub fn mark_disconnected(&self) {
+        self.disconnected_flag.store(true, Ordering::SeqCst);
+        self.disconnected.notify_waiters();
+    }
+
+    /// True once [`mark_disconnected`](Self::mark_disconnected) was called, waiting up to `timeout`.
+    pub async fn wait_disconnected(&self, timeout: Duration) -> bool {
+        // Created before the check, so a notification in between is not missed.
+        let notified = self.disconnected.notified();
+        self.disconnected_flag.load(Ordering::SeqCst)
+            || tokio::time::timeout(timeout, notified).await.is_ok()
+    }
+
+    /// Counts one more `/flood` event queued.
+    pub fn count_flood_event(&self) {
+        self.flood_sent.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many `/flood` events were queued so far.
+    pub fn flood_events(&self) -> u64 {
+        self.flood_sent.load(Ordering::SeqCst)
     }
 }
 
@@ -57,16 +99,17 @@ impl ConformanceState {
         Self::default()
     }
 
-    fn token(&self, publisher: &impl SsePublisher) -> Arc<TokenState> {
-        let token = publisher
-            .request()
-            .query_param("token")
-            .unwrap_or_default();
+    /// The state of `token`, created on first use.
+    pub fn token(&self, token: &str) -> Arc<TokenState> {
         let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
-        if tokens.len() >= MAX_TOKENS && !tokens.contains_key(&token) {
+        if tokens.len() >= MAX_TOKENS && !tokens.contains_key(token) {
             tokens.clear();
         }
-        tokens.entry(token).or_default().clone()
+        tokens.entry(token.to_owned()).or_default().clone()
+    }
+
+    fn token_of(&self, publisher: &impl SsePublisher) -> Arc<TokenState> {
+        self.token(&publisher.request().query_param("token").unwrap_or_default())
     }
 }
 
@@ -107,7 +150,7 @@ pub async fn handle<P: SsePublisher>(publisher: P, state: ConformanceState) -> P
         ),
         "/lockstep" => lockstep(publisher, &state),
         "/gate" => {
-            state.token(&publisher).gate.add_permits(1);
+            state.token_of(&publisher).open_gate();
             publisher.publish_with(stream::iter([Event::message("opened")]), quiet)
         }
         "/keep-alive" => publisher.publish_with(
@@ -118,7 +161,7 @@ pub async fn handle<P: SsePublisher>(publisher: P, state: ConformanceState) -> P
         "/disconnect-report" => disconnect_report(publisher, &state),
         "/flood" => flood(publisher, &state),
         "/flood-report" => {
-            let sent = state.token(&publisher).flood_sent.load(Ordering::SeqCst);
+            let sent = state.token_of(&publisher).flood_events();
             publisher.publish_with(stream::iter([Event::message(sent.to_string())]), quiet)
         }
         _ => publisher.no_content(),
@@ -129,7 +172,7 @@ pub async fn handle<P: SsePublisher>(publisher: P, state: ConformanceState) -> P
 /// sees the head while nothing has been produced, and each event before the
 /// next exists.
 fn lockstep<P: SsePublisher>(publisher: P, state: &ConformanceState) -> P::Response {
-    let token = state.token(&publisher);
+    let token = state.token_of(&publisher);
     let count: u32 = publisher
         .request()
         .query_param("count")
@@ -141,7 +184,7 @@ fn lockstep<P: SsePublisher>(publisher: P, state: &ConformanceState) -> P::Respo
             if n > count {
                 return None;
             }
-            token.gate.acquire().await.ok()?.forget();
+            token.pass_gate().await;
             Some((Event::message(n.to_string()).with_id(n.to_string()), n + 1))
         }
     });
@@ -151,14 +194,13 @@ fn lockstep<P: SsePublisher>(publisher: P, state: &ConformanceState) -> P::Respo
 /// Streams from a channel and records when the channel's `closed()` fires:
 /// the way a client's disconnect reaches a handler.
 fn disconnect<P: SsePublisher>(publisher: P, state: &ConformanceState) -> P::Response {
-    let token = state.token(&publisher);
+    let token = state.token_of(&publisher);
     let (sender, receiver) = sse_core::channel(4);
     tokio::spawn(async move {
         if sender.send_data("connected").await.is_ok() {
             sender.closed().await;
         }
-        token.disconnected_flag.store(true, Ordering::SeqCst);
-        token.disconnected.notify_waiters();
+        token.mark_disconnected();
     });
     publisher.publish_with(
         receiver,
@@ -169,13 +211,9 @@ fn disconnect<P: SsePublisher>(publisher: P, state: &ConformanceState) -> P::Res
 /// One event: `closed` as soon as the `/disconnect` stream of the same token has
 /// seen its client go, or `open` after 10 seconds.
 fn disconnect_report<P: SsePublisher>(publisher: P, state: &ConformanceState) -> P::Response {
-    let token = state.token(&publisher);
+    let token = state.token_of(&publisher);
     let report = async move {
-        let notified = token.disconnected.notified();
-        let closed = token.disconnected_flag.load(Ordering::SeqCst)
-            || tokio::time::timeout(Duration::from_secs(10), notified)
-                .await
-                .is_ok();
+        let closed = token.wait_disconnected(Duration::from_secs(10)).await;
         Event::message(if closed { "closed" } else { "open" })
     };
     publisher.publish_with(stream::once(report), PublishOptions::new().no_keep_alive())
@@ -184,12 +222,12 @@ fn disconnect_report<P: SsePublisher>(publisher: P, state: &ConformanceState) ->
 /// Produces 4 KiB events as fast as the client's bounded queue lets it,
 /// counting them, until the client goes away.
 fn flood<P: SsePublisher>(publisher: P, state: &ConformanceState) -> P::Response {
-    let token = state.token(&publisher);
+    let token = state.token_of(&publisher);
     let (sender, receiver) = sse_core::channel(FLOOD_QUEUE);
     let frame = Event::message("x".repeat(FLOOD_EVENT_BYTES)).encode();
     tokio::spawn(async move {
         while sender.send_frame(frame.clone()).await.is_ok() {
-            token.flood_sent.fetch_add(1, Ordering::SeqCst);
+            token.count_flood_event();
         }
     });
     publisher.publish_with(receiver, PublishOptions::new().no_keep_alive())

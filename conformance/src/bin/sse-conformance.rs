@@ -33,6 +33,15 @@ enum Command {
         #[arg(long = "case")]
         only: Vec<String>,
     },
+    /// Builds the markdown matrix (cases × servers) from saved JSON reports.
+    Matrix {
+        /// Report files (`NAME.json`, as written by `Report::save`); columns in this order.
+        reports: Vec<std::path::PathBuf>,
+        /// Write the matrix into this file between
+        /// `<!-- conformance-matrix:start -->` and `<!-- conformance-matrix:end -->`.
+        #[arg(long)]
+        update: Option<std::path::PathBuf>,
+    },
     /// Connects to any SSE endpoint and reports problems in its head and stream.
     Lint {
         /// The endpoint's URL.
@@ -54,10 +63,51 @@ async fn main() -> ExitCode {
             print!("{}", if json { report.to_json() } else { report.to_table() });
             if report.all_passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
+        Command::Matrix { reports, update } => matrix(&reports, update.as_deref()),
         Command::Lint { url, json, options } => {
             let report = sse_conformance::lint::lint(&url, &options).await;
             print!("{}", if json { report.to_json() } else { report.to_table() });
             if report.has_errors() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+        }
+    }
+}
+
+fn matrix(paths: &[std::path::PathBuf], update: Option<&std::path::Path>) -> ExitCode {
+    let mut reports = Vec::new();
+    for path in paths {
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        match sse_conformance::Report::load(path) {
+            Ok(report) => reports.push((name, report)),
+            Err(error) => {
+                eprintln!("cannot read {}: {error}", path.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let columns: Vec<(&str, &sse_conformance::Report)> = reports.iter().map(|(n, r)| (n.as_str(), r)).collect();
+    let table = sse_conformance::markdown_matrix(&columns);
+    let Some(target) = update else {
+        print!("{table}");
+        return ExitCode::SUCCESS;
+    };
+    let document = match std::fs::read_to_string(target) {
+        Ok(document) => document,
+        Err(error) => {
+            eprintln!("cannot read {}: {error}", target.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    match sse_conformance::replace_between_markers(&document, "conformance-matrix", &table) {
+        Some(updated) => match std::fs::write(target, updated) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("cannot write {}: {error}", target.display());
+                ExitCode::FAILURE
+            }
+        },
+        None => {
+            eprintln!("{} has no conformance-matrix markers", target.display());
+            ExitCode::FAILURE
         }
     }
 }

@@ -1,0 +1,47 @@
+//! The shared conformance suite against actix-web with this adapter, over real HTTP.
+
+use actix_web::middleware::Compress;
+use actix_web::{web, App, HttpServer};
+use sse_actix::Publisher;
+use sse_conformance::{handle, Config, ConformanceState, COMPRESSED_PREFIX};
+
+#[actix_web::test]
+async fn conformance() {
+    let state = ConformanceState::new();
+    let server = HttpServer::new(move || {
+        let plain = state.clone();
+        let compressed = state.clone();
+        App::new()
+            .service(
+                web::scope(COMPRESSED_PREFIX)
+                    .wrap(Compress::default())
+                    .default_service(web::get().to(move |p: Publisher| handle(p, compressed.clone()))),
+            )
+            .default_service(web::get().to(move |p: Publisher| handle(p, plain.clone())))
+    })
+    .workers(2)
+    .disable_signals()
+    // Notice a client's FIN at once instead of at the next failed write.
+    .h1_allow_half_closed(false)
+    .bind_auto_h2c(("127.0.0.1", 0))
+    .unwrap();
+    let base = format!("http://{}", server.addrs()[0]);
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+
+    // The suite's client runs on its own runtime, off the server's threads.
+    let config = Config { compressed_prefix: Some(COMPRESSED_PREFIX.into()), ..Config::default() };
+    let report = tokio::task::spawn_blocking(move || {
+        tokio::runtime::Runtime::new().unwrap().block_on(sse_conformance::run(&base, &config))
+    })
+    .await
+    .unwrap();
+    handle.stop(false).await;
+    println!("{}", report.to_table());
+    // Input of `sse-conformance matrix` (see the README).
+    let saved = report.save(&std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance"), "actix");
+    saved.expect("report written");
+    assert!(report.all_passed(), "{}", report.to_table());
+    assert_eq!(report.results.len(), sse_conformance::case_names().len());
+}
