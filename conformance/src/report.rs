@@ -128,24 +128,24 @@ pub fn replace_between_markers(document: &str, marker: &str, content: &str) -> O
 /// A markdown table of cases (rows) by servers (columns): ✅ pass, ❌ fail,
 /// ➖ skipped. Failures are footnoted with their reason.
 pub fn markdown_matrix(reports: &[(&str, &Report)]) -> String {
-    let mut out = String::from("| case |");
+    let mut out = String::from("| case | checks |");
     for (name, _) in reports {
         let _ = write!(out, " {name} |");
     }
-    out.push_str("\n|---|");
+    out.push_str("\n|---|---|");
     out.push_str(&"---|".repeat(reports.len()));
     out.push('\n');
     let mut notes = Vec::new();
-    let mut cases: Vec<&str> = Vec::new();
+    let mut cases: Vec<(&str, &str)> = Vec::new();
     for (_, report) in reports {
         for result in &report.results {
-            if !cases.contains(&result.case.as_str()) {
-                cases.push(&result.case);
+            if !cases.iter().any(|(name, _)| *name == result.case) {
+                cases.push((&result.case, &result.checks));
             }
         }
     }
-    for case in cases {
-        let _ = write!(out, "| `{case}` |");
+    for (case, checks) in cases {
+        let _ = write!(out, "| `{case}` | {checks} |");
         for (name, report) in reports {
             let cell = match report.results.iter().find(|r| r.case == case).map(|r| &r.outcome) {
                 Some(Outcome::Pass) => "✅".to_owned(),
