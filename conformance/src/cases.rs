@@ -32,10 +32,16 @@ impl Ctx<'_> {
     }
 
     async fn get(&self, path: &str) -> Result<Response, String> {
-        self.get_with(&client(false, false), path, HeaderMap::new()).await
+        self.get_with(&client(false, false), path, HeaderMap::new())
+            .await
     }
 
-    async fn get_with(&self, client: &reqwest::Client, path: &str, headers: HeaderMap) -> Result<Response, String> {
+    async fn get_with(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        headers: HeaderMap,
+    ) -> Result<Response, String> {
         let request = client
             .get(self.url(path))
             .header("accept", "text/event-stream")
@@ -67,19 +73,37 @@ fn token() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    format!("{}-{nanos}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{}-{nanos}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 pub(crate) async fn head(ctx: &Ctx<'_>) -> CaseOutcome {
     let response = ctx.get("/script").await?;
     expect_status(&response, StatusCode::OK)?;
     let headers = response.headers().clone();
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
     if get("content-type") != "text/event-stream" {
-        return Err(format!("Content-Type is {:?}, expected \"text/event-stream\"", get("content-type")));
+        return Err(format!(
+            "Content-Type is {:?}, expected \"text/event-stream\"",
+            get("content-type")
+        ));
     }
-    if !get("cache-control").split(',').any(|d| matches!(d.trim(), "no-cache" | "no-store")) {
-        return Err(format!("Cache-Control is {:?}, expected no-cache", get("cache-control")));
+    if !get("cache-control")
+        .split(',')
+        .any(|d| matches!(d.trim(), "no-cache" | "no-store"))
+    {
+        return Err(format!(
+            "Cache-Control is {:?}, expected no-cache",
+            get("cache-control")
+        ));
     }
     if get("x-accel-buffering") != "no" {
         return Err("X-Accel-Buffering: no is missing (nginx would buffer the stream)".into());
@@ -88,7 +112,10 @@ pub(crate) async fn head(ctx: &Ctx<'_>) -> CaseOutcome {
         return Err("a Content-Length makes the stream finite".into());
     }
     if !matches!(get("content-encoding"), "" | "identity") {
-        return Err(format!("uncompressed request got Content-Encoding {:?}", get("content-encoding")));
+        return Err(format!(
+            "uncompressed request got Content-Encoding {:?}",
+            get("content-encoding")
+        ));
     }
     EventReader::new(response).read_to_end(STEP).await?;
     Ok(None)
@@ -98,7 +125,10 @@ pub(crate) async fn script_bytes(ctx: &Ctx<'_>) -> CaseOutcome {
     let mut reader = ctx.get_ok("/script").await?;
     reader.read_to_end(STEP).await?;
     if reader.raw() != script::SCRIPT_BYTES.as_bytes() {
-        return Err(first_difference(script::SCRIPT_BYTES.as_bytes(), reader.raw()));
+        return Err(first_difference(
+            script::SCRIPT_BYTES.as_bytes(),
+            reader.raw(),
+        ));
     }
     Ok(None)
 }
@@ -108,7 +138,11 @@ pub(crate) async fn script_events(ctx: &Ctx<'_>) -> CaseOutcome {
     let events = reader.read_to_end(STEP).await?;
     let expected = script::script_expected();
     if events != expected {
-        let at = events.iter().zip(&expected).position(|(a, b)| a != b).unwrap_or(events.len().min(expected.len()));
+        let at = events
+            .iter()
+            .zip(&expected)
+            .position(|(a, b)| a != b)
+            .unwrap_or(events.len().min(expected.len()));
         return Err(format!(
             "event {at} differs: expected {:?}, got {:?} ({} events, expected {})",
             expected.get(at),
@@ -118,7 +152,10 @@ pub(crate) async fn script_events(ctx: &Ctx<'_>) -> CaseOutcome {
         ));
     }
     if reader.decoder().retry() != Some(Duration::from_millis(1000)) {
-        return Err(format!("reconnection time {:?}, expected 1000 ms", reader.decoder().retry()));
+        return Err(format!(
+            "reconnection time {:?}, expected 1000 ms",
+            reader.decoder().retry()
+        ));
     }
     if reader.decoder().last_event_id() != "" {
         return Err("the empty id did not reset the last event id".into());
@@ -131,9 +168,14 @@ pub(crate) async fn head_before_first_event(ctx: &Ctx<'_>) -> CaseOutcome {
     let started = Instant::now();
     // The handler produces nothing until the gate opens, so a head arriving at
     // all proves it was flushed ahead of any event.
-    let mut reader = ctx.get_ok(&format!("/lockstep?token={token}&count=1")).await?;
+    let mut reader = ctx
+        .get_ok(&format!("/lockstep?token={token}&count=1"))
+        .await?;
     let head_after = started.elapsed();
-    ctx.get_ok(&format!("/gate?token={token}")).await?.read_to_end(STEP).await?;
+    ctx.get_ok(&format!("/gate?token={token}"))
+        .await?
+        .read_to_end(STEP)
+        .await?;
     let event = reader.next_event(STEP).await?;
     if event.data != "1" {
         return Err(format!("expected event 1, got {:?}", event.data));
@@ -147,12 +189,19 @@ async fn lockstep(ctx: &Ctx<'_>, stream_client: &reqwest::Client, prefix: &str) 
     let token = token();
     let count = 3;
     let response = ctx
-        .get_with(stream_client, &format!("{prefix}/lockstep?token={token}&count={count}"), HeaderMap::new())
+        .get_with(
+            stream_client,
+            &format!("{prefix}/lockstep?token={token}&count={count}"),
+            HeaderMap::new(),
+        )
         .await?;
     expect_status(&response, StatusCode::OK)?;
     let mut reader = EventReader::new(response);
     for n in 1..=count {
-        ctx.get_ok(&format!("/gate?token={token}")).await?.read_to_end(STEP).await?;
+        ctx.get_ok(&format!("/gate?token={token}"))
+            .await?
+            .read_to_end(STEP)
+            .await?;
         let event = reader
             .next_event(STEP)
             .await
@@ -178,7 +227,11 @@ pub(crate) async fn compression(ctx: &Ctx<'_>) -> CaseOutcome {
     let mut accept_gzip = HeaderMap::new();
     accept_gzip.insert("accept-encoding", HeaderValue::from_static("gzip"));
     let probe = ctx
-        .get_with(&client(false, false), &format!("{prefix}/count?n=1"), accept_gzip)
+        .get_with(
+            &client(false, false),
+            &format!("{prefix}/count?n=1"),
+            accept_gzip,
+        )
         .await?;
     let encoding = probe
         .headers()
@@ -205,7 +258,10 @@ pub(crate) async fn keep_alive(ctx: &Ctx<'_>) -> CaseOutcome {
             None => return Err("the idle stream ended".into()),
         }
     }
-    Ok(Some(format!("3 keep-alive comments in {} ms", started.elapsed().as_millis())))
+    Ok(Some(format!(
+        "3 keep-alive comments in {} ms",
+        started.elapsed().as_millis()
+    )))
 }
 
 pub(crate) async fn client_disconnect(ctx: &Ctx<'_>) -> CaseOutcome {
@@ -217,14 +273,19 @@ pub(crate) async fn client_disconnect(ctx: &Ctx<'_>) -> CaseOutcome {
     }
     drop(reader); // closes the connection: this client uses no pool
     let gone_at = Instant::now();
-    let mut report = ctx.get_ok(&format!("/disconnect-report?token={token}")).await?;
+    let mut report = ctx
+        .get_ok(&format!("/disconnect-report?token={token}"))
+        .await?;
     let verdict = report.next_event(Duration::from_secs(15)).await?;
     let noticed = gone_at.elapsed();
     if verdict.data != "closed" {
         return Err("the handler's closed() did not fire within 10 s of the disconnect".into());
     }
     if noticed > DISCONNECT_BOUND {
-        return Err(format!("disconnect noticed after {} ms (bound {DISCONNECT_BOUND:?})", noticed.as_millis()));
+        return Err(format!(
+            "disconnect noticed after {} ms (bound {DISCONNECT_BOUND:?})",
+            noticed.as_millis()
+        ));
     }
     Ok(Some(format!("noticed within {} ms", noticed.as_millis())))
 }
@@ -246,7 +307,9 @@ async fn echoed_last_event_id(ctx: &Ctx<'_>, value: &[u8]) -> Result<Option<Stri
     let mut headers = HeaderMap::new();
     let value = HeaderValue::from_bytes(value).map_err(|e| e.to_string())?;
     headers.insert("last-event-id", value);
-    let response = ctx.get_with(&client(false, false), "/last-event-id", headers).await?;
+    let response = ctx
+        .get_with(&client(false, false), "/last-event-id", headers)
+        .await?;
     expect_status(&response, StatusCode::OK)?;
     let event = EventReader::new(response).next_event(STEP).await?;
     match event.event_type.as_str() {
@@ -267,23 +330,33 @@ pub(crate) async fn last_event_id(ctx: &Ctx<'_>) -> CaseOutcome {
 pub(crate) async fn last_event_id_invalid(ctx: &Ctx<'_>) -> CaseOutcome {
     let too_long = vec![b'9'; 2048];
     if let Some(seen) = echoed_last_event_id(ctx, &too_long).await? {
-        return Err(format!("a 2 KiB Last-Event-ID reached the handler ({} bytes)", seen.len()));
+        return Err(format!(
+            "a 2 KiB Last-Event-ID reached the handler ({} bytes)",
+            seen.len()
+        ));
     }
     if let Some(seen) = echoed_last_event_id(ctx, b"\xff\xfe id").await? {
-        return Err(format!("a non-UTF-8 Last-Event-ID reached the handler as {seen:?}"));
+        return Err(format!(
+            "a non-UTF-8 Last-Event-ID reached the handler as {seen:?}"
+        ));
     }
     // A 1 MiB header may be refused by the server (431) or its connection
     // closed; either way the server must keep serving.
     let huge = HeaderValue::from_bytes(&vec![b'7'; 1 << 20]).map_err(|e| e.to_string())?;
     let mut headers = HeaderMap::new();
     headers.insert("last-event-id", huge);
-    let outcome = match ctx.get_with(&client(false, false), "/last-event-id", headers).await {
+    let outcome = match ctx
+        .get_with(&client(false, false), "/last-event-id", headers)
+        .await
+    {
         Ok(response) => format!("1 MiB header: status {}", response.status().as_u16()),
         Err(e) => format!("1 MiB header: {e}"),
     };
     match echoed_last_event_id(ctx, b"after-huge").await? {
         Some(seen) if seen == "after-huge" => Ok(Some(outcome)),
-        other => Err(format!("after a 1 MiB header the server answered {other:?}")),
+        other => Err(format!(
+            "after a 1 MiB header the server answered {other:?}"
+        )),
     }
 }
 
@@ -292,7 +365,9 @@ pub(crate) async fn large_event(ctx: &Ctx<'_>) -> CaseOutcome {
     let events = reader.read_to_end(Duration::from_secs(30)).await?;
     let expected = script::large_data("\n");
     match events.as_slice() {
-        [event] if event.data == expected => Ok(Some(format!("{} bytes on the wire", reader.raw().len()))),
+        [event] if event.data == expected => {
+            Ok(Some(format!("{} bytes on the wire", reader.raw().len())))
+        }
         [event] => Err(first_difference(expected.as_bytes(), event.data.as_bytes())),
         other => Err(format!("expected 1 event, got {}", other.len())),
     }
@@ -306,23 +381,39 @@ pub(crate) async fn concurrent_streams(ctx: &Ctx<'_>) -> CaseOutcome {
     let results = join_all((0..streams).map(|_| {
         let http = http.clone();
         async move {
-            let response = ctx.get_with(&http, &format!("/count?n={events}"), HeaderMap::new()).await?;
+            let response = ctx
+                .get_with(&http, &format!("/count?n={events}"), HeaderMap::new())
+                .await?;
             expect_status(&response, StatusCode::OK)?;
-            let seen = EventReader::new(response).read_to_end(Duration::from_secs(60)).await?;
-            let in_order = seen.iter().enumerate().all(|(i, e)| e.data == (i + 1).to_string());
+            let seen = EventReader::new(response)
+                .read_to_end(Duration::from_secs(60))
+                .await?;
+            let in_order = seen
+                .iter()
+                .enumerate()
+                .all(|(i, e)| e.data == (i + 1).to_string());
             if seen.len() == events && in_order {
                 Ok(())
             } else {
-                Err(format!("a stream got {} events (in order: {in_order})", seen.len()))
+                Err(format!(
+                    "a stream got {} events (in order: {in_order})",
+                    seen.len()
+                ))
             }
         }
     }))
     .await;
     let failed: Vec<String> = results.into_iter().filter_map(Result::err).collect();
     if let Some(first) = failed.first() {
-        return Err(format!("{} of {streams} streams failed; first: {first}", failed.len()));
+        return Err(format!(
+            "{} of {streams} streams failed; first: {first}",
+            failed.len()
+        ));
     }
-    Ok(Some(format!("{streams} streams × {events} events in {} ms", started.elapsed().as_millis())))
+    Ok(Some(format!(
+        "{streams} streams × {events} events in {} ms",
+        started.elapsed().as_millis()
+    )))
 }
 
 pub(crate) async fn stalled_reader(ctx: &Ctx<'_>) -> CaseOutcome {
@@ -333,7 +424,10 @@ pub(crate) async fn stalled_reader(ctx: &Ctx<'_>) -> CaseOutcome {
     let sent = || async {
         let mut report = ctx.get_ok(&format!("/flood-report?token={token}")).await?;
         let event = report.next_event(STEP).await?;
-        event.data.parse::<u64>().map_err(|e| format!("bad flood report {:?}: {e}", event.data))
+        event
+            .data
+            .parse::<u64>()
+            .map_err(|e| format!("bad flood report {:?}: {e}", event.data))
     };
     let mut previous = sent().await?;
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -348,19 +442,29 @@ pub(crate) async fn stalled_reader(ctx: &Ctx<'_>) -> CaseOutcome {
             )));
         }
         if Instant::now() > deadline {
-            return Err(format!("the server kept producing for a stalled reader: {now} events and counting"));
+            return Err(format!(
+                "the server kept producing for a stalled reader: {now} events and counting"
+            ));
         }
         previous = now;
     }
 }
 
 pub(crate) async fn http2(ctx: &Ctx<'_>) -> CaseOutcome {
-    let response = ctx.get_with(&client(true, false), "/script", HeaderMap::new()).await?;
+    let response = ctx
+        .get_with(&client(true, false), "/script", HeaderMap::new())
+        .await?;
     expect_status(&response, StatusCode::OK)?;
     if response.version() != reqwest::Version::HTTP_2 {
         return Err(format!("answered with {:?}", response.version()));
     }
-    for name in ["connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection"] {
+    for name in [
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-connection",
+    ] {
         if response.headers().contains_key(name) {
             return Err(format!("hop-by-hop header {name} over HTTP/2"));
         }
@@ -368,7 +472,10 @@ pub(crate) async fn http2(ctx: &Ctx<'_>) -> CaseOutcome {
     let mut reader = EventReader::new(response);
     reader.read_to_end(STEP).await?;
     if reader.raw() != script::SCRIPT_BYTES.as_bytes() {
-        return Err(first_difference(script::SCRIPT_BYTES.as_bytes(), reader.raw()));
+        return Err(first_difference(
+            script::SCRIPT_BYTES.as_bytes(),
+            reader.raw(),
+        ));
     }
     Ok(None)
 }

@@ -95,12 +95,19 @@ impl EventReader {
     }
 
     /// Reads to the end of the body; returns every event.
-    pub(crate) async fn read_to_end(&mut self, within: Duration) -> Result<Vec<MessageEvent>, String> {
+    pub(crate) async fn read_to_end(
+        &mut self,
+        within: Duration,
+    ) -> Result<Vec<MessageEvent>, String> {
         let deadline = tokio::time::Instant::now() + within;
         let mut events = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            match self.next_item(left).await.map_err(|e| format!("before the end of the body: {e}"))? {
+            match self
+                .next_item(left)
+                .await
+                .map_err(|e| format!("before the end of the body: {e}"))?
+            {
                 Some(Decoded::Event(event)) => events.push(event),
                 Some(_) => {}
                 None => return Ok(events),

@@ -76,7 +76,8 @@ impl Default for Config {
     }
 }
 
-type CaseFn = for<'a> fn(&'a cases::Ctx<'a>) -> Pin<Box<dyn Future<Output = cases::CaseOutcome> + Send + 'a>>;
+type CaseFn =
+    for<'a> fn(&'a cases::Ctx<'a>) -> Pin<Box<dyn Future<Output = cases::CaseOutcome> + Send + 'a>>;
 
 /// Each case: name, what it checks, and the function.
 struct Case {
@@ -103,26 +104,92 @@ macro_rules! case {
 
 fn all_cases() -> Vec<Case> {
     vec![
-        case!("head", "status 200, Content-Type, Cache-Control, X-Accel-Buffering, no length", cases::head),
-        case!("script-bytes", "exact body bytes of the fixed script", cases::script_bytes),
-        case!("script-events", "what an EventSource dispatches for the script", cases::script_events),
-        case!("head-before-first-event", "the head arrives while the handler has produced nothing", cases::head_before_first_event),
-        case!("event-by-event", "each event arrives before the next is produced", cases::event_by_event),
-        case!("keep-alive", "keep-alive comments while idle, no events", cases::keep_alive),
-        case!("client-disconnect", "a client's disconnect reaches the handler's closed()", cases::client_disconnect),
-        case!("clean-end", "server-side end gives a clean end of body", cases::clean_end),
-        case!("last-event-id", "Last-Event-ID reaches the handler", cases::last_event_id),
-        case!("last-event-id-invalid", "over-long, non-UTF-8 or huge Last-Event-ID do not break the request", cases::last_event_id_invalid),
-        case!("large-event", "a 1 MiB event arrives intact", cases::large_event),
-        case!("concurrent-streams", "many concurrent streams all complete", cases::concurrent_streams),
-        case!("stalled-reader", "a client that stops reading holds back the producer", cases::stalled_reader),
-        case!("compression", "compression middleware does not hold back events", cases::compression, |c| {
-            c.compressed_prefix.is_none().then_some("no --compressed-prefix given")
-        }),
-        case!("http2", "HTTP/2 (h2c): same bytes, no hop-by-hop headers", cases::http2, |c| {
-            (!c.http2).then_some("HTTP/2 disabled")
-        }),
-        case!("no-content", "204 tells clients to stop reconnecting", cases::no_content),
+        case!(
+            "head",
+            "status 200, Content-Type, Cache-Control, X-Accel-Buffering, no length",
+            cases::head
+        ),
+        case!(
+            "script-bytes",
+            "exact body bytes of the fixed script",
+            cases::script_bytes
+        ),
+        case!(
+            "script-events",
+            "what an EventSource dispatches for the script",
+            cases::script_events
+        ),
+        case!(
+            "head-before-first-event",
+            "the head arrives while the handler has produced nothing",
+            cases::head_before_first_event
+        ),
+        case!(
+            "event-by-event",
+            "each event arrives before the next is produced",
+            cases::event_by_event
+        ),
+        case!(
+            "keep-alive",
+            "keep-alive comments while idle, no events",
+            cases::keep_alive
+        ),
+        case!(
+            "client-disconnect",
+            "a client's disconnect reaches the handler's closed()",
+            cases::client_disconnect
+        ),
+        case!(
+            "clean-end",
+            "server-side end gives a clean end of body",
+            cases::clean_end
+        ),
+        case!(
+            "last-event-id",
+            "Last-Event-ID reaches the handler",
+            cases::last_event_id
+        ),
+        case!(
+            "last-event-id-invalid",
+            "over-long, non-UTF-8 or huge Last-Event-ID do not break the request",
+            cases::last_event_id_invalid
+        ),
+        case!(
+            "large-event",
+            "a 1 MiB event arrives intact",
+            cases::large_event
+        ),
+        case!(
+            "concurrent-streams",
+            "many concurrent streams all complete",
+            cases::concurrent_streams
+        ),
+        case!(
+            "stalled-reader",
+            "a client that stops reading holds back the producer",
+            cases::stalled_reader
+        ),
+        case!(
+            "compression",
+            "compression middleware does not hold back events",
+            cases::compression,
+            |c| {
+                c.compressed_prefix
+                    .is_none()
+                    .then_some("no --compressed-prefix given")
+            }
+        ),
+        case!(
+            "http2",
+            "HTTP/2 (h2c): same bytes, no hop-by-hop headers",
+            cases::http2,
+            |c| { (!c.http2).then_some("HTTP/2 disabled") }
+        ),
+        case!(
+            "no-content",
+            "204 tells clients to stop reconnecting",
+            cases::no_content
+        ),
     ]
 }
 
@@ -146,7 +213,10 @@ pub async fn run(base_url: &str, config: &Config) -> Report {
             None => match tokio::time::timeout(Duration::from_secs(120), (case.run)(&ctx)).await {
                 Ok(Ok(detail)) => (Outcome::Pass, detail),
                 Ok(Err(reason)) => (Outcome::Fail(reason), None),
-                Err(_) => (Outcome::Fail("the case did not finish within 120 s".into()), None),
+                Err(_) => (
+                    Outcome::Fail("the case did not finish within 120 s".into()),
+                    None,
+                ),
             },
         };
         results.push(CaseResult {

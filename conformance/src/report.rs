@@ -81,7 +81,12 @@ impl Report {
                 Outcome::Fail(reason) => ("FAIL", reason.clone()),
                 Outcome::Skipped(reason) => ("skip", reason.clone()),
             };
-            let _ = writeln!(out, "{mark}  {:width$}  {:>6} ms  {text}", r.case, r.duration.as_millis());
+            let _ = writeln!(
+                out,
+                "{mark}  {:width$}  {:>6} ms  {text}",
+                r.case,
+                r.duration.as_millis()
+            );
         }
         let count = |m: fn(&Outcome) -> bool| self.results.iter().filter(|r| m(&r.outcome)).count();
         let _ = writeln!(
@@ -122,7 +127,12 @@ pub fn replace_between_markers(document: &str, marker: &str, content: &str) -> O
     let end = format!("<!-- {marker}:end -->");
     let from = document.find(&start)? + start.len();
     let to = from + document[from..].find(&end)?;
-    Some(format!("{}\n{}\n{}", &document[..from], content.trim_end(), &document[to..]))
+    Some(format!(
+        "{}\n{}\n{}",
+        &document[..from],
+        content.trim_end(),
+        &document[to..]
+    ))
 }
 
 /// A markdown table of cases (rows) by servers (columns): ✅ pass, ❌ fail,
@@ -147,7 +157,12 @@ pub fn markdown_matrix(reports: &[(&str, &Report)]) -> String {
     for (case, checks) in cases {
         let _ = write!(out, "| `{case}` | {checks} |");
         for (name, report) in reports {
-            let cell = match report.results.iter().find(|r| r.case == case).map(|r| &r.outcome) {
+            let cell = match report
+                .results
+                .iter()
+                .find(|r| r.case == case)
+                .map(|r| &r.outcome)
+            {
                 Some(Outcome::Pass) => "✅".to_owned(),
                 Some(Outcome::Skipped(_)) | None => "➖".to_owned(),
                 Some(Outcome::Fail(reason)) => {

@@ -141,7 +141,8 @@ pub async fn handle<P: SsePublisher>(publisher: P, state: ConformanceState) -> P
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(10)
                 .min(100_000);
-            let events = stream::iter(1..=n).map(|i| Event::message(i.to_string()).with_id(i.to_string()));
+            let events =
+                stream::iter(1..=n).map(|i| Event::message(i.to_string()).with_id(i.to_string()));
             publisher.publish_with(events, quiet)
         }
         "/large" => publisher.publish_with(

@@ -15,7 +15,9 @@ async fn conformance() {
             .service(
                 web::scope(COMPRESSED_PREFIX)
                     .wrap(Compress::default())
-                    .default_service(web::get().to(move |p: Publisher| handle(p, compressed.clone()))),
+                    .default_service(
+                        web::get().to(move |p: Publisher| handle(p, compressed.clone())),
+                    ),
             )
             .default_service(web::get().to(move |p: Publisher| handle(p, plain.clone())))
     })
@@ -31,16 +33,24 @@ async fn conformance() {
     actix_web::rt::spawn(server);
 
     // The suite's client runs on its own runtime, off the server's threads.
-    let config = Config { compressed_prefix: Some(COMPRESSED_PREFIX.into()), ..Config::default() };
+    let config = Config {
+        compressed_prefix: Some(COMPRESSED_PREFIX.into()),
+        ..Config::default()
+    };
     let report = tokio::task::spawn_blocking(move || {
-        tokio::runtime::Runtime::new().unwrap().block_on(sse_conformance::run(&base, &config))
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(sse_conformance::run(&base, &config))
     })
     .await
     .unwrap();
     handle.stop(false).await;
     println!("{}", report.to_table());
     // Input of `sse-conformance matrix` (see the README).
-    let saved = report.save(&std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance"), "actix");
+    let saved = report.save(
+        &std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance"),
+        "actix",
+    );
     saved.expect("report written");
     assert!(report.all_passed(), "{}", report.to_table());
     assert_eq!(report.results.len(), sse_conformance::case_names().len());

@@ -37,6 +37,7 @@ pub mod decode;
 mod encode;
 mod event;
 pub mod head;
+pub mod hub;
 mod keep_alive;
 mod options;
 mod publisher;

@@ -6,7 +6,10 @@ use poem::{get, EndpointExt, Route, Server};
 use sse_conformance::{handle, Config, ConformanceState, COMPRESSED_PREFIX};
 
 fn routes(state: ConformanceState) -> Route {
-    Route::new().at("/*path", get(sse_poem::endpoint(move |p| handle(p, state.clone()))))
+    Route::new().at(
+        "/*path",
+        get(sse_poem::endpoint(move |p| handle(p, state.clone()))),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,11 +21,17 @@ async fn conformance() {
     let acceptor = TcpAcceptor::from_tokio(listener).unwrap();
     tokio::spawn(Server::new_with_acceptor(acceptor).run(app));
 
-    let config = Config { compressed_prefix: Some(COMPRESSED_PREFIX.into()), ..Config::default() };
+    let config = Config {
+        compressed_prefix: Some(COMPRESSED_PREFIX.into()),
+        ..Config::default()
+    };
     let report = sse_conformance::run(&base, &config).await;
     println!("{}", report.to_table());
     // Input of `sse-conformance matrix` (see the README).
-    let saved = report.save(&std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance"), "poem");
+    let saved = report.save(
+        &std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance"),
+        "poem",
+    );
     saved.expect("report written");
     assert!(report.all_passed(), "{}", report.to_table());
     assert_eq!(report.results.len(), sse_conformance::case_names().len());

@@ -5,7 +5,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(version, about = "Checks Server-Sent Events servers against the WHATWG rules")]
+#[command(
+    version,
+    about = "Checks Server-Sent Events servers against the WHATWG rules"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -57,17 +60,51 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Run { base_url, json, no_http2, compressed_prefix, concurrent_streams, only } => {
-            let config = sse_conformance::Config { http2: !no_http2, compressed_prefix, concurrent_streams, only };
+        Command::Run {
+            base_url,
+            json,
+            no_http2,
+            compressed_prefix,
+            concurrent_streams,
+            only,
+        } => {
+            let config = sse_conformance::Config {
+                http2: !no_http2,
+                compressed_prefix,
+                concurrent_streams,
+                only,
+            };
             let report = sse_conformance::run(&base_url, &config).await;
-            print!("{}", if json { report.to_json() } else { report.to_table() });
-            if report.all_passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            print!(
+                "{}",
+                if json {
+                    report.to_json()
+                } else {
+                    report.to_table()
+                }
+            );
+            if report.all_passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Command::Matrix { reports, update } => matrix(&reports, update.as_deref()),
         Command::Lint { url, json, options } => {
             let report = sse_conformance::lint::lint(&url, &options).await;
-            print!("{}", if json { report.to_json() } else { report.to_table() });
-            if report.has_errors() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+            print!(
+                "{}",
+                if json {
+                    report.to_json()
+                } else {
+                    report.to_table()
+                }
+            );
+            if report.has_errors() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
     }
 }
@@ -75,7 +112,10 @@ async fn main() -> ExitCode {
 fn matrix(paths: &[std::path::PathBuf], update: Option<&std::path::Path>) -> ExitCode {
     let mut reports = Vec::new();
     for path in paths {
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         match sse_conformance::Report::load(path) {
             Ok(report) => reports.push((name, report)),
             Err(error) => {
@@ -84,7 +124,8 @@ fn matrix(paths: &[std::path::PathBuf], update: Option<&std::path::Path>) -> Exi
             }
         }
     }
-    let columns: Vec<(&str, &sse_conformance::Report)> = reports.iter().map(|(n, r)| (n.as_str(), r)).collect();
+    let columns: Vec<(&str, &sse_conformance::Report)> =
+        reports.iter().map(|(n, r)| (n.as_str(), r)).collect();
     let table = sse_conformance::markdown_matrix(&columns);
     let Some(target) = update else {
         print!("{table}");

@@ -1,0 +1,348 @@
+//! The broadcast hub: fan-out, resume, lag policies, churn, shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{FutureExt, StreamExt};
+use sse_core::decode::{events, MessageEvent};
+use sse_core::hub::{Hub, HubConfig, IdMode, LagPolicy, Published, Subscription};
+use sse_core::{Event, Frame};
+
+fn decode(frame: &Frame) -> MessageEvent {
+    let mut seen = events(frame.as_bytes()).unwrap();
+    assert_eq!(seen.len(), 1, "{frame:?}");
+    seen.remove(0)
+}
+
+/// Everything queued right now, without waiting.
+fn drain(subscription: &mut Subscription) -> Vec<MessageEvent> {
+    let mut out = Vec::new();
+    while let Some(Some(frame)) = subscription.next().now_or_never() {
+        out.push(decode(&frame));
+    }
+    out
+}
+
+fn ids(events: &[MessageEvent]) -> Vec<String> {
+    events.iter().map(|e| e.last_event_id.clone()).collect()
+}
+
+fn publish_n(hub: &Hub, topic: &str, n: usize) {
+    for i in 0..n {
+        hub.publish(topic, Event::message(format!("m{i}")));
+    }
+}
+
+#[tokio::test]
+async fn one_encoding_shared_by_every_subscriber() {
+    let hub: Hub = Hub::new();
+    let mut a = hub.subscribe("t", None);
+    let mut b = hub.subscribe("t", None);
+    let report = hub.publish("t", Event::message("hello"));
+    assert_eq!(report.delivered, 2);
+    assert_eq!(report.id.as_deref(), Some("1"));
+    let (fa, fb) = (a.next().await.unwrap(), b.next().await.unwrap());
+    assert_eq!(fa.as_bytes(), b"id: 1\ndata: hello\n\n");
+    assert_eq!(
+        fa.as_bytes().as_ptr(),
+        fb.as_bytes().as_ptr(),
+        "same bytes, not a copy"
+    );
+}
+
+#[tokio::test]
+async fn topics_are_separate_and_ids_grow() {
+    let hub: Hub = Hub::new();
+    let mut a = hub.subscribe("a", None);
+    let mut b = hub.subscribe("b", None);
+    hub.publish("a", Event::message("1"));
+    hub.publish("b", Event::message("2"));
+    hub.publish("a", Event::message("3"));
+    let a_seen = drain(&mut a);
+    assert_eq!(
+        a_seen.iter().map(|e| e.data.as_str()).collect::<Vec<_>>(),
+        ["1", "3"]
+    );
+    let a_ids: Vec<u64> = ids(&a_seen).iter().map(|i| i.parse().unwrap()).collect();
+    assert!(a_ids[0] < a_ids[1]);
+    assert_eq!(drain(&mut b).len(), 1);
+}
+
+#[tokio::test]
+async fn resume_gets_exactly_what_was_missed_then_live() {
+    let hub: Hub = Hub::new();
+    publish_n(&hub, "t", 10);
+    let mut resumed = hub.subscribe("t", Some("4"));
+    hub.publish("t", Event::message("live"));
+    let seen = drain(&mut resumed);
+    assert_eq!(ids(&seen), ["5", "6", "7", "8", "9", "10", "11"]);
+    assert_eq!(seen.last().unwrap().data, "live");
+}
+
+#[tokio::test]
+async fn resume_from_the_newest_id_replays_nothing() {
+    let hub: Hub = Hub::new();
+    publish_n(&hub, "t", 3);
+    let mut resumed = hub.subscribe("t", Some("3"));
+    assert!(drain(&mut resumed).is_empty());
+}
+
+#[tokio::test]
+async fn an_expired_id_gets_a_gap_then_all_history() {
+    let hub: Hub = Hub::with_config(HubConfig::default().history(3));
+    publish_n(&hub, "t", 10);
+    let mut resumed = hub.subscribe("t", Some("2"));
+    let seen = drain(&mut resumed);
+    assert_eq!(seen[0].event_type, "gap");
+    assert_eq!(seen[0].data, r#"{"reason":"expired"}"#);
+    assert_eq!(ids(&seen[1..]), ["8", "9", "10"]);
+
+    // The newest evicted id is still exactly resumable: what follows it is kept.
+    let mut resumed = hub.subscribe("t", Some("7"));
+    assert_eq!(ids(&drain(&mut resumed)), ["8", "9", "10"]);
+}
+
+#[tokio::test]
+async fn an_unknown_id_gets_a_gap_then_live_only() {
+    let hub: Hub = Hub::new();
+    publish_n(&hub, "t", 3);
+    for unknown in ["abc", "99", "-1", ""] {
+        let mut resumed = hub.subscribe("t", Some(unknown));
+        hub.publish("t", Event::message("live"));
+        let seen = drain(&mut resumed);
+        assert_eq!(seen[0].event_type, "gap", "{unknown:?}");
+        assert_eq!(seen[0].data, r#"{"reason":"unknown"}"#);
+        assert_eq!(
+            seen[1..]
+                .iter()
+                .map(|e| e.data.as_str())
+                .collect::<Vec<_>>(),
+            ["live"]
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn history_is_bounded_by_age() {
+    let hub: Hub = Hub::with_config(HubConfig::default().max_age(Duration::from_secs(60)));
+    publish_n(&hub, "t", 2); // ids 1, 2
+    tokio::time::advance(Duration::from_secs(45)).await;
+    publish_n(&hub, "t", 1); // id 3
+    tokio::time::advance(Duration::from_secs(30)).await; // 1 and 2 are now 75 s old
+    let seen = drain(&mut hub.subscribe("t", Some("1")));
+    assert_eq!(seen[0].event_type, "gap");
+    assert_eq!(ids(&seen[1..]), ["3"]);
+    assert_eq!(ids(&drain(&mut hub.subscribe("t", Some("2")))), ["3"]);
+}
+
+#[tokio::test]
+async fn keep_mode_resumes_by_the_publishers_ids() {
+    let hub: Hub = Hub::with_config(HubConfig::default().ids(IdMode::Keep));
+    for id in ["a", "b", "c"] {
+        hub.publish("t", Event::message(id).with_id(id).unwrap());
+    }
+    assert_eq!(ids(&drain(&mut hub.subscribe("t", Some("a")))), ["b", "c"]);
+    let seen = drain(&mut hub.subscribe("t", Some("zzz")));
+    assert_eq!(seen[0].event_type, "gap");
+}
+
+#[tokio::test]
+async fn lagging_subscriber_is_disconnected_and_resumes_without_loss() {
+    let hub: Hub = Hub::with_config(HubConfig::default().queue(4));
+    let mut slow = hub.subscribe("t", None);
+    let mut fast = hub.subscribe("t", None);
+    let mut fast_seen = Vec::new();
+    for i in 0..10 {
+        hub.publish("t", Event::message(i.to_string()));
+        fast_seen.extend(drain(&mut fast));
+        assert!(slow.queued() <= 4);
+    }
+    assert_eq!(
+        fast_seen.len(),
+        10,
+        "a slow subscriber never holds up the others"
+    );
+    assert_eq!(hub.subscriber_count("t"), 1);
+    // The slow one gets what was queued, then its stream ends.
+    let mut got = Vec::new();
+    while let Some(frame) = slow.next().await {
+        got.push(decode(&frame));
+    }
+    assert_eq!(ids(&got), ["1", "2", "3", "4"]);
+    // Reconnecting with its last id, it gets the rest.
+    let rest = drain(&mut hub.subscribe("t", Some("4")));
+    assert_eq!(ids(&rest), ["5", "6", "7", "8", "9", "10"]);
+}
+
+#[tokio::test]
+async fn drop_oldest_policy_reports_the_gap() {
+    let hub: Hub = Hub::with_config(
+        HubConfig::default()
+            .queue(4)
+            .lag_policy(LagPolicy::DropOldest),
+    );
+    let mut slow = hub.subscribe("t", None);
+    publish_n(&hub, "t", 10);
+    assert_eq!(slow.queued(), 4);
+    let seen = drain(&mut slow);
+    assert_eq!(seen[0].event_type, "gap");
+    assert_eq!(seen[0].data, r#"{"reason":"lagged","missed":6}"#);
+    assert_eq!(ids(&seen[1..]), ["7", "8", "9", "10"]);
+    assert_eq!(hub.subscriber_count("t"), 1, "still subscribed");
+}
+
+#[tokio::test]
+async fn filters_apply_to_live_and_replayed_events() {
+    let hub: Hub = Hub::new();
+    hub.publish("t", Event::message("a").with_event("alert").unwrap());
+    hub.publish("t", Event::message("b"));
+    let only_alerts = Arc::new(|e: &Published<'_>| e.event_type == Some("alert"));
+    let mut sub = hub.subscribe_filtered("t", Some("0"), Some(only_alerts));
+    hub.publish("t", Event::message("c").with_event("alert").unwrap());
+    hub.publish("t", Event::message("d"));
+    let seen = drain(&mut sub);
+    assert_eq!(
+        seen.iter().map(|e| e.data.as_str()).collect::<Vec<_>>(),
+        ["a", "c"]
+    );
+}
+
+#[tokio::test]
+async fn churn_leaves_no_subscriber_behind() {
+    // Room for every event, so the idle `keep` subscriber is not dropped for lagging.
+    let hub: Hub = Hub::with_config(HubConfig::default().queue(200));
+    let keep = hub.subscribe("busy", None);
+    for i in 0..10_000 {
+        let topic = if i % 2 == 0 { "busy" } else { "quiet" };
+        let sub = hub.subscribe(topic, None);
+        if i % 100 == 0 {
+            hub.publish("busy", Event::message("x"));
+        }
+        drop(sub);
+    }
+    assert_eq!(hub.subscriber_count("busy"), 1);
+    assert_eq!(hub.subscriber_count("quiet"), 0);
+    drop(keep);
+    assert_eq!(hub.subscriber_count("busy"), 0);
+    // A topic that never carried an event is forgotten; one with history stays.
+    assert_eq!(hub.topic_count(), 1);
+    hub.remove_topic("busy");
+    assert_eq!(hub.topic_count(), 0);
+}
+
+#[tokio::test]
+async fn shutdown_ends_every_stream_with_the_final_event() {
+    let hub: Hub = Hub::new();
+    let mut a = hub.subscribe("a", None);
+    let mut b = hub.subscribe("b", None);
+    hub.publish("a", Event::message("before"));
+    hub.shutdown_with(Event::message("bye").with_event("shutdown").unwrap());
+    let a_seen: Vec<_> = a.by_ref().map(|f| decode(&f)).collect().await;
+    assert_eq!(
+        a_seen.iter().map(|e| e.data.as_str()).collect::<Vec<_>>(),
+        ["before", "bye"]
+    );
+    assert_eq!(
+        b.next().await.map(|f| decode(&f).event_type).as_deref(),
+        Some("shutdown")
+    );
+    assert!(b.next().await.is_none());
+    // Late subscribers end at once, with the same final event.
+    let late: Vec<_> = hub.subscribe("c", None).collect().await;
+    assert_eq!(late.len(), 1);
+    assert_eq!(hub.publish("a", Event::message("after")).delivered, 0);
+}
+
+#[tokio::test]
+async fn a_waiting_subscriber_is_woken_by_publish() {
+    let hub: Hub = Hub::new();
+    let mut sub = hub.subscribe("t", None);
+    let waiting = tokio::spawn(async move { sub.next().await.map(|f| decode(&f).data) });
+    tokio::task::yield_now().await;
+    hub.publish("t", Event::message("wake"));
+    let got = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.as_deref(), Some("wake"));
+}
+
+/// Publishers and reconnecting subscribers race; every subscriber still sees
+/// every event after its first one exactly once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_once_in_order_across_replay_and_live_under_concurrency() {
+    const TOTAL: u64 = 3000;
+    let hub: Hub = Hub::with_config(HubConfig::default().history(TOTAL as usize).queue(8));
+    let mut consumers = Vec::new();
+    for c in 0..6u64 {
+        let hub = hub.clone();
+        consumers.push(tokio::spawn(async move {
+            let mut seen: Vec<u64> = Vec::new();
+            let mut sub = hub.subscribe("t", None);
+            while seen.last() != Some(&TOTAL) {
+                match tokio::time::timeout(Duration::from_secs(10), sub.next())
+                    .await
+                    .expect("stalled")
+                {
+                    Some(frame) => {
+                        let event = decode(&frame);
+                        seen.push(event.last_event_id.parse().unwrap());
+                        // Reconnect now and then, as browsers do, with the last id.
+                        if (seen.len() as u64 + c) % 97 == 0 {
+                            let last = event.last_event_id.clone();
+                            drop(sub);
+                            sub = hub.subscribe("t", Some(&last));
+                        }
+                    }
+                    // Disconnected for lagging: resume.
+                    None => {
+                        let last = seen.last().map(u64::to_string);
+                        sub = hub.subscribe("t", last.as_deref());
+                    }
+                }
+            }
+            seen
+        }));
+    }
+    let publisher = tokio::spawn({
+        let hub = hub.clone();
+        async move {
+            for i in 1..=TOTAL {
+                hub.publish("t", Event::message(i.to_string()));
+                if i % 50 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
+    });
+    publisher.await.unwrap();
+    for consumer in consumers {
+        let seen = consumer.await.unwrap();
+        let first = seen[0];
+        let expected: Vec<u64> = (first..=TOTAL).collect();
+        assert_eq!(seen, expected, "duplicates, gaps or disorder");
+    }
+    assert_eq!(hub.subscriber_count("t"), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_subscription_is_a_source_with_keep_alive() {
+    use sse_core::{KeepAlive, PublishOptions, SseBody};
+    let hub: Hub = Hub::new();
+    let options =
+        PublishOptions::new().keep_alive(KeepAlive::new().interval(Duration::from_secs(5)));
+    let mut body = SseBody::new(hub.subscribe("t", None), &options);
+    hub.publish("t", Event::message("x"));
+    assert_eq!(body.next().await.unwrap().unwrap(), "id: 1\ndata: x\n\n");
+    assert_eq!(body.next().await.unwrap().unwrap(), ": keep-alive\n\n");
+    assert_eq!(hub.subscriber_count("t"), 1);
+    drop(body); // the client went away
+    assert_eq!(hub.subscriber_count("t"), 0);
+}
+
+#[test]
+fn hub_and_subscription_are_thread_safe() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Hub>();
+    assert_send_sync::<Subscription>();
+}
