@@ -346,3 +346,17 @@ fn hub_and_subscription_are_thread_safe() {
     assert_send_sync::<Hub>();
     assert_send_sync::<Subscription>();
 }
+
+#[tokio::test]
+async fn clock_based_ids_survive_a_restart() {
+    let before = Hub::<String>::with_config(HubConfig::default().ids_from_clock());
+    let old_id = before.publish("t", Event::message("old")).id.unwrap();
+    drop(before); // the process restarts
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    let after = Hub::<String>::with_config(HubConfig::default().ids_from_clock());
+    let mut resumed = after.subscribe("t", Some(&old_id));
+    after.publish("t", Event::message("new"));
+    let seen = drain(&mut resumed);
+    assert_eq!(seen.len(), 1, "no gap notice, just the new event: {seen:?}");
+    assert!(seen[0].last_event_id.parse::<u64>().unwrap() > old_id.parse::<u64>().unwrap());
+}

@@ -50,6 +50,7 @@ pub struct HubConfig {
     pub(crate) lag_policy: LagPolicy,
     pub(crate) ids: IdMode,
     pub(crate) gap_event: String,
+    pub(crate) first_id: u64,
 }
 
 impl Default for HubConfig {
@@ -61,6 +62,7 @@ impl Default for HubConfig {
             lag_policy: LagPolicy::default(),
             ids: IdMode::default(),
             gap_event: "gap".to_owned(),
+            first_id: 1,
         }
     }
 }
@@ -94,6 +96,25 @@ impl HubConfig {
     pub fn ids(mut self, mode: IdMode) -> Self {
         self.ids = mode;
         self
+    }
+
+    /// With [`IdMode::Assign`], the first id the hub issues (default 1).
+    pub fn first_id(mut self, id: u64) -> Self {
+        self.first_id = id.max(1);
+        self
+    }
+
+    /// With [`IdMode::Assign`], starts ids at the current time in microseconds
+    /// since the Unix epoch, so ids keep growing across restarts of the process
+    /// (while it averages under a million events a second). A client that
+    /// reconnects to a restarted server then resumes without a gap notice; the
+    /// events the old process held in memory are gone, though (for history
+    /// that survives restarts, use a shared backplane such as `sse-redis`).
+    pub fn ids_from_clock(self) -> Self {
+        let micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |elapsed| elapsed.as_micros() as u64);
+        self.first_id(micros)
     }
 
     /// The event type of gap notices (default `gap`). Refuses CR and LF.

@@ -165,12 +165,13 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
 
     /// A hub with `config`.
     pub fn with_config(config: HubConfig) -> Self {
+        let last_number = AtomicU64::new(config.first_id - 1);
         Self {
             shared: Arc::new(Shared {
                 config: Arc::new(config),
                 topics: Mutex::new(HashMap::new()),
                 shutdown: Mutex::new(None),
-                last_number: AtomicU64::new(0),
+                last_number,
             }),
         }
     }
