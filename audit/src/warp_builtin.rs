@@ -1,0 +1,192 @@
+//! The routes with warp's own `warp::sse::{reply, keep_alive, Event}`.
+
+use std::convert::Infallible;
+
+use futures_util::stream::{self, StreamExt};
+use sse_conformance::{ConformanceState, COMPRESSED_PREFIX};
+use tokio::sync::mpsc;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::{Reply, Response};
+use warp::sse::Event;
+use warp::{Filter, Rejection};
+
+use crate::common::{self, Params};
+
+/// Serves the routes on an ephemeral port of 127.0.0.1; returns the base URL.
+pub async fn start(state: ConformanceState) -> std::io::Result<String> {
+    let compressed = warp::path(COMPRESSED_PREFIX.trim_start_matches('/'))
+        .and(routes(state.clone()))
+        .with(warp::compression::gzip());
+    let app = compressed.or(routes(state));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(warp::serve(app).incoming(listener).run());
+    Ok(base)
+}
+
+/// One filter per route, as warp's examples compose them. A path no route
+/// matches gets 204 from `recover`; any other rejection (such as a
+/// Last-Event-ID that `warp::sse::last_event_id` cannot parse) keeps warp's
+/// own answer.
+fn routes(state: ConformanceState) -> BoxedFilter<(Response,)> {
+    let state = warp::any().map(move || state.clone());
+    let params = warp::query::<Params>();
+
+    let script = warp::path!("script").map(|| script().into_response());
+    let no_content = warp::path!("no-content").map(|| StatusCode::NO_CONTENT.into_response());
+    let last_event_id = warp::path!("last-event-id")
+        .and(warp::sse::last_event_id::<String>())
+        .map(|id: Option<String>| {
+            let event = match id {
+                Some(id) => Event::default().event("last-event-id").data(id),
+                None => Event::default().event("no-last-event-id").data(""),
+            };
+            finite(vec![event])
+        });
+    let count = warp::path!("count").and(params).map(|params: Params| {
+        finite(
+            (1..=params.n())
+                .map(|i| Event::default().id(i.to_string()).data(i.to_string()))
+                .collect(),
+        )
+    });
+    let large = warp::path!("large")
+        .map(|| finite(vec![Event::default().data(common::large_data("\r\n"))]));
+    let lockstep = warp::path!("lockstep").and(state.clone()).and(params).map(
+        |state: ConformanceState, params: Params| {
+            let numbers = common::lockstep_numbers(params.token(&state), params.count());
+            let events = numbers.map(|n| {
+                Ok::<_, Infallible>(Event::default().id(n.to_string()).data(n.to_string()))
+            });
+            warp::sse::reply(events).into_response()
+        },
+    );
+    let gate = warp::path!("gate").and(state.clone()).and(params).map(
+        |state: ConformanceState, params: Params| {
+            params.token(&state).open_gate();
+            finite(vec![Event::default().data("opened")])
+        },
+    );
+    let keep_alive = warp::path!("keep-alive").map(|| {
+        let idle = stream::pending::<Result<Event, Infallible>>();
+        warp::sse::reply(
+            warp::sse::keep_alive()
+                .interval(common::KEEP_ALIVE)
+                .stream(idle),
+        )
+        .into_response()
+    });
+    let disconnect = warp::path!("disconnect")
+        .and(state.clone())
+        .and(params)
+        .map(|state: ConformanceState, params: Params| {
+            let (sender, receiver) = mpsc::channel(4);
+            tokio::spawn(common::hold_until_closed(
+                sender,
+                Event::default().data("connected"),
+                params.token(&state),
+            ));
+            let events = common::receiver_stream(receiver).map(Ok::<_, Infallible>);
+            warp::sse::reply(
+                warp::sse::keep_alive()
+                    .interval(common::DISCONNECT_KEEP_ALIVE)
+                    .stream(events),
+            )
+            .into_response()
+        });
+    let disconnect_report = warp::path!("disconnect-report")
+        .and(state.clone())
+        .and(params)
+        .map(|state: ConformanceState, params: Params| {
+            let token = params.token(&state);
+            let report = async move {
+                Ok::<_, Infallible>(Event::default().data(common::disconnect_verdict(token).await))
+            };
+            warp::sse::reply(stream::once(report)).into_response()
+        });
+    let flood = warp::path!("flood").and(state.clone()).and(params).map(
+        |state: ConformanceState, params: Params| {
+            let (sender, receiver) = mpsc::channel(common::FLOOD_QUEUE);
+            let payload = common::flood_payload();
+            // warp's Event is not Clone: each one is built afresh.
+            tokio::spawn(common::flood(
+                sender,
+                move || Event::default().data(payload.clone()),
+                params.token(&state),
+            ));
+            warp::sse::reply(common::receiver_stream(receiver).map(Ok::<_, Infallible>))
+                .into_response()
+        },
+    );
+    let flood_report = warp::path!("flood-report").and(state).and(params).map(
+        |state: ConformanceState, params: Params| {
+            finite(vec![
+                Event::default().data(params.token(&state).flood_events().to_string())
+            ])
+        },
+    );
+
+    warp::get()
+        .and(
+            script
+                .or(no_content)
+                .unify()
+                .or(last_event_id)
+                .unify()
+                .or(count)
+                .unify()
+                .or(large)
+                .unify()
+                .or(lockstep)
+                .unify()
+                .or(gate)
+                .unify()
+                .or(keep_alive)
+                .unify()
+                .or(disconnect)
+                .unify()
+                .or(disconnect_report)
+                .unify()
+                .or(flood)
+                .unify()
+                .or(flood_report)
+                .unify(),
+        )
+        .recover(unknown_path)
+        .unify()
+        .boxed()
+}
+
+async fn unknown_path(rejection: Rejection) -> Result<Response, Rejection> {
+    if rejection.is_not_found() {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(rejection)
+    }
+}
+
+fn finite(events: Vec<Event>) -> Response {
+    warp::sse::reply(stream::iter(events.into_iter().map(Ok::<_, Infallible>))).into_response()
+}
+
+fn script() -> Response {
+    finite(vec![
+        // warp has no response-level retry: the hint is an event of its own.
+        Event::default().retry(common::SCRIPT_RETRY),
+        Event::default().comment("conformance script"),
+        Event::default().event("greeting").data("hello"),
+        Event::default().data(common::MULTI_LINE),
+        Event::default().data(""),
+        Event::default().data(common::TRAILING),
+        Event::default().id("7"),
+        Event::default().data(common::LEADING_SPACES),
+        Event::default().data(common::UNICODE),
+        Event::default()
+            .id("8")
+            .retry(common::WITH_ID_RETRY)
+            .data("with id"),
+        Event::default().id("").data("id reset"),
+        Event::default().event("done").data("bye"),
+    ])
+}
