@@ -1,0 +1,130 @@
+//! Job progress: `POST /jobs` starts a job, `GET /jobs/stream?id=N` follows it
+//! (several pages may watch one job, and a reconnecting page resumes), ending
+//! with a `complete` event. After that, a reconnect is answered 204.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Deserialize;
+use sse_core::hub::Hub;
+use sse_core::{Event, SsePublisher};
+
+use crate::App;
+
+/// How long a finished job's events are kept for late watchers.
+const KEEP_FINISHED: Duration = Duration::from_secs(60);
+const MAX_STEPS: u32 = 1000;
+
+/// The job-progress application.
+#[derive(Clone)]
+pub struct Progress {
+    hub: Hub,
+    next_job: Arc<AtomicU64>,
+    /// Job id → id of its final event, once finished.
+    finished: Arc<Mutex<HashMap<String, String>>>,
+    step: Duration,
+}
+
+#[derive(Deserialize, Default)]
+struct JobRequest {
+    steps: Option<u32>,
+}
+
+impl Progress {
+    /// Jobs advance one step every `step`.
+    pub fn new(step: Duration) -> Self {
+        Self {
+            hub: Hub::new(),
+            next_job: Arc::new(AtomicU64::new(1)),
+            finished: Arc::new(Mutex::new(HashMap::new())),
+            step,
+        }
+    }
+
+    fn start(&self, steps: u32) -> String {
+        let job = self.next_job.fetch_add(1, Ordering::Relaxed).to_string();
+        let (hub, finished, step, id) = (
+            self.hub.clone(),
+            self.finished.clone(),
+            self.step,
+            job.clone(),
+        );
+        tokio::spawn(async move {
+            for done in 1..=steps {
+                tokio::time::sleep(step).await;
+                let percent = done * 100 / steps;
+                let data = serde_json::json!({ "step": done, "steps": steps, "percent": percent });
+                if let Ok(event) = Event::json(&data)
+                    .and_then(|e| e.with_event("progress").map_err(serde::ser::Error::custom))
+                {
+                    hub.publish(&id, event);
+                }
+            }
+            let complete = Event::json(&serde_json::json!({ "result": format!("job {id} done") }))
+                .and_then(|e| e.with_event("complete").map_err(serde::ser::Error::custom));
+            if let Ok(event) = complete {
+                if let Some(last) = hub.publish(&id, event).id {
+                    finished
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(id.clone(), last);
+                }
+            }
+            tokio::time::sleep(KEEP_FINISHED).await;
+            hub.remove_topic(&id);
+            finished
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+        });
+        job
+    }
+}
+
+impl App for Progress {
+    fn page(&self, path: &str) -> Option<&'static str> {
+        (path == "/").then_some(include_str!("../../pages/progress.html"))
+    }
+
+    fn is_stream(&self, path: &str) -> bool {
+        path == "/jobs/stream"
+    }
+
+    async fn stream<P: SsePublisher + Send + 'static>(&self, publisher: P) -> P::Response {
+        let Some(job) = publisher.request().query_param("id") else {
+            return publisher.no_content();
+        };
+        let final_id = self
+            .finished
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&job)
+            .cloned();
+        if final_id.is_some() && final_id.as_deref() == publisher.last_event_id() {
+            return publisher.no_content(); // it saw the end: stop reconnecting
+        }
+        // A first connection replays the job from its start.
+        let resume_from = publisher.last_event_id().unwrap_or("0").to_owned();
+        publisher.publish(self.hub.subscribe(&job, Some(&resume_from)))
+    }
+
+    async fn post(&self, path: &str, body: Bytes) -> (u16, String) {
+        if path != "/jobs" {
+            return super::error(404, "not found");
+        }
+        let request: JobRequest = serde_json::from_slice(&body).unwrap_or_default();
+        let steps = request.steps.unwrap_or(20).clamp(1, MAX_STEPS);
+        let job = self.start(steps);
+        (
+            200,
+            serde_json::json!({ "id": job, "steps": steps }).to_string(),
+        )
+    }
+
+    fn shutdown(&self) {
+        self.hub.shutdown();
+    }
+}
