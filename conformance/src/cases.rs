@@ -122,7 +122,11 @@ pub(crate) async fn head(ctx: &Ctx<'_>) -> CaseOutcome {
 }
 
 pub(crate) async fn script_bytes(ctx: &Ctx<'_>) -> CaseOutcome {
-    let mut reader = ctx.get_ok("/script").await?;
+    expect_script_bytes(ctx.get_ok("/script").await?).await
+}
+
+/// Reads the whole `/script` body and compares it byte for byte.
+async fn expect_script_bytes(mut reader: EventReader) -> CaseOutcome {
     reader.read_to_end(STEP).await?;
     if reader.raw() != script::SCRIPT_BYTES.as_bytes() {
         return Err(first_difference(
@@ -458,26 +462,12 @@ pub(crate) async fn http2(ctx: &Ctx<'_>) -> CaseOutcome {
     if response.version() != reqwest::Version::HTTP_2 {
         return Err(format!("answered with {:?}", response.version()));
     }
-    for name in [
-        "connection",
-        "keep-alive",
-        "transfer-encoding",
-        "upgrade",
-        "proxy-connection",
-    ] {
+    for name in &sse_core::head::HOP_BY_HOP {
         if response.headers().contains_key(name) {
             return Err(format!("hop-by-hop header {name} over HTTP/2"));
         }
     }
-    let mut reader = EventReader::new(response);
-    reader.read_to_end(STEP).await?;
-    if reader.raw() != script::SCRIPT_BYTES.as_bytes() {
-        return Err(first_difference(
-            script::SCRIPT_BYTES.as_bytes(),
-            reader.raw(),
-        ));
-    }
-    Ok(None)
+    expect_script_bytes(EventReader::new(response)).await
 }
 
 pub(crate) async fn no_content(ctx: &Ctx<'_>) -> CaseOutcome {

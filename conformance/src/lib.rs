@@ -36,6 +36,7 @@
 //! `P` (served behind compression middleware) with `Accept-Encoding: gzip`.
 //!
 //! [`routes::handle`] implements all of them once, for any [`sse_core::SsePublisher`].
+#![warn(missing_docs)]
 
 mod cases;
 mod client;
@@ -231,4 +232,22 @@ pub async fn run(base_url: &str, config: &Config) -> Report {
         base_url: base.to_owned(),
         results,
     }
+}
+
+/// Runs the whole suite against an adapter's test server and fails the test
+/// unless every case passed: what each adapter's `tests/conformance.rs` does.
+///
+/// The server must also mount the routes under [`COMPRESSED_PREFIX`] behind its
+/// stock compression middleware. The report is printed and saved as
+/// `<report_dir>/<name>.json` for `sse-conformance matrix`.
+pub async fn assert_conformance(base_url: &str, name: &str, report_dir: &std::path::Path) {
+    let config = Config {
+        compressed_prefix: Some(COMPRESSED_PREFIX.into()),
+        ..Config::default()
+    };
+    let report = run(base_url, &config).await;
+    println!("{}", report.to_table());
+    report.save(report_dir, name).expect("report written");
+    assert!(report.all_passed(), "{}", report.to_table());
+    assert_eq!(report.results.len(), case_names().len(), "every case ran");
 }

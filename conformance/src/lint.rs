@@ -299,15 +299,9 @@ pub fn analyse_head(status: u16, version: http::Version, headers: &HeaderMap) ->
     }
 
     if version >= http::Version::HTTP_2 {
-        for name in [
-            "connection",
-            "keep-alive",
-            "transfer-encoding",
-            "upgrade",
-            "proxy-connection",
-        ] {
+        for name in &sse_core::head::HOP_BY_HOP {
             if headers.contains_key(name) {
-                out.add(Severity::Error, "hop-by-hop-over-h2", Some(name.to_owned()), None, || {
+                out.add(Severity::Error, "hop-by-hop-over-h2", Some(name.as_str().to_owned()), None, || {
                     format!("{name} is a connection-specific header, forbidden over {version:?}: clients treat the response as malformed")
                 });
             }

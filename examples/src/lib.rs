@@ -3,6 +3,7 @@
 //!
 //! Each example binary (`chat`, `countdown`, `dashboard`, `progress`) takes
 //! `--framework axum|actix|warp|poem` (default axum) and `--port` (default 3000).
+#![warn(missing_docs)]
 
 pub mod apps;
 mod serve;

@@ -19,8 +19,8 @@ pub const CACHE_CONTROL: &str = "no-cache, no-transform";
 pub const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
 
 /// Connection-specific headers: forbidden in HTTP/2, owned by the server in
-/// HTTP/1.1. Never sent from user options.
-const HOP_BY_HOP: [HeaderName; 7] = [
+/// HTTP/1.1. [`response`] never copies them from user options.
+pub const HOP_BY_HOP: [HeaderName; 7] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),

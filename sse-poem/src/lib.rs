@@ -19,6 +19,7 @@
 //!
 //! poem's `Compression` middleware compresses whatever the client accepts;
 //! keep SSE routes outside it.
+#![warn(missing_docs)]
 
 use std::future::Future;
 

@@ -3,7 +3,7 @@
 use poem::listener::TcpAcceptor;
 use poem::middleware::Compression;
 use poem::{get, EndpointExt, Route, Server};
-use sse_conformance::{handle, Config, ConformanceState, COMPRESSED_PREFIX};
+use sse_conformance::{handle, ConformanceState, COMPRESSED_PREFIX};
 
 fn routes(state: ConformanceState) -> Route {
     Route::new().at(
@@ -21,18 +21,6 @@ async fn conformance() {
     let acceptor = TcpAcceptor::from_tokio(listener).unwrap();
     tokio::spawn(Server::new_with_acceptor(acceptor).run(app));
 
-    let config = Config {
-        compressed_prefix: Some(COMPRESSED_PREFIX.into()),
-        ..Config::default()
-    };
-    let report = sse_conformance::run(&base, &config).await;
-    println!("{}", report.to_table());
-    // Input of `sse-conformance matrix` (see the README).
-    let saved = report.save(
-        &std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance"),
-        "poem",
-    );
-    saved.expect("report written");
-    assert!(report.all_passed(), "{}", report.to_table());
-    assert_eq!(report.results.len(), sse_conformance::case_names().len());
+    let reports = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance");
+    sse_conformance::assert_conformance(&base, "poem", &reports).await;
 }

@@ -1,6 +1,6 @@
 //! The shared conformance suite against warp with this adapter, over real HTTP.
 
-use sse_conformance::{handle, Config, ConformanceState, COMPRESSED_PREFIX};
+use sse_conformance::{handle, ConformanceState, COMPRESSED_PREFIX};
 use sse_warp::{publisher, Publisher};
 use warp::Filter;
 
@@ -22,18 +22,6 @@ async fn conformance() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(warp::serve(routes).incoming(listener).run());
 
-    let config = Config {
-        compressed_prefix: Some(COMPRESSED_PREFIX.into()),
-        ..Config::default()
-    };
-    let report = sse_conformance::run(&base, &config).await;
-    println!("{}", report.to_table());
-    // Input of `sse-conformance matrix` (see the README).
-    let saved = report.save(
-        &std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance"),
-        "warp",
-    );
-    saved.expect("report written");
-    assert!(report.all_passed(), "{}", report.to_table());
-    assert_eq!(report.results.len(), sse_conformance::case_names().len());
+    let reports = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance");
+    sse_conformance::assert_conformance(&base, "warp", &reports).await;
 }

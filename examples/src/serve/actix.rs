@@ -40,20 +40,18 @@ async fn handle<A: App>(
     body: Bytes,
 ) -> HttpResponse {
     let path = publisher.request().path().to_owned();
-    if method == Method::POST {
-        let (status, json) = app.post(&path, body).await;
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return HttpResponse::build(status)
-            .content_type("application/json")
-            .body(json);
-    }
-    if let Some(page) = app.page(&path) {
-        return HttpResponse::Ok()
+    match super::route(&app, method == Method::POST, &path) {
+        super::Route::Post => {
+            let (status, json) = app.post(&path, body).await;
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            HttpResponse::build(status)
+                .content_type("application/json")
+                .body(json)
+        }
+        super::Route::Page(page) => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
-            .body(page);
+            .body(page),
+        super::Route::Stream => app.stream(publisher).await,
+        super::Route::NotFound => HttpResponse::NotFound().body(super::NOT_FOUND),
     }
-    if app.is_stream(&path) {
-        return app.stream(publisher).await;
-    }
-    HttpResponse::NotFound().body(super::NOT_FOUND)
 }

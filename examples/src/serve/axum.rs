@@ -31,16 +31,16 @@ async fn handle<A: App>(
     body: Bytes,
 ) -> Response {
     let path = publisher.request().path().to_owned();
-    if method == Method::POST {
-        let (status, json) = app.post(&path, body).await;
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return (status, [(header::CONTENT_TYPE, "application/json")], json).into_response();
+    match super::route(&app, method == Method::POST, &path) {
+        super::Route::Post => {
+            let (status, json) = app.post(&path, body).await;
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (status, [(header::CONTENT_TYPE, "application/json")], json).into_response()
+        }
+        super::Route::Page(page) => {
+            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
+        }
+        super::Route::Stream => app.stream(publisher).await,
+        super::Route::NotFound => (StatusCode::NOT_FOUND, super::NOT_FOUND).into_response(),
     }
-    if let Some(page) = app.page(&path) {
-        return ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response();
-    }
-    if app.is_stream(&path) {
-        return app.stream(publisher).await;
-    }
-    (StatusCode::NOT_FOUND, super::NOT_FOUND).into_response()
 }

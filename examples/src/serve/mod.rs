@@ -67,3 +67,23 @@ pub(crate) fn run_until_signal<A: App>(
 }
 
 const NOT_FOUND: &str = "not found";
+
+/// What a request asks of the app; decided once here for every framework.
+enum Route {
+    Post,
+    Page(&'static str),
+    Stream,
+    NotFound,
+}
+
+fn route<A: App>(app: &A, is_post: bool, path: &str) -> Route {
+    if is_post {
+        Route::Post
+    } else if let Some(page) = app.page(path) {
+        Route::Page(page)
+    } else if app.is_stream(path) {
+        Route::Stream
+    } else {
+        Route::NotFound
+    }
+}

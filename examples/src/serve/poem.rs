@@ -20,24 +20,22 @@ pub(super) async fn serve<A: App>(
 async fn handle<A: App>(app: A, mut request: Request) -> Response {
     let publisher = sse_poem::Publisher::from(&request);
     let path = publisher.request().path().to_owned();
-    if request.method() == Method::POST {
-        let body = request.take_body().into_bytes().await.unwrap_or_default();
-        let (status, json) = app.post(&path, body).await;
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return Response::builder()
-            .status(status)
-            .content_type("application/json")
-            .body(json);
-    }
-    if let Some(page) = app.page(&path) {
-        return Response::builder()
+    match super::route(&app, request.method() == Method::POST, &path) {
+        super::Route::Post => {
+            let body = request.take_body().into_bytes().await.unwrap_or_default();
+            let (status, json) = app.post(&path, body).await;
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            Response::builder()
+                .status(status)
+                .content_type("application/json")
+                .body(json)
+        }
+        super::Route::Page(page) => Response::builder()
             .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
-            .body(page);
+            .body(page),
+        super::Route::Stream => app.stream(publisher).await,
+        super::Route::NotFound => Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .body(super::NOT_FOUND),
     }
-    if app.is_stream(&path) {
-        return app.stream(publisher).await;
-    }
-    Response::builder()
-        .status(StatusCode::NOT_FOUND)
-        .body(super::NOT_FOUND)
 }

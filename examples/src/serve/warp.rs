@@ -35,17 +35,17 @@ async fn handle<A: App>(
     body: Bytes,
 ) -> Response {
     let path = publisher.request().path().to_owned();
-    if method == Method::POST {
-        let (status, json) = app.post(&path, body).await;
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let reply = warp::reply::with_header(json, header::CONTENT_TYPE, "application/json");
-        return warp::reply::with_status(reply, status).into_response();
+    match super::route(&app, method == Method::POST, &path) {
+        super::Route::Post => {
+            let (status, json) = app.post(&path, body).await;
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let reply = warp::reply::with_header(json, header::CONTENT_TYPE, "application/json");
+            warp::reply::with_status(reply, status).into_response()
+        }
+        super::Route::Page(page) => warp::reply::html(page).into_response(),
+        super::Route::Stream => app.stream(publisher).await,
+        super::Route::NotFound => {
+            warp::reply::with_status(super::NOT_FOUND, StatusCode::NOT_FOUND).into_response()
+        }
     }
-    if let Some(page) = app.page(&path) {
-        return warp::reply::html(page).into_response();
-    }
-    if app.is_stream(&path) {
-        return app.stream(publisher).await;
-    }
-    warp::reply::with_status(super::NOT_FOUND, StatusCode::NOT_FOUND).into_response()
 }
