@@ -124,6 +124,14 @@ impl HubConfig {
         Ok(self)
     }
 
+    /// The gap event this configuration sends: type `gap` (or as set) with
+    /// JSON data `{"reason": reason}`, plus `"missed": n` when given. For
+    /// backplanes that resume from their own history, so clients see one
+    /// format whatever the hub.
+    pub fn gap_notice(&self, reason: &str, missed: Option<u64>) -> Event {
+        self.gap(reason, missed)
+    }
+
     pub(crate) fn gap(&self, reason: &str, missed: Option<u64>) -> Event {
         let data = match missed {
             Some(n) => format!(r#"{{"reason":"{reason}","missed":{n}}}"#),

@@ -1,0 +1,96 @@
+//! Settings of a [`RedisHub`](crate::RedisHub).
+
+use std::time::Duration;
+
+use sse_core::hub::LagPolicy;
+
+/// How a [`RedisHub`](crate::RedisHub) stores history and treats subscribers.
+///
+/// ```
+/// use std::time::Duration;
+/// use sse_redis::RedisHubConfig;
+///
+/// let config = RedisHubConfig::default()
+///     .max_len(10_000)
+///     .max_age(Duration::from_secs(3600))
+///     .key_prefix("chat:");
+/// ```
+#[derive(Debug, Clone)]
+pub struct RedisHubConfig {
+    pub(crate) key_prefix: String,
+    pub(crate) max_len: Option<usize>,
+    pub(crate) max_age: Option<Duration>,
+    pub(crate) block: Duration,
+    pub(crate) command_timeout: Duration,
+    pub(crate) queue: usize,
+    pub(crate) lag_policy: LagPolicy,
+}
+
+impl Default for RedisHubConfig {
+    fn default() -> Self {
+        Self {
+            key_prefix: "sse:".to_owned(),
+            max_len: Some(10_000),
+            max_age: None,
+            block: Duration::from_secs(1),
+            command_timeout: Duration::from_secs(2),
+            queue: 64,
+            lag_policy: LagPolicy::Disconnect,
+        }
+    }
+}
+
+impl RedisHubConfig {
+    /// Prefix of the Redis key of each topic's stream (default `sse:`).
+    pub fn key_prefix(mut self, prefix: &str) -> Self {
+        self.key_prefix = prefix.to_owned();
+        self
+    }
+
+    /// Keep about `entries` events per topic (Redis trims approximately, in
+    /// whole nodes, so slightly more may remain). Default 10 000.
+    pub fn max_len(mut self, entries: usize) -> Self {
+        self.max_len = Some(entries);
+        self
+    }
+
+    /// Keep history regardless of length (bounded by age alone, if set).
+    pub fn unbounded_len(mut self) -> Self {
+        self.max_len = None;
+        self
+    }
+
+    /// Trim events older than `age` (checked on every publish).
+    pub fn max_age(mut self, age: Duration) -> Self {
+        self.max_age = Some(age);
+        self
+    }
+
+    /// How long a node's reader waits in one `XREAD BLOCK` (default 1 s). A
+    /// topic's reader stops at most this long after its last local subscriber
+    /// left.
+    pub fn block(mut self, block: Duration) -> Self {
+        self.block = block.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long `publish` and the start of a subscription wait for Redis before
+    /// failing (default 2 s).
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.command_timeout = timeout;
+        self
+    }
+
+    /// At most `frames` events wait for one local subscriber (default 64).
+    pub fn queue(mut self, frames: usize) -> Self {
+        self.queue = frames.max(1);
+        self
+    }
+
+    /// What to do with a local subscriber whose queue is full (default:
+    /// disconnect it; its client resumes from Redis with `Last-Event-ID`).
+    pub fn lag_policy(mut self, policy: LagPolicy) -> Self {
+        self.lag_policy = policy;
+        self
+    }
+}

@@ -1,0 +1,299 @@
+//! The hub across processes: publish appends to a Redis Stream; each node
+//! reads the streams of the topics it has local subscribers for and fans them
+//! out through a local `sse_core` hub.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::Value;
+use sse_core::hub::{Hub, HubConfig, IdMode};
+use sse_core::{Event, Frame};
+
+use crate::config::RedisHubConfig;
+use crate::error::{within, Error};
+use crate::id::StreamId;
+use crate::reader::TopicReader;
+use crate::subscription::RedisSubscription;
+use crate::entry;
+
+/// Where a new subscription starts.
+enum Resume {
+    /// No `Last-Event-ID`: live events only.
+    Live,
+    /// An id this stream never issued.
+    Unknown,
+    /// After this entry.
+    After(StreamId),
+}
+
+/// A broadcast hub shared by every process connected to the same Redis.
+/// Cheap to clone.
+///
+/// * `publish` appends the event to the topic's stream (`XADD`); its id is
+///   the entry id, global per topic and ordered.
+/// * Every node reads (`XREAD BLOCK`) only the topics it has local
+///   subscribers for, decodes and encodes each entry once, and shares the
+///   bytes among its subscribers.
+/// * `subscribe` with a `Last-Event-ID` replays the entries after it from
+///   Redis, then continues live, with no duplicate and no gap: the replay
+///   range ends exactly where the node's live feed for the new subscriber
+///   starts.
+#[derive(Clone)]
+pub struct RedisHub {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) client: redis::Client,
+    pub(crate) commands: ConnectionManager,
+    pub(crate) config: RedisHubConfig,
+    pub(crate) gaps: HubConfig,
+    pub(crate) local: Hub,
+    pub(crate) readers: Mutex<HashMap<String, Arc<TopicReader>>>,
+    pub(crate) shut_down: AtomicBool,
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl RedisHub {
+    /// Connects to Redis at `url` (e.g. `redis://127.0.0.1:6379`).
+    ///
+    /// The connection reconnects by itself after Redis restarts; while Redis
+    /// is away, `publish` fails after the command timeout and new
+    /// subscriptions end at once (their clients retry), while open streams
+    /// stay up and carry on when Redis is back.
+    pub async fn connect(url: &str, config: RedisHubConfig) -> Result<Self, Error> {
+        let client = redis::Client::open(url)?;
+        let commands = within(config.command_timeout, client.get_connection_manager_with_config(manager_config(&config))).await?;
+        let local_config = HubConfig::default()
+            .history(0)
+            .ids(IdMode::Keep)
+            .queue(config.queue)
+            .lag_policy(config.lag_policy);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                commands,
+                local: Hub::with_config(local_config.clone()),
+                gaps: local_config,
+                config,
+                readers: Mutex::new(HashMap::new()),
+                shut_down: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// Appends `event` to `topic`'s stream and returns its id. Every node's
+    /// subscribers of `topic` receive it. The event's own id, if any, is
+    /// replaced by the stream entry id.
+    ///
+    /// Fails, rather than waits, when Redis does not answer within the
+    /// command timeout: an `Ok` means Redis acknowledged the event.
+    pub async fn publish(&self, topic: &str, event: Event) -> Result<String, Error> {
+        if self.inner.shut_down.load(Ordering::Acquire) {
+            return Err(Error::Shutdown);
+        }
+        let config = &self.inner.config;
+        let key = self.inner.key(topic);
+        let mut xadd = redis::cmd("XADD");
+        xadd.arg(&key);
+        if let Some(max_len) = config.max_len {
+            xadd.arg("MAXLEN").arg("~").arg(max_len);
+        }
+        xadd.arg("*");
+        let fields = entry::fields(&event);
+        if fields.is_empty() {
+            // XADD needs a field; an entry without known fields is an id-only event.
+            xadd.arg("_").arg("");
+        }
+        for (name, value) in fields {
+            xadd.arg(name).arg(value);
+        }
+        let mut pipe = redis::pipe();
+        pipe.add_command(xadd);
+        if let Some(max_age) = config.max_age {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis());
+            let oldest = now_ms.saturating_sub(max_age.as_millis());
+            pipe.cmd("XTRIM").arg(&key).arg("MINID").arg("~").arg(format!("{oldest}-0")).ignore();
+        }
+        let mut commands = self.inner.commands.clone();
+        let (id,): (String,) = within(config.command_timeout, pipe.query_async(&mut commands)).await?;
+        Ok(id)
+    }
+
+    /// Subscribes to `topic` on this node, resuming after `last_event_id`
+    /// (pass the publisher's [`last_event_id`](sse_core::SsePublisher::last_event_id)).
+    /// The subscription is a source any adapter can publish; it starts talking
+    /// to Redis when first polled, so the response head goes out at once.
+    ///
+    /// When the id cannot be resumed from exactly, a gap event comes first
+    /// (as with [`sse_core::hub`]): `expired` if the stream was trimmed past it
+    /// (then the whole remaining history follows), `unknown` if it is not an
+    /// id of this stream (then live events follow).
+    pub fn subscribe(&self, topic: &str, last_event_id: Option<&str>) -> RedisSubscription {
+        let hub = self.clone();
+        let topic = topic.to_owned();
+        let last = last_event_id.map(str::to_owned);
+        RedisSubscription::new(async move { hub.start_subscription(&topic, last.as_deref()).await })
+    }
+
+    /// How many subscribers `topic` has on this node.
+    pub fn local_subscriber_count(&self, topic: &str) -> usize {
+        self.inner.local.subscriber_count(topic)
+    }
+
+    /// How many topics this node is reading from Redis now.
+    pub fn reading_topics(&self) -> usize {
+        lock(&self.inner.readers).len()
+    }
+
+    /// Ends every local subscription and stops reading Redis, so a graceful
+    /// server shutdown is not held up by open streams.
+    pub fn shutdown(&self) {
+        self.inner.shut_down.store(true, Ordering::Release);
+        self.inner.local.shutdown();
+    }
+
+    async fn start_subscription(&self, topic: &str, last_event_id: Option<&str>) -> Result<(VecDeque<Frame>, sse_core::hub::Subscription), Error> {
+        if self.inner.shut_down.load(Ordering::Acquire) {
+            return Err(Error::Shutdown);
+        }
+        // Classified before joining, so the live feed's filter is right: an id
+        // past the end of the stream must not hide the events that follow.
+        let resume = match last_event_id.map(str::parse::<StreamId>) {
+            None => Resume::Live,
+            Some(Err(())) => Resume::Unknown,
+            Some(Ok(after)) => match self.stream_info(topic).await? {
+                info if after > info.last_generated => Resume::Unknown,
+                _ => Resume::After(after),
+            },
+        };
+        let after = match resume {
+            Resume::After(after) => after,
+            Resume::Live | Resume::Unknown => StreamId::ZERO,
+        };
+        let (live, upper) = TopicReader::join(self, topic, after).await?;
+        let replay = match resume {
+            Resume::Live => VecDeque::new(),
+            Resume::Unknown => VecDeque::from([self.gap("unknown")]),
+            Resume::After(after) => self.replay(topic, after, upper).await?,
+        };
+        Ok((replay, live))
+    }
+
+    async fn stream_info(&self, topic: &str) -> Result<StreamInfo, Error> {
+        let mut commands = self.inner.commands.clone();
+        let mut xinfo = redis::cmd("XINFO");
+        xinfo.arg("STREAM").arg(self.inner.key(topic));
+        let info = xinfo.query_async::<Value>(&mut commands);
+        StreamInfo::or_empty(within(self.inner.config.command_timeout, info).await)
+    }
+
+    /// The frames after `after` up to `upper` (where the live feed starts),
+    /// preceded by a gap notice when history was trimmed past `after`. Read in
+    /// one transaction, so trimming cannot slip between the check and the read.
+    async fn replay(&self, topic: &str, after: StreamId, upper: StreamId) -> Result<VecDeque<Frame>, Error> {
+        if upper <= after {
+            return Ok(VecDeque::new());
+        }
+        let key = self.inner.key(topic);
+        let mut snapshot = redis::pipe();
+        snapshot.atomic();
+        snapshot.cmd("XINFO").arg("STREAM").arg(&key);
+        snapshot.cmd("XRANGE").arg(&key).arg(format!("({after}")).arg(upper.to_string());
+        let mut commands = self.inner.commands.clone();
+        let (info, entries): (Value, redis::streams::StreamRangeReply) =
+            within(self.inner.config.command_timeout, snapshot.query_async(&mut commands)).await?;
+        let info = StreamInfo::or_empty(Ok(info))?;
+        let mut frames = VecDeque::with_capacity(entries.ids.len() + 1);
+        // Trimming is only known up to the oldest kept entry: an id older than
+        // it may have missed events, and is told so (never silently cut).
+        if info.entries_added > info.length as u64 && info.first_entry.is_some_and(|first| after < first) {
+            frames.push_back(self.gap("expired"));
+        }
+        frames.extend(entries.ids.iter().map(|entry| entry::event(&entry.id, &entry.map).encode()));
+        Ok(frames)
+    }
+
+    fn gap(&self, reason: &str) -> Frame {
+        self.inner.gaps.gap_notice(reason, None).encode()
+    }
+}
+
+impl Inner {
+    pub(crate) fn key(&self, topic: &str) -> String {
+        format!("{}{topic}", self.config.key_prefix)
+    }
+}
+
+pub(crate) fn manager_config(config: &RedisHubConfig) -> ConnectionManagerConfig {
+    // Blocking reads must not be cut short by the response timeout.
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(config.command_timeout))
+        .set_response_timeout(Some(config.block + config.command_timeout))
+        .set_max_delay(std::time::Duration::from_secs(2))
+}
+
+/// The parts of `XINFO STREAM` resume needs.
+#[derive(Default)]
+struct StreamInfo {
+    length: usize,
+    entries_added: u64,
+    last_generated: StreamId,
+    first_entry: Option<StreamId>,
+}
+
+impl StreamInfo {
+    /// A missing key is a stream that never had an entry.
+    fn or_empty(reply: Result<Value, Error>) -> Result<Self, Error> {
+        match reply {
+            Ok(value) => Ok(Self::parse(value)),
+            Err(Error::Redis(error)) if error.to_string().contains("no such key") => Ok(Self::default()),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn parse(value: Value) -> Self {
+        let mut info = StreamInfo::default();
+        let pairs: Vec<(Value, Value)> = match value {
+            Value::Map(pairs) => pairs,
+            Value::Array(items) => {
+                let mut items = items.into_iter();
+                let mut pairs = Vec::new();
+                while let (Some(k), Some(v)) = (items.next(), items.next()) {
+                    pairs.push((k, v));
+                }
+                pairs
+            }
+            _ => return info,
+        };
+        for (name, value) in pairs {
+            let Ok(name) = redis::from_redis_value::<String>(name) else { continue };
+            match name.as_str() {
+                "length" => info.length = redis::from_redis_value(value).unwrap_or(0),
+                "entries-added" => info.entries_added = redis::from_redis_value(value).unwrap_or(0),
+                "last-generated-id" => {
+                    info.last_generated = redis::from_redis_value::<String>(value).ok().and_then(|id| id.parse().ok()).unwrap_or_default()
+                }
+                "first-entry" => {
+                    info.first_entry = match value {
+                        Value::Array(entry) => entry
+                            .into_iter()
+                            .next()
+                            .and_then(|id| redis::from_redis_value::<String>(id).ok())
+                            .and_then(|id| id.parse().ok()),
+                        _ => None,
+                    }
+                }
+                _ => {}
+            }
+        }
+        info
+    }
+}
