@@ -60,5 +60,14 @@ impl Args {
 pub fn main_with<A: App>(make_app: impl FnOnce() -> A) -> std::io::Result<()> {
     use clap::Parser;
     let args = Args::parse();
-    serve::run_until_signal(make_app, args.framework, args.addr())
+    run(&args, async move { Ok(make_app()) })
+}
+
+/// Runs the app that `app` resolves to (inside the runtime) as `args` say,
+/// until Ctrl-C.
+pub fn run<A: App>(
+    args: &Args,
+    app: impl Future<Output = std::io::Result<A>>,
+) -> std::io::Result<()> {
+    serve::run_until_signal(app, args.framework, args.addr())
 }

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sse_core::hub::{Hub, HubConfig};
 use sse_core::{Event, PublishOptions, SsePublisher};
+use sse_redis::{RedisHub, RedisHubConfig};
 
 use crate::App;
 
@@ -17,7 +18,14 @@ const MAX_TEXT: usize = 2000;
 /// The chat application.
 #[derive(Clone)]
 pub struct Chat {
-    hub: Hub,
+    room: Room,
+}
+
+/// Where messages go: this process, or every process sharing a Redis.
+#[derive(Clone)]
+enum Room {
+    Local(Hub),
+    Redis(RedisHub),
 }
 
 #[derive(Deserialize)]
@@ -37,8 +45,24 @@ impl Chat {
     /// the clock, so they keep growing when the server restarts.
     pub fn new() -> Self {
         Self {
-            hub: Hub::with_config(HubConfig::default().history(500).ids_from_clock()),
+            room: Room::Local(Hub::with_config(
+                HubConfig::default().history(500).ids_from_clock(),
+            )),
         }
+    }
+
+    /// A chat room shared by every process connected to the Redis at `url`:
+    /// a message sent to any of them reaches the pages of all of them, and a
+    /// page can reconnect to any of them and resume.
+    pub async fn with_redis(url: &str) -> Result<Self, sse_redis::Error> {
+        let hub = RedisHub::connect(
+            url,
+            RedisHubConfig::default().max_len(500).key_prefix("chat:"),
+        )
+        .await?;
+        Ok(Self {
+            room: Room::Redis(hub),
+        })
     }
 }
 
@@ -58,10 +82,18 @@ impl App for Chat {
     }
 
     async fn stream<P: SsePublisher + Send + 'static>(&self, publisher: P) -> P::Response {
-        let subscription = self.hub.subscribe(ROOM, publisher.last_event_id());
         // Reconnect quickly after a restart: this is a demo.
         let options = PublishOptions::new().retry(Duration::from_millis(500));
-        publisher.publish_with(subscription, options)
+        match &self.room {
+            Room::Local(hub) => {
+                let subscription = hub.subscribe(ROOM, publisher.last_event_id());
+                publisher.publish_with(subscription, options)
+            }
+            Room::Redis(hub) => {
+                let subscription = hub.subscribe(ROOM, publisher.last_event_id());
+                publisher.publish_with(subscription, options)
+            }
+        }
     }
 
     async fn post(&self, path: &str, body: Bytes) -> (u16, String) {
@@ -86,20 +118,28 @@ impl App for Chat {
         let event = Event::new()
             .with_json(&Message { user, text })
             .and_then(|e| e.with_event("chat").map_err(serde::ser::Error::custom));
-        match event {
-            Ok(event) => {
-                let report = self.hub.publish(ROOM, event);
-                (
-                    200,
-                    serde_json::json!({ "id": report.id, "delivered": report.delivered })
-                        .to_string(),
-                )
+        let event = match event {
+            Ok(event) => event,
+            Err(error) => return super::error(500, &error.to_string()),
+        };
+        match &self.room {
+            Room::Local(hub) => {
+                let report = hub.publish(ROOM, event);
+                let body = serde_json::json!({ "id": report.id, "delivered": report.delivered });
+                (200, body.to_string())
             }
-            Err(error) => super::error(500, &error.to_string()),
+            Room::Redis(hub) => match hub.publish(ROOM, event).await {
+                Ok(id) => (200, serde_json::json!({ "id": id }).to_string()),
+                // Not acknowledged by Redis: the sender must know, to retry.
+                Err(error) => super::error(503, &error.to_string()),
+            },
         }
     }
 
     fn shutdown(&self) {
-        self.hub.shutdown();
+        match &self.room {
+            Room::Local(hub) => hub.shutdown(),
+            Room::Redis(hub) => hub.shutdown(),
+        }
     }
 }

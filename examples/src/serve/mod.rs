@@ -49,13 +49,13 @@ pub async fn serve<A: App>(
 }
 
 pub(crate) fn run_until_signal<A: App>(
-    make_app: impl FnOnce() -> A,
+    app: impl std::future::Future<Output = std::io::Result<A>>,
     framework: Framework,
     addr: SocketAddr,
 ) -> std::io::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let app = make_app();
+        let app = app.await?;
         let listener = TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
         println!("{framework:?} serving on http://{local}/ (Ctrl-C to stop)");
