@@ -34,7 +34,10 @@ pub(crate) fn fields(event: &Event) -> Vec<(&'static str, String)> {
 /// ignored, and an invalid event type is dropped rather than failing the
 /// stream.
 pub(crate) fn event(id: &str, map: &HashMap<String, Value>) -> Event {
-    let text = |name: &str| map.get(name).and_then(|value| redis::from_redis_value_ref::<String>(value).ok());
+    let text = |name: &str| {
+        map.get(name)
+            .and_then(|value| redis::from_redis_value_ref::<String>(value).ok())
+    };
     let mut event = Event::new();
     if let Some(data) = text(DATA) {
         event = event.with_data(data);

@@ -12,11 +12,11 @@ use sse_core::hub::{Hub, HubConfig, IdMode};
 use sse_core::{Event, Frame};
 
 use crate::config::RedisHubConfig;
+use crate::entry;
 use crate::error::{within, Error};
 use crate::id::StreamId;
 use crate::reader::TopicReader;
 use crate::subscription::RedisSubscription;
-use crate::entry;
 
 /// Where a new subscription starts.
 enum Resume {
@@ -56,7 +56,9 @@ pub(crate) struct Inner {
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl RedisHub {
@@ -68,7 +70,11 @@ impl RedisHub {
     /// stay up and carry on when Redis is back.
     pub async fn connect(url: &str, config: RedisHubConfig) -> Result<Self, Error> {
         let client = redis::Client::open(url)?;
-        let commands = within(config.command_timeout, client.get_connection_manager_with_config(manager_config(&config))).await?;
+        let commands = within(
+            config.command_timeout,
+            client.get_connection_manager_with_config(manager_config(&config)),
+        )
+        .await?;
         let local_config = HubConfig::default()
             .history(0)
             .ids(IdMode::Keep)
@@ -120,10 +126,16 @@ impl RedisHub {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis());
             let oldest = now_ms.saturating_sub(max_age.as_millis());
-            pipe.cmd("XTRIM").arg(&key).arg("MINID").arg("~").arg(format!("{oldest}-0")).ignore();
+            pipe.cmd("XTRIM")
+                .arg(&key)
+                .arg("MINID")
+                .arg("~")
+                .arg(format!("{oldest}-0"))
+                .ignore();
         }
         let mut commands = self.inner.commands.clone();
-        let (id,): (String,) = within(config.command_timeout, pipe.query_async(&mut commands)).await?;
+        let (id,): (String,) =
+            within(config.command_timeout, pipe.query_async(&mut commands)).await?;
         Ok(id)
     }
 
@@ -160,7 +172,11 @@ impl RedisHub {
         self.inner.local.shutdown();
     }
 
-    async fn start_subscription(&self, topic: &str, last_event_id: Option<&str>) -> Result<(VecDeque<Frame>, sse_core::hub::Subscription), Error> {
+    async fn start_subscription(
+        &self,
+        topic: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<(VecDeque<Frame>, sse_core::hub::Subscription), Error> {
         if self.inner.shut_down.load(Ordering::Acquire) {
             return Err(Error::Shutdown);
         }
@@ -198,7 +214,12 @@ impl RedisHub {
     /// The frames after `after` up to `upper` (where the live feed starts),
     /// preceded by a gap notice when history was trimmed past `after`. Read in
     /// one transaction, so trimming cannot slip between the check and the read.
-    async fn replay(&self, topic: &str, after: StreamId, upper: StreamId) -> Result<VecDeque<Frame>, Error> {
+    async fn replay(
+        &self,
+        topic: &str,
+        after: StreamId,
+        upper: StreamId,
+    ) -> Result<VecDeque<Frame>, Error> {
         if upper <= after {
             return Ok(VecDeque::new());
         }
@@ -206,18 +227,32 @@ impl RedisHub {
         let mut snapshot = redis::pipe();
         snapshot.atomic();
         snapshot.cmd("XINFO").arg("STREAM").arg(&key);
-        snapshot.cmd("XRANGE").arg(&key).arg(format!("({after}")).arg(upper.to_string());
+        snapshot
+            .cmd("XRANGE")
+            .arg(&key)
+            .arg(format!("({after}"))
+            .arg(upper.to_string());
         let mut commands = self.inner.commands.clone();
-        let (info, entries): (Value, redis::streams::StreamRangeReply) =
-            within(self.inner.config.command_timeout, snapshot.query_async(&mut commands)).await?;
+        let (info, entries): (Value, redis::streams::StreamRangeReply) = within(
+            self.inner.config.command_timeout,
+            snapshot.query_async(&mut commands),
+        )
+        .await?;
         let info = StreamInfo::or_empty(Ok(info))?;
         let mut frames = VecDeque::with_capacity(entries.ids.len() + 1);
         // Trimming is only known up to the oldest kept entry: an id older than
         // it may have missed events, and is told so (never silently cut).
-        if info.entries_added > info.length as u64 && info.first_entry.is_some_and(|first| after < first) {
+        if info.entries_added > info.length as u64
+            && info.first_entry.is_some_and(|first| after < first)
+        {
             frames.push_back(self.gap("expired"));
         }
-        frames.extend(entries.ids.iter().map(|entry| entry::event(&entry.id, &entry.map).encode()));
+        frames.extend(
+            entries
+                .ids
+                .iter()
+                .map(|entry| entry::event(&entry.id, &entry.map).encode()),
+        );
         Ok(frames)
     }
 
@@ -254,7 +289,9 @@ impl StreamInfo {
     fn or_empty(reply: Result<Value, Error>) -> Result<Self, Error> {
         match reply {
             Ok(value) => Ok(Self::parse(value)),
-            Err(Error::Redis(error)) if error.to_string().contains("no such key") => Ok(Self::default()),
+            Err(Error::Redis(error)) if error.to_string().contains("no such key") => {
+                Ok(Self::default())
+            }
             Err(error) => Err(error),
         }
     }
@@ -274,12 +311,17 @@ impl StreamInfo {
             _ => return info,
         };
         for (name, value) in pairs {
-            let Ok(name) = redis::from_redis_value::<String>(name) else { continue };
+            let Ok(name) = redis::from_redis_value::<String>(name) else {
+                continue;
+            };
             match name.as_str() {
                 "length" => info.length = redis::from_redis_value(value).unwrap_or(0),
                 "entries-added" => info.entries_added = redis::from_redis_value(value).unwrap_or(0),
                 "last-generated-id" => {
-                    info.last_generated = redis::from_redis_value::<String>(value).ok().and_then(|id| id.parse().ok()).unwrap_or_default()
+                    info.last_generated = redis::from_redis_value::<String>(value)
+                        .ok()
+                        .and_then(|id| id.parse().ok())
+                        .unwrap_or_default()
                 }
                 "first-entry" => {
                     info.first_entry = match value {

@@ -38,7 +38,11 @@ impl TopicReader {
     /// Joins `topic` on this node: a local subscription receiving every entry
     /// after `after` from now on, and the id up to which entries were already
     /// read (the subscriber's replay must cover up to it).
-    pub(crate) async fn join(hub: &RedisHub, topic: &str, after: StreamId) -> Result<(Subscription, StreamId), Error> {
+    pub(crate) async fn join(
+        hub: &RedisHub,
+        topic: &str,
+        after: StreamId,
+    ) -> Result<(Subscription, StreamId), Error> {
         loop {
             let reader = {
                 let mut readers = lock(&hub.inner.readers);
@@ -63,9 +67,15 @@ impl TopicReader {
             // Registered under the state lock, which the reader holds while it
             // publishes: no entry can fall between `last_seen` and the feed.
             let newer = move |event: &Published<'_>| {
-                event.id.and_then(|id| id.parse::<StreamId>().ok()).is_some_and(|id| id > after)
+                event
+                    .id
+                    .and_then(|id| id.parse::<StreamId>().ok())
+                    .is_some_and(|id| id > after)
             };
-            let live = hub.inner.local.subscribe_filtered(topic, None, Some(Arc::new(newer)));
+            let live = hub
+                .inner
+                .local
+                .subscribe_filtered(topic, None, Some(Arc::new(newer)));
             return Ok((live, state.last_seen));
         }
     }
@@ -76,17 +86,42 @@ impl TopicReader {
         let key = inner.key(&topic);
         let timeout = inner.config.command_timeout;
         let mut commands = inner.commands.clone();
-        let newest: redis::streams::StreamRangeReply =
-            within(timeout, redis::cmd("XREVRANGE").arg(&key).arg("+").arg("-").arg("COUNT").arg(1).query_async(&mut commands)).await?;
-        let last_seen = newest.ids.first().and_then(|entry| entry.id.parse().ok()).unwrap_or_default();
+        let newest: redis::streams::StreamRangeReply = within(
+            timeout,
+            redis::cmd("XREVRANGE")
+                .arg(&key)
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1)
+                .query_async(&mut commands),
+        )
+        .await?;
+        let last_seen = newest
+            .ids
+            .first()
+            .and_then(|entry| entry.id.parse().ok())
+            .unwrap_or_default();
         lock(&self.state).last_seen = last_seen;
         // A connection of its own: a blocking XREAD holds up its connection.
-        let connection = within(timeout, inner.client.get_connection_manager_with_config(manager_config(&inner.config))).await?;
+        let connection = within(
+            timeout,
+            inner
+                .client
+                .get_connection_manager_with_config(manager_config(&inner.config)),
+        )
+        .await?;
         tokio::spawn(self.run(hub.clone(), topic, key, connection));
         Ok(())
     }
 
-    async fn run(self: Arc<Self>, hub: RedisHub, topic: String, key: String, mut connection: ConnectionManager) {
+    async fn run(
+        self: Arc<Self>,
+        hub: RedisHub,
+        topic: String,
+        key: String,
+        mut connection: ConnectionManager,
+    ) {
         let inner = &hub.inner;
         let block_ms = inner.config.block.as_millis() as u64;
         let mut backoff = Duration::from_millis(100);
@@ -95,27 +130,32 @@ impl TopicReader {
                 return;
             }
             let from = lock(&self.state).last_seen;
-            let read: redis::RedisResult<Option<redis::streams::StreamReadReply>> = redis::cmd("XREAD")
-                .arg("COUNT")
-                .arg(READ_BATCH)
-                .arg("BLOCK")
-                .arg(block_ms)
-                .arg("STREAMS")
-                .arg(&key)
-                .arg(from.to_string())
-                .query_async(&mut connection)
-                .await;
+            let read: redis::RedisResult<Option<redis::streams::StreamReadReply>> =
+                redis::cmd("XREAD")
+                    .arg("COUNT")
+                    .arg(READ_BATCH)
+                    .arg("BLOCK")
+                    .arg(block_ms)
+                    .arg("STREAMS")
+                    .arg(&key)
+                    .arg(from.to_string())
+                    .query_async(&mut connection)
+                    .await;
             match read {
                 Ok(reply) => {
                     backoff = Duration::from_millis(100);
                     let entries = reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids);
                     let mut state = lock(&self.state);
                     for entry in entries {
-                        let Ok(id) = entry.id.parse::<StreamId>() else { continue };
+                        let Ok(id) = entry.id.parse::<StreamId>() else {
+                            continue;
+                        };
                         if id <= state.last_seen {
                             continue;
                         }
-                        inner.local.publish(topic.as_str(), entry::event(&entry.id, &entry.map));
+                        inner
+                            .local
+                            .publish(topic.as_str(), entry::event(&entry.id, &entry.map));
                         state.last_seen = id;
                     }
                 }
@@ -136,10 +176,14 @@ impl TopicReader {
         let inner = &hub.inner;
         let mut readers = lock(&inner.readers);
         let mut state = lock(&self.state);
-        let unused = inner.local.subscriber_count(topic) == 0 || inner.shut_down.load(Ordering::Acquire);
+        let unused =
+            inner.local.subscriber_count(topic) == 0 || inner.shut_down.load(Ordering::Acquire);
         if unused {
             state.stopped = true;
-            if readers.get(topic).is_some_and(|r| std::ptr::eq(Arc::as_ptr(r), self)) {
+            if readers
+                .get(topic)
+                .is_some_and(|r| std::ptr::eq(Arc::as_ptr(r), self))
+            {
                 readers.remove(topic);
             }
         }

@@ -23,12 +23,17 @@ pub struct RedisSubscription {
 
 enum State {
     Starting(Start),
-    Streaming { replay: VecDeque<Frame>, live: Subscription },
+    Streaming {
+        replay: VecDeque<Frame>,
+        live: Subscription,
+    },
     Done,
 }
 
 impl RedisSubscription {
-    pub(crate) fn new(start: impl Future<Output = Result<(VecDeque<Frame>, Subscription), Error>> + Send + 'static) -> Self {
+    pub(crate) fn new(
+        start: impl Future<Output = Result<(VecDeque<Frame>, Subscription), Error>> + Send + 'static,
+    ) -> Self {
         Self {
             state: State::Starting(Box::pin(start)),
         }
@@ -43,7 +48,9 @@ impl Stream for RedisSubscription {
             match &mut self.state {
                 State::Starting(start) => match start.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Ok((replay, live))) => self.state = State::Streaming { replay, live },
+                    Poll::Ready(Ok((replay, live))) => {
+                        self.state = State::Streaming { replay, live }
+                    }
                     Poll::Ready(Err(error)) => {
                         self.state = State::Done;
                         return Poll::Ready(Some(Err(error)));
@@ -68,6 +75,8 @@ impl fmt::Debug for RedisSubscription {
             State::Streaming { .. } => "streaming",
             State::Done => "done",
         };
-        f.debug_struct("RedisSubscription").field("state", &state).finish()
+        f.debug_struct("RedisSubscription")
+            .field("state", &state)
+            .finish()
     }
 }

@@ -25,7 +25,8 @@ impl RedisServer {
     /// Starts `redis-server` (from `PATH`) and waits until it answers `PING`.
     pub fn start() -> std::io::Result<Self> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let dir = std::env::temp_dir().join(format!("sse-redis-test-{}-{port}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("sse-redis-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let mut server = Self {
             child: None,
@@ -57,7 +58,14 @@ impl RedisServer {
 
     fn spawn(&mut self) -> std::io::Result<()> {
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
             .args(["--appendonly", "yes", "--appendfsync", "always"])
             .arg("--dir")
             .arg(&self.dir)
@@ -72,7 +80,9 @@ impl RedisServer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Err(std::io::Error::other("redis-server did not answer PING within 10 s"))
+        Err(std::io::Error::other(
+            "redis-server did not answer PING within 10 s",
+        ))
     }
 
     fn ping(&self) -> bool {
@@ -81,7 +91,9 @@ impl RedisServer {
         };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
         let mut reply = [0u8; 7];
-        stream.write_all(b"PING\r\n").is_ok() && stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
+        stream.write_all(b"PING\r\n").is_ok()
+            && stream.read_exact(&mut reply).is_ok()
+            && &reply == b"+PONG\r\n"
     }
 }
 

@@ -16,7 +16,9 @@ async fn node(redis: &RedisServer) -> RedisHub {
 }
 
 async fn node_with(redis: &RedisServer, config: RedisHubConfig) -> RedisHub {
-    RedisHub::connect(&redis.url(), config.block(Duration::from_millis(200))).await.expect("connects")
+    RedisHub::connect(&redis.url(), config.block(Duration::from_millis(200)))
+        .await
+        .expect("connects")
 }
 
 /// The next `n` dispatched events of a subscription.
@@ -39,7 +41,11 @@ fn data(events: &[MessageEvent]) -> Vec<&str> {
 
 /// Polls once so the subscription joins its topic before publishing starts.
 async fn joined(mut subscription: RedisSubscription) -> RedisSubscription {
-    assert!(tokio::time::timeout(Duration::from_millis(300), subscription.next()).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), subscription.next())
+            .await
+            .is_err()
+    );
     subscription
 }
 
@@ -56,15 +62,24 @@ async fn every_node_gets_every_event_once_in_one_order() {
     let mut ids = Vec::new();
     for round in 0..20 {
         for (n, node) in nodes.iter().enumerate() {
-            ids.push(node.publish("room", Event::message(format!("{round}-{n}"))).await.unwrap());
+            ids.push(
+                node.publish("room", Event::message(format!("{round}-{n}")))
+                    .await
+                    .unwrap(),
+            );
         }
     }
     for subscription in &mut subscriptions {
         let seen = take(subscription, 60).await;
         let seen_ids: Vec<_> = seen.iter().map(|e| e.last_event_id.clone()).collect();
-        assert_eq!(seen_ids, ids, "same global order everywhere, no loss, no duplicate");
+        assert_eq!(
+            seen_ids, ids,
+            "same global order everywhere, no loss, no duplicate"
+        );
     }
-    assert!(ids.windows(2).all(|w| w[0].parse::<sse_redis::StreamId>().unwrap() < w[1].parse().unwrap()));
+    assert!(ids
+        .windows(2)
+        .all(|w| w[0].parse::<sse_redis::StreamId>().unwrap() < w[1].parse().unwrap()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,7 +107,12 @@ async fn resuming_while_publishing_has_no_gap_and_no_duplicate_at_the_seam() {
     let publishing = tokio::spawn(async move {
         let mut ids = Vec::new();
         for i in 0..total {
-            ids.push(publisher_node.publish("t", Event::message(i.to_string())).await.unwrap());
+            ids.push(
+                publisher_node
+                    .publish("t", Event::message(i.to_string()))
+                    .await
+                    .unwrap(),
+            );
         }
         ids
     });
@@ -105,7 +125,10 @@ async fn resuming_while_publishing_has_no_gap_and_no_duplicate_at_the_seam() {
         checks.push(reader_node.subscribe("t", Some(&start.last_event_id)));
     }
     let ids = publishing.await.unwrap();
-    let from = ids.iter().position(|id| *id == start.last_event_id).unwrap();
+    let from = ids
+        .iter()
+        .position(|id| *id == start.last_event_id)
+        .unwrap();
     for mut check in checks {
         let seen = take(&mut check, total - from - 1).await;
         let seen_ids: Vec<_> = seen.iter().map(|e| e.last_event_id.as_str()).collect();
@@ -120,7 +143,11 @@ async fn a_trimmed_id_gets_an_expired_gap_then_what_is_left() {
     let hub = node_with(&redis, RedisHubConfig::default().max_len(5)).await;
     let mut ids = Vec::new();
     for i in 0..300 {
-        ids.push(hub.publish("t", Event::message(i.to_string())).await.unwrap());
+        ids.push(
+            hub.publish("t", Event::message(i.to_string()))
+                .await
+                .unwrap(),
+        );
     }
     let mut resumed = hub.subscribe("t", Some(&ids[0]));
     let first = take(&mut resumed, 1).await.remove(0);
@@ -144,7 +171,11 @@ async fn an_unknown_id_gets_an_unknown_gap_then_live() {
     for unknown in ["not-an-id", "99999999999999-0", "5"] {
         let mut resumed = hub.subscribe("t", Some(unknown));
         let gap = take(&mut resumed, 1).await.remove(0);
-        assert_eq!((gap.event_type.as_str(), gap.data.as_str()), ("gap", r#"{"reason":"unknown"}"#), "{unknown}");
+        assert_eq!(
+            (gap.event_type.as_str(), gap.data.as_str()),
+            ("gap", r#"{"reason":"unknown"}"#),
+            "{unknown}"
+        );
         hub.publish("t", Event::message("live")).await.unwrap();
         assert_eq!(data(&take(&mut resumed, 1).await), ["live"]);
     }
@@ -161,7 +192,10 @@ async fn a_node_reads_only_topics_with_local_subscribers() {
     drop(subscription);
     let deadline = tokio::time::Instant::now() + WITHIN;
     while hub.reading_topics() > 0 {
-        assert!(tokio::time::Instant::now() < deadline, "reader kept running without subscribers");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "reader kept running without subscribers"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -171,9 +205,16 @@ async fn event_fields_survive_the_round_trip() {
     let redis = RedisServer::start().unwrap();
     let hub = node(&redis).await;
     let mut subscription = joined(hub.subscribe("t", None)).await;
-    let event = Event::message("line 1\nline 2").with_event("update").unwrap().with_comment("note");
+    let event = Event::message("line 1\nline 2")
+        .with_event("update")
+        .unwrap()
+        .with_comment("note");
     let id = hub.publish("t", event).await.unwrap();
-    let frame = tokio::time::timeout(WITHIN, subscription.next()).await.unwrap().unwrap().unwrap();
+    let frame = tokio::time::timeout(WITHIN, subscription.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(
         String::from_utf8(frame.as_bytes().to_vec()).unwrap(),
         format!(": note\nevent: update\nid: {id}\ndata: line 1\ndata: line 2\n\n")
@@ -184,22 +225,35 @@ async fn event_fields_survive_the_round_trip() {
 async fn publishing_without_redis_fails_fast_and_recovers() {
     let mut redis = RedisServer::start().unwrap();
     let config = RedisHubConfig::default().command_timeout(Duration::from_millis(500));
-    let (a, b) = (node_with(&redis, config.clone()).await, node_with(&redis, config).await);
+    let (a, b) = (
+        node_with(&redis, config.clone()).await,
+        node_with(&redis, config).await,
+    );
     let mut subscription = joined(b.subscribe("t", None)).await;
     let first = a.publish("t", Event::message("before")).await.unwrap();
     assert_eq!(take(&mut subscription, 1).await[0].last_event_id, first);
 
     redis.kill();
     let started = tokio::time::Instant::now();
-    assert!(a.publish("t", Event::message("lost?")).await.is_err(), "an error, not an acknowledgement");
-    assert!(started.elapsed() < Duration::from_secs(5), "no hang: {:?}", started.elapsed());
+    assert!(
+        a.publish("t", Event::message("lost?")).await.is_err(),
+        "an error, not an acknowledgement"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "no hang: {:?}",
+        started.elapsed()
+    );
 
     // Redis comes back (from its append-only file): no restart of the nodes.
     redis.restart().unwrap();
     let mut acknowledged = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while acknowledged.len() < 5 {
-        assert!(tokio::time::Instant::now() < deadline, "nodes did not reconnect");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nodes did not reconnect"
+        );
         if let Ok(id) = a.publish("t", Event::message("after")).await {
             acknowledged.push(id);
         } else {
@@ -208,14 +262,20 @@ async fn publishing_without_redis_fails_fast_and_recovers() {
     }
     let seen = take(&mut subscription, 5).await;
     let seen_ids: Vec<_> = seen.iter().map(|e| e.last_event_id.clone()).collect();
-    assert_eq!(seen_ids, acknowledged, "the open stream carried on, nothing acknowledged lost");
+    assert_eq!(
+        seen_ids, acknowledged,
+        "the open stream carried on, nothing acknowledged lost"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_events_survive_a_redis_restart_mid_stream() {
     let mut redis = RedisServer::start().unwrap();
     let config = RedisHubConfig::default().command_timeout(Duration::from_millis(500));
-    let (a, b) = (node_with(&redis, config.clone()).await, node_with(&redis, config).await);
+    let (a, b) = (
+        node_with(&redis, config.clone()).await,
+        node_with(&redis, config).await,
+    );
     let mut subscription = joined(b.subscribe("t", None)).await;
     let publisher = tokio::spawn(async move {
         let mut acknowledged = Vec::new();
@@ -232,7 +292,11 @@ async fn acknowledged_events_survive_a_redis_restart_mid_stream() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     redis.restart().unwrap();
     let acknowledged = publisher.await.unwrap();
-    assert!(acknowledged.len() >= 20, "publishing resumed after the restart: {}", acknowledged.len());
+    assert!(
+        acknowledged.len() >= 20,
+        "publishing resumed after the restart: {}",
+        acknowledged.len()
+    );
     let seen = take(&mut subscription, acknowledged.len()).await;
     let seen_ids: Vec<_> = seen.iter().map(|e| e.last_event_id.clone()).collect();
     assert_eq!(seen_ids, acknowledged);
@@ -244,6 +308,12 @@ async fn shutdown_ends_local_streams() {
     let hub = node(&redis).await;
     let mut subscription = joined(hub.subscribe("t", None)).await;
     hub.shutdown();
-    assert!(tokio::time::timeout(WITHIN, subscription.next()).await.unwrap().is_none());
-    assert!(matches!(hub.publish("t", Event::message("x")).await, Err(sse_redis::Error::Shutdown)));
+    assert!(tokio::time::timeout(WITHIN, subscription.next())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(matches!(
+        hub.publish("t", Event::message("x")).await,
+        Err(sse_redis::Error::Shutdown)
+    ));
 }
