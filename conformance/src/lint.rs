@@ -1134,12 +1134,13 @@ mod tests {
             .collect();
         assert_eq!(
             details,
+            // In the order of `sse_core::head::HOP_BY_HOP`, which the lint walks.
             [
                 "connection",
                 "keep-alive",
+                "proxy-connection",
                 "transfer-encoding",
-                "upgrade",
-                "proxy-connection"
+                "upgrade"
             ]
         );
         assert!(findings.iter().all(|f| f.severity == Severity::Error));
