@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use reqwest::header::{HeaderMap, HeaderValue};
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 
 use crate::client::{client, first_difference, EventReader};
-use crate::routes::FLOOD_EVENT_BYTES;
+use crate::raw;
+use crate::routes::{FLOOD_EVENT_BYTES, INJECTION, LIMITED_STREAMS};
 use crate::script;
 use crate::Config;
 
@@ -481,4 +482,248 @@ pub(crate) async fn no_content(ctx: &Ctx<'_>) -> CaseOutcome {
         return Err(format!("204 with a {} byte body", body.len()));
     }
     Ok(None)
+}
+
+pub(crate) async fn method_not_get(ctx: &Ctx<'_>) -> CaseOutcome {
+    let http = client(false, false);
+    let mut answers = Vec::new();
+    for method in [Method::POST, Method::PUT, Method::DELETE] {
+        let request = http
+            .request(method.clone(), ctx.url("/script"))
+            .header("accept", "text/event-stream")
+            .body("x")
+            .send();
+        let response = tokio::time::timeout(STEP, request)
+            .await
+            .map_err(|_| format!("no response head for {method} /script within {STEP:?}"))?
+            .map_err(|e| format!("{method} /script failed: {e}"))?;
+        let status = response.status();
+        if status.is_server_error() {
+            return Err(format!("{method} /script answered {status}"));
+        }
+        // A server may route every method to the handler; worth knowing.
+        let served = response
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        let note = if served { " (the stream)" } else { "" };
+        answers.push(format!("{method} {}{note}", status.as_u16()));
+    }
+    // Still serving: a whole stream, judged here only by its clean end (its
+    // bytes are the `script-bytes` case's business).
+    ctx.get_ok("/script")
+        .await?
+        .read_to_end(STEP)
+        .await
+        .map_err(|e| format!("GET /script after {}: {e}", answers.join(", ")))?;
+    Ok(Some(answers.join(", ")))
+}
+
+pub(crate) async fn last_event_id_hostile(ctx: &Ctx<'_>) -> CaseOutcome {
+    let hostile = [
+        ("a lone CR", b"12\r34".to_vec()),
+        ("a NUL", b"12\x0034".to_vec()),
+        ("1 MiB", vec![b'7'; 1 << 20]),
+    ];
+    let mut answers = Vec::new();
+    for (what, value) in hostile {
+        let response = raw::get(ctx.base, "/last-event-id", ("Last-Event-ID", &value), STEP)
+            .await
+            .map_err(|e| format!("Last-Event-ID with {what}: {e}"))?;
+        match response.status {
+            400 | 431 => {}
+            200 => {
+                let events = sse_core::decode::events(&response.body).map_err(|e| e.to_string())?;
+                match events.as_slice() {
+                    [event] if event.event_type == "no-last-event-id" => {}
+                    other => {
+                        return Err(format!(
+                            "Last-Event-ID with {what} reached the handler: {other:?}"
+                        ))
+                    }
+                }
+            }
+            other => {
+                return Err(format!(
+                    "Last-Event-ID with {what}: status {other} (expected 400, 431, or 200 with no-last-event-id)"
+                ))
+            }
+        }
+        answers.push(format!("{what}: {}", response.status));
+        match echoed_last_event_id(ctx, b"after-hostile").await {
+            Ok(Some(seen)) if seen == "after-hostile" => {}
+            other => {
+                return Err(format!(
+                    "after a Last-Event-ID with {what} the server answered {other:?}"
+                ))
+            }
+        }
+    }
+    Ok(Some(answers.join(", ")))
+}
+
+/// Reads a stream that fails after its second event: exactly events 1 and 2,
+/// then a clean end of body (a reset would fail the read).
+async fn expect_two_then_end(ctx: &Ctx<'_>, path: &str) -> Result<(), String> {
+    let mut reader = ctx.get_ok(path).await?;
+    let events = reader.read_to_end(STEP).await?;
+    let seen: Vec<_> = events
+        .iter()
+        .map(|e| (e.data.as_str(), e.last_event_id.as_str()))
+        .collect();
+    if seen != [("1", "1"), ("2", "2")] {
+        return Err(format!("{path}: expected events 1 and 2, got {seen:?}"));
+    }
+    if reader.decoder().is_mid_event() {
+        return Err(format!("{path}: the body ended in the middle of an event"));
+    }
+    Ok(())
+}
+
+/// A failing source ends its own stream cleanly and nothing else: a stream
+/// open across the failure and one started with it both complete.
+async fn source_failure(ctx: &Ctx<'_>, path: &str) -> Result<(), String> {
+    let token = token();
+    let mut bystander = ctx
+        .get_ok(&format!("/lockstep?token={token}&count=2"))
+        .await?;
+    let open_gate = || async {
+        ctx.get_ok(&format!("/gate?token={token}"))
+            .await?
+            .read_to_end(STEP)
+            .await
+    };
+    open_gate().await?;
+    bystander.next_event(STEP).await?;
+    let (failing, count) = tokio::join!(expect_two_then_end(ctx, path), async {
+        let events = ctx.get_ok("/count?n=5").await?.read_to_end(STEP).await?;
+        if events.len() == 5 {
+            Ok(())
+        } else {
+            Err(format!(
+                "a concurrent /count?n=5 got {} events",
+                events.len()
+            ))
+        }
+    });
+    failing?;
+    count?;
+    open_gate().await?;
+    let last = bystander
+        .next_event(STEP)
+        .await
+        .map_err(|e| format!("a stream open across the failure: {e}"))?;
+    if last.data != "2" {
+        return Err(format!(
+            "a stream open across the failure got {:?}",
+            last.data
+        ));
+    }
+    bystander.read_to_end(STEP).await?;
+    Ok(())
+}
+
+pub(crate) async fn source_error(ctx: &Ctx<'_>) -> CaseOutcome {
+    source_failure(ctx, "/fail-mid-stream").await?;
+    Ok(None)
+}
+
+pub(crate) async fn source_panic(ctx: &Ctx<'_>) -> CaseOutcome {
+    source_failure(ctx, "/panic-mid-stream").await?;
+    // More panics than a server has worker threads: none may be lost.
+    for _ in 0..4 {
+        expect_two_then_end(ctx, "/panic-mid-stream").await?;
+    }
+    expect_script_bytes(ctx.get_ok("/script").await?)
+        .await
+        .map_err(|e| format!("after the panics: {e}"))
+}
+
+pub(crate) async fn injection(ctx: &Ctx<'_>) -> CaseOutcome {
+    let mut reader = ctx.get_ok("/injection").await?;
+    let events = reader.read_to_end(STEP).await?;
+    let seen: Vec<_> = events
+        .iter()
+        .map(|e| (e.event_type.as_str(), e.data.as_str()))
+        .collect();
+    let data = format!("x{INJECTION}");
+    let expected = [
+        ("rejected", "event"),
+        ("rejected", "id"),
+        ("message", data.as_str()),
+    ];
+    if seen != expected {
+        return Err(format!("expected {expected:?}, got {seen:?}"));
+    }
+    Ok(None)
+}
+
+pub(crate) async fn stream_limit(ctx: &Ctx<'_>) -> CaseOutcome {
+    let path = format!("/limited?token={}", token());
+    let admitted = |mut reader: EventReader| async move {
+        let event = reader.next_event(STEP).await?;
+        if event.data == "admitted" {
+            Ok(reader)
+        } else {
+            Err(format!("expected \"admitted\", got {:?}", event.data))
+        }
+    };
+    let mut open = Vec::new();
+    for n in 1..=LIMITED_STREAMS {
+        let reader = ctx.get_ok(&path).await?;
+        open.push(
+            admitted(reader)
+                .await
+                .map_err(|e| format!("stream {n}: {e}"))?,
+        );
+    }
+    let refused = ctx.get(&path).await?;
+    expect_status(&refused, StatusCode::SERVICE_UNAVAILABLE).map_err(|e| {
+        format!(
+            "stream {} of a cap of {LIMITED_STREAMS}: {e}",
+            LIMITED_STREAMS + 1
+        )
+    })?;
+    let retry_after = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let valid = !retry_after.is_empty() && retry_after.bytes().all(|b| b.is_ascii_digit())
+        || retry_after.ends_with(" GMT");
+    if !valid {
+        return Err(format!("503 with Retry-After {retry_after:?}"));
+    }
+    drop(refused);
+    // The cap is per topic (token): another one is not held back.
+    let other = ctx.get_ok(&format!("/limited?token={}", token())).await?;
+    drop(
+        admitted(other)
+            .await
+            .map_err(|e| format!("another token: {e}"))?,
+    );
+
+    drop(open.remove(0));
+    let left_at = Instant::now();
+    // The slot is free once the server notices the client left.
+    loop {
+        let response = ctx.get(&path).await?;
+        if response.status() == StatusCode::OK {
+            admitted(EventReader::new(response)).await?;
+            break;
+        }
+        expect_status(&response, StatusCode::SERVICE_UNAVAILABLE)?;
+        if left_at.elapsed() > DISCONNECT_BOUND {
+            return Err(format!(
+                "still 503 {} ms after a stream closed",
+                left_at.elapsed().as_millis()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(Some(format!(
+        "Retry-After: {retry_after}; a slot was free {} ms after a client left",
+        left_at.elapsed().as_millis()
+    )))
 }

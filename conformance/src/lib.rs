@@ -31,6 +31,13 @@
 //! | `/disconnect-report?token=T` | one event: `closed` once `/disconnect?token=T` noticed its client left, else `open` after 10 s |
 //! | `/flood?token=T` | 4 KiB events as fast as a bounded (8) queue allows, until the client leaves |
 //! | `/flood-report?token=T` | one event: how many `/flood?token=T` events were queued so far |
+//! | `/fail-mid-stream` | events `1` and `2` (id = data), then the source fails: the body ends cleanly |
+//! | `/panic-mid-stream` | events `1` and `2` (id = data), then the source panics: the body ends cleanly |
+//! | `/injection` | two events of type `rejected` with data `event`, then `id`: the refused fields of events that tried to carry `"\n\ndata: evil"` in them; then one event with data `"x\n\ndata: evil"` |
+//! | `/limited?token=T` | at most [`routes::LIMITED_STREAMS`] (2) at once per token: one event `admitted`, then idle (keep-alive 500 ms) until the client leaves; over the cap, `503` with `Retry-After` |
+//!
+//! Other methods than `GET` (the suite tries `POST`, `PUT` and `DELETE` on
+//! `/script`) may get any answer but a `5xx`.
 //!
 //! With `--compressed-prefix P`, the `/lockstep` route is also requested under
 //! `P` (served behind compression middleware) with `Accept-Encoding: gzip`.
@@ -41,6 +48,7 @@
 mod cases;
 mod client;
 pub mod lint;
+mod raw;
 pub mod report;
 pub mod routes;
 pub mod script;
@@ -190,6 +198,36 @@ fn all_cases() -> Vec<Case> {
             "no-content",
             "204 tells clients to stop reconnecting",
             cases::no_content
+        ),
+        case!(
+            "method-not-get",
+            "POST, PUT, DELETE get no 5xx, and the server keeps serving",
+            cases::method_not_get
+        ),
+        case!(
+            "last-event-id-hostile",
+            "Last-Event-ID with a lone CR, a NUL or 1 MiB: refused or ignored, never a crash",
+            cases::last_event_id_hostile
+        ),
+        case!(
+            "source-error",
+            "a source failing mid-stream ends its stream cleanly, and only that one",
+            cases::source_error
+        ),
+        case!(
+            "source-panic",
+            "a source panicking mid-stream ends its stream cleanly; the server lives on",
+            cases::source_panic
+        ),
+        case!(
+            "injection",
+            "line breaks cannot inject fields or events",
+            cases::injection
+        ),
+        case!(
+            "stream-limit",
+            "streams over a cap get 503 with Retry-After; a freed slot is reused",
+            cases::stream_limit
         ),
     ]
 }

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
-use sse_core::{Event, KeepAlive, PublishOptions, SsePublisher};
+use sse_core::limits::StreamLimits;
+use sse_core::{BoxError, Event, EventError, KeepAlive, PublishOptions, SsePublisher};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::script;
@@ -21,15 +22,35 @@ pub const COMPRESSED_PREFIX: &str = "/compressed";
 pub const FLOOD_QUEUE: usize = 8;
 /// Size of each `/flood` event's data.
 pub const FLOOD_EVENT_BYTES: usize = 4096;
+/// How many `/limited` streams of one token may be open at once.
+pub const LIMITED_STREAMS: usize = 2;
+/// The `Retry-After` of a refused `/limited` stream.
+pub const LIMITED_RETRY_AFTER: Duration = Duration::from_secs(1);
+/// What `/injection` tries to smuggle into a field: a blank line that would
+/// end the event, then a field of the attacker's choosing.
+pub const INJECTION: &str = "\n\ndata: evil";
 
 /// Shared state of the routes that coordinate with the client (gates,
-/// disconnect records, flood counters), keyed by the `token` query parameter.
+/// disconnect records, flood counters), keyed by the `token` query parameter,
+/// and the stream cap of `/limited`.
 ///
 /// Public so that other implementations of the routes (such as the audit of
 /// the frameworks' built-in SSE types) coordinate exactly as [`handle`] does.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct ConformanceState {
     tokens: Arc<Mutex<HashMap<String, Arc<TokenState>>>>,
+    limited: StreamLimits,
+}
+
+impl Default for ConformanceState {
+    fn default() -> Self {
+        Self {
+            tokens: Arc::default(),
+            // Each token is its own topic, so runs of the suite against one
+            // server do not take each other's slots.
+            limited: StreamLimits::new().per_topic(LIMITED_STREAMS),
+        }
+    }
 }
 
 /// The coordination state of one `token`.
@@ -108,6 +129,12 @@ impl ConformanceState {
         tokens.entry(token.to_owned()).or_default().clone()
     }
 
+    /// The cap of `/limited`: [`LIMITED_STREAMS`] per topic, the topic being
+    /// the `token`.
+    pub fn limited_streams(&self) -> &StreamLimits {
+        &self.limited
+    }
+
     fn token_of(&self, publisher: &impl SsePublisher) -> Arc<TokenState> {
         self.token(&publisher.request().query_param("token").unwrap_or_default())
     }
@@ -165,7 +192,66 @@ pub async fn handle<P: SsePublisher>(publisher: P, state: ConformanceState) -> P
             let sent = state.token_of(&publisher).flood_events();
             publisher.publish_with(stream::iter([Event::message(sent.to_string())]), quiet)
         }
+        "/fail-mid-stream" => {
+            let events = stream::iter(1..=3).map(|n| match n {
+                1 | 2 => numbered(n).map_err(BoxError::from),
+                _ => Err("conformance: deliberate source error in /fail-mid-stream".into()),
+            });
+            publisher.publish_with(events, quiet)
+        }
+        "/panic-mid-stream" => {
+            let events = stream::iter(1..=3).map(|n| {
+                assert!(n < 3, "conformance: deliberate panic in /panic-mid-stream");
+                numbered(n)
+            });
+            publisher.publish_with(events, quiet)
+        }
+        "/injection" => publisher.publish_with(stream::iter(injection()), quiet),
+        "/limited" => limited(publisher, &state),
         _ => publisher.no_content(),
+    }
+}
+
+/// Event `n`, with id `n`.
+fn numbered(n: u64) -> Result<Event, EventError> {
+    Event::message(n.to_string()).with_id(n.to_string())
+}
+
+/// Tries to inject a field through `event` and through `id`: each refusal is
+/// reported as a `rejected` event naming the field (a wrongly accepted event
+/// is sent as it is, so the client sees the injection). Then the same text as
+/// data, where it is harmless: it arrives as data, nothing more.
+fn injection() -> Vec<Result<Event, EventError>> {
+    let attempts = [
+        Event::message("x").with_event(format!("x{INJECTION}")),
+        Event::message("x").with_id(format!("1{INJECTION}")),
+    ];
+    let mut events: Vec<_> = attempts
+        .into_iter()
+        .map(|attempt| match attempt {
+            Ok(injected) => Ok(injected),
+            Err(refused) => Event::message(refused.field().as_str()).with_event("rejected"),
+        })
+        .collect();
+    events.push(Ok(Event::message(format!("x{INJECTION}"))));
+    events
+}
+
+/// Admits [`LIMITED_STREAMS`] streams per token: each gets `admitted`, then
+/// stays open (with keep-alive, so a client that left is noticed) holding its
+/// slot until the client goes. Streams over the cap get `503`.
+fn limited<P: SsePublisher>(publisher: P, state: &ConformanceState) -> P::Response {
+    let token = publisher.request().query_param("token").unwrap_or_default();
+    match state.limited.try_acquire(Some(&token)) {
+        Ok(permit) => {
+            let events = stream::iter([Event::message("admitted")]).chain(stream::pending());
+            publisher.publish_with(
+                permit.attach(events),
+                PublishOptions::new()
+                    .keep_alive(KeepAlive::new().interval(Duration::from_millis(500))),
+            )
+        }
+        Err(_) => publisher.too_many_streams(LIMITED_RETRY_AFTER),
     }
 }
 

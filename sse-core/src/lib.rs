@@ -11,7 +11,8 @@
 //! * [`SsePublisher`], [`PublishOptions`], [`KeepAlive`], [`Shutdown`]: the
 //!   contract and its options;
 //! * [`SseBody`]: the response body every adapter sends;
-//! * [`channel()`]: an imperative handle (send, comment, close, `closed().await`).
+//! * [`channel()`]: an imperative handle (send, comment, close, `closed().await`);
+//! * [`limits`]: caps on concurrent streams, overall and per topic.
 //!
 //! ```
 //! use futures_util::stream;
@@ -39,6 +40,7 @@ mod event;
 pub mod head;
 pub mod hub;
 mod keep_alive;
+pub mod limits;
 mod options;
 mod publisher;
 mod request;
@@ -51,6 +53,7 @@ pub use encode::Frame;
 pub use event::{Event, EventError, Field};
 pub use head::{no_content, response};
 pub use keep_alive::KeepAlive;
+pub use limits::{too_many_streams, LimitExceeded, StreamLimits, StreamPermit};
 pub use options::PublishOptions;
 pub use publisher::SsePublisher;
 pub use request::{parse_last_event_id, RequestInfo, LAST_EVENT_ID, MAX_LAST_EVENT_ID_LEN};

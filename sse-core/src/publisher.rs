@@ -79,4 +79,12 @@ pub trait SsePublisher: Sized {
     fn no_content(self) -> Self::Response {
         self.respond(crate::head::no_content())
     }
+
+    /// Answers `503 Service Unavailable` with `Retry-After`, for a stream over
+    /// a [`StreamLimits`](crate::StreamLimits) cap (see
+    /// [`too_many_streams`](crate::too_many_streams): a browser's
+    /// `EventSource` does not reconnect after it by itself).
+    fn too_many_streams(self, retry_after: std::time::Duration) -> Self::Response {
+        self.respond(crate::limits::too_many_streams(retry_after))
+    }
 }
