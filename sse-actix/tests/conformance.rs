@@ -8,25 +8,30 @@ use sse_conformance::{handle, ConformanceState, COMPRESSED_PREFIX};
 #[actix_web::test]
 async fn conformance() {
     let state = ConformanceState::new();
-    let server = HttpServer::new(move || {
-        let plain = state.clone();
-        let compressed = state.clone();
-        App::new()
-            .service(
-                web::scope(COMPRESSED_PREFIX)
-                    .wrap(Compress::default())
-                    .default_service(
-                        web::get().to(move |p: Publisher| handle(p, compressed.clone())),
-                    ),
-            )
-            .default_service(web::get().to(move |p: Publisher| handle(p, plain.clone())))
-    })
-    .workers(2)
-    .disable_signals()
-    // Notice a client's FIN at once instead of at the next failed write.
-    .h1_allow_half_closed(false)
-    .bind_auto_h2c(("127.0.0.1", 0))
-    .unwrap();
+    let server =
+        HttpServer::new(move || {
+            let plain = state.clone();
+            let compressed = state.clone();
+            // A resource with a GET route: other methods get 405, as on the other frameworks.
+            App::new()
+                .service(
+                    web::scope(COMPRESSED_PREFIX)
+                        .wrap(Compress::default())
+                        .service(web::resource("/{tail:.*}").route(
+                            web::get().to(move |p: Publisher| handle(p, compressed.clone())),
+                        )),
+                )
+                .service(
+                    web::resource("/{tail:.*}")
+                        .route(web::get().to(move |p: Publisher| handle(p, plain.clone()))),
+                )
+        })
+        .workers(2)
+        .disable_signals()
+        // Notice a client's FIN at once instead of at the next failed write.
+        .h1_allow_half_closed(false)
+        .bind_auto_h2c(("127.0.0.1", 0))
+        .unwrap();
     let base = format!("http://{}", server.addrs()[0]);
     let server = server.run();
     let handle = server.handle();
