@@ -79,6 +79,12 @@ impl sse_core::SsePublisher for Publisher {
         if !parts.headers.contains_key(CONTENT_ENCODING.as_str()) {
             builder.insert_header(ContentEncoding::Identity);
         }
-        builder.streaming(body)
+        // actix copies each chunk into its write buffer until the body is
+        // pending: small chunks, written one by one, keep that buffer at its
+        // initial 8 KiB on every connection.
+        builder.streaming(
+            body.coalesce(SseBody::COPIED_CHUNK_BYTES)
+                .write_each_chunk(),
+        )
     }
 }

@@ -59,6 +59,8 @@ impl sse_core::SsePublisher for Publisher {
     }
 
     fn respond(self, response: http::Response<SseBody>) -> Response {
-        response.map(axum::body::Body::new)
+        // hyper queues chunks without copying them (vectored writes), so a
+        // backlog can leave in a few large chunks.
+        response.map(|body| axum::body::Body::new(body.coalesce(SseBody::COALESCE_BYTES)))
     }
 }

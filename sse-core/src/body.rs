@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use sync_wrapper::SyncWrapper;
 use tokio::time::{Instant, Sleep};
@@ -48,7 +48,16 @@ pub struct SseBody {
 }
 
 struct Streaming {
-    first: Option<Bytes>,
+    /// Bytes due before anything from the source: the retry hint at first,
+    /// later a frame that did not fit the chunk being built.
+    carry: Option<Bytes>,
+    /// The most bytes one chunk may join from frames already ready (0: one
+    /// frame per chunk).
+    coalesce: usize,
+    /// Return `Pending` once after each chunk (see `write_each_chunk`), and
+    /// whether that is due now.
+    write_each_chunk: bool,
+    chunk_sent: bool,
     source: Option<BoxSource>,
     keep_alive: Option<KeepAliveTimer>,
     shutdown: Option<(Shutdown, Pin<Box<WaitForCancellationFutureOwned>>)>,
@@ -73,7 +82,7 @@ impl SseBody {
         S: Stream + Send + 'static,
         S::Item: IntoFrame,
     {
-        let first = options
+        let retry = options
             .retry
             .map(|retry| Event::new().with_retry(retry).encode().into_bytes());
         let keep_alive = options
@@ -81,7 +90,7 @@ impl SseBody {
             .as_ref()
             .map(|keep_alive| KeepAliveTimer {
                 interval: keep_alive.get_interval(),
-                frame: keep_alive.frame().clone().into_bytes(),
+                frame: shared_keep_alive(keep_alive.frame()),
                 sleep: None,
                 last_activity: None,
             });
@@ -91,7 +100,10 @@ impl SseBody {
             .map(|shutdown| (shutdown.clone(), Box::pin(shutdown.wait())));
         Self {
             streaming: Some(SyncWrapper::new(Box::new(Streaming {
-                first,
+                carry: retry,
+                coalesce: 0,
+                write_each_chunk: false,
+                chunk_sent: false,
                 source: Some(boxed(source)),
                 keep_alive,
                 shutdown,
@@ -104,6 +116,55 @@ impl SseBody {
     /// A body with no bytes, for answers such as 204 No Content.
     pub fn empty() -> Self {
         Self { streaming: None }
+    }
+
+    /// What adapters pass to [`coalesce`](Self::coalesce): a burst of a few
+    /// hundred small events leaves in one or two writes.
+    pub const COALESCE_BYTES: usize = 64 * 1024;
+
+    /// Joins the frames the source already has ready into one chunk of at
+    /// most `max_bytes` (a single larger frame still goes whole), instead of
+    /// yielding one chunk per frame. It never waits for frames to batch: a
+    /// lone frame goes out alone, at once. Adapters turn this on, so that a
+    /// connection with a backlog (a hub subscriber after a burst) costs the
+    /// server one write instead of one per event; frames are never split, so
+    /// a chunk always ends at an event boundary.
+    ///
+    /// ```
+    /// use futures_util::StreamExt;
+    /// use sse_core::{Event, PublishOptions, SseBody};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let events = futures_util::stream::iter([Event::message("a"), Event::message("b")]);
+    /// let mut body = SseBody::new(events, &PublishOptions::new()).coalesce(16 * 1024);
+    /// assert_eq!(body.next().await.unwrap().unwrap(), "data: a\n\ndata: b\n\n");
+    /// # }
+    /// ```
+    pub fn coalesce(mut self, max_bytes: usize) -> Self {
+        if let Some(streaming) = self.streaming.as_mut() {
+            streaming.get_mut().coalesce = max_bytes;
+        }
+        self
+    }
+
+    /// What adapters pass to [`coalesce`](Self::coalesce) together with
+    /// [`write_each_chunk`](Self::write_each_chunk): a chunk and its
+    /// chunked-encoding line fit the 8 KiB write buffer that actix-web and
+    /// hyper (on connections without vectored writes, such as poem's) start
+    /// each connection with, so that buffer never grows.
+    pub const COPIED_CHUNK_BYTES: usize = 8 * 1024 - 64;
+
+    /// Returns `Pending` once after each chunk, having asked to be polled
+    /// again at once. Frameworks that copy chunks into their own write buffer
+    /// until the body is `Pending` (actix-web; hyper when the connection has no
+    /// vectored writes) then write each chunk before copying the next, so a
+    /// backlog never grows that per-connection buffer past one chunk.
+    pub fn write_each_chunk(mut self) -> Self {
+        if let Some(streaming) = self.streaming.as_mut() {
+            streaming.get_mut().write_each_chunk = true;
+        }
+        self
     }
 
     /// True once the body has nothing more to send.
@@ -127,29 +188,72 @@ impl SseBody {
 
 impl Streaming {
     fn poll_bytes(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        if let Some(first) = self.first.take() {
+        if std::mem::take(&mut self.chunk_sent) {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let polled = self.poll_chunk(cx);
+        self.chunk_sent = self.write_each_chunk && matches!(polled, Poll::Ready(Some(_)));
+        polled
+    }
+
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        // Already out of the source: it goes before any shutdown's last frame.
+        let first = match self.carry.take() {
+            Some(carried) => carried,
+            None => {
+                self.poll_shutdown(cx);
+                match self.poll_frame(cx) {
+                    Poll::Ready(Some(frame)) => frame,
+                    Poll::Ready(None) => return Poll::Ready(self.last.take()),
+                    Poll::Pending => return self.poll_keep_alive(cx),
+                }
+            }
+        };
+        if let Some(keep_alive) = &mut self.keep_alive {
+            keep_alive.last_activity = Some(Instant::now());
+        }
+        if first.len() >= self.coalesce {
             return Poll::Ready(Some(first));
         }
-        self.poll_shutdown(cx);
+        let mut chunk: Option<BytesMut> = None;
+        // Only frames that are ready now: Pending (or the end) sends what we have.
+        while let Poll::Ready(Some(frame)) = self.poll_frame(cx) {
+            let joined = chunk.as_ref().map_or(first.len(), BytesMut::len);
+            if joined + frame.len() > self.coalesce {
+                self.carry = Some(frame);
+                break;
+            }
+            chunk
+                .get_or_insert_with(|| {
+                    // One allocation: pages never written are never resident.
+                    let mut chunk = BytesMut::with_capacity(self.coalesce);
+                    chunk.extend_from_slice(&first);
+                    chunk
+                })
+                .extend_from_slice(&frame);
+        }
+        Poll::Ready(Some(chunk.map_or(first, BytesMut::freeze)))
+    }
+
+    /// The source's next non-empty frame; `Ready(None)` once it has ended,
+    /// failed or panicked (what to send last is then in `self.last`).
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         while let Some(source) = self.source.as_mut() {
             let polled = catch_unwind(AssertUnwindSafe(|| source.as_mut().poll_next(cx)));
             match polled {
                 Ok(Poll::Ready(Some(Ok(frame)))) => {
-                    if frame.is_empty() {
-                        continue;
+                    if !frame.is_empty() {
+                        return Poll::Ready(Some(frame.into_bytes()));
                     }
-                    if let Some(keep_alive) = &mut self.keep_alive {
-                        keep_alive.last_activity = Some(Instant::now());
-                    }
-                    return Poll::Ready(Some(frame.into_bytes()));
                 }
                 Ok(Poll::Ready(Some(Err(error)))) => self.fail(error),
                 Ok(Poll::Ready(None)) => self.source = None,
-                Ok(Poll::Pending) => return self.poll_keep_alive(cx),
+                Ok(Poll::Pending) => return Poll::Pending,
                 Err(_panic) => self.fail("the event source panicked".into()),
             }
         }
-        Poll::Ready(self.last.take())
+        Poll::Ready(None)
     }
 
     fn poll_keep_alive(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
@@ -183,6 +287,19 @@ impl Streaming {
             .and_then(|map| map(&error))
             .map(|event| event.encode().into_bytes())
             .filter(|bytes| !bytes.is_empty());
+    }
+}
+
+/// The keep-alive comment's bytes. The default comment is a fresh frame per
+/// `PublishOptions`; pointing at static bytes instead spares every connection
+/// the frame's two small allocations (its buffer and, once cloned, a shared
+/// count).
+fn shared_keep_alive(frame: &Frame) -> Bytes {
+    const DEFAULT: &[u8] = b": keep-alive\n\n";
+    if frame.as_bytes() == DEFAULT {
+        Bytes::from_static(DEFAULT)
+    } else {
+        frame.clone().into_bytes()
     }
 }
 
@@ -249,5 +366,112 @@ impl std::fmt::Debug for SseBody {
         f.debug_struct("SseBody")
             .field("finished", &self.is_finished())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::{Wake, Waker};
+
+    use futures_util::{stream, StreamExt};
+
+    use super::*;
+
+    struct CountWakes(AtomicUsize);
+
+    impl Wake for CountWakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn poll(body: &mut SseBody, waker: &Waker) -> Poll<Option<String>> {
+        let mut cx = Context::from_waker(waker);
+        Pin::new(body)
+            .poll_next(&mut cx)
+            .map(|item| item.map(|bytes| String::from_utf8(bytes.unwrap().to_vec()).unwrap()))
+    }
+
+    fn events(data: &[&str]) -> SseBody {
+        let events: Vec<Event> = data.iter().map(|d| Event::message(*d)).collect();
+        SseBody::new(stream::iter(events), &PublishOptions::new().no_keep_alive())
+    }
+
+    #[test]
+    fn coalescing_joins_ready_frames_up_to_the_limit_and_never_splits_one() {
+        // Each frame is 9 bytes: two fit in 18, the third goes next.
+        let mut body = events(&["a", "b", "c", "a long one"]).coalesce(18);
+        let waker = Waker::noop();
+        assert_eq!(
+            poll(&mut body, waker),
+            Poll::Ready(Some("data: a\n\ndata: b\n\n".into()))
+        );
+        assert_eq!(
+            poll(&mut body, waker),
+            Poll::Ready(Some("data: c\n\n".into()))
+        );
+        assert_eq!(
+            poll(&mut body, waker),
+            Poll::Ready(Some("data: a long one\n\n".into()))
+        );
+        assert_eq!(poll(&mut body, waker), Poll::Ready(None));
+    }
+
+    #[test]
+    fn the_retry_hint_leads_the_first_chunk() {
+        let options = PublishOptions::new()
+            .no_keep_alive()
+            .retry(Duration::from_secs(1));
+        let source = stream::iter([Event::message("a")]);
+        let mut body = SseBody::new(source, &options).coalesce(1024);
+        assert_eq!(
+            poll(&mut body, Waker::noop()),
+            Poll::Ready(Some("retry: 1000\n\ndata: a\n\n".into()))
+        );
+    }
+
+    #[test]
+    fn a_frame_carried_over_goes_before_the_shutdown_event() {
+        let shutdown = Shutdown::new();
+        let options = PublishOptions::new().no_keep_alive().shutdown(&shutdown);
+        let source =
+            stream::iter([Event::message("a"), Event::message("b")]).chain(stream::pending());
+        let mut body = SseBody::new(source, &options).coalesce(10);
+        let waker = Waker::noop();
+        assert_eq!(
+            poll(&mut body, waker),
+            Poll::Ready(Some("data: a\n\n".into()))
+        );
+        shutdown.trigger_with(Event::message("bye"));
+        assert_eq!(
+            poll(&mut body, waker),
+            Poll::Ready(Some("data: b\n\n".into()))
+        );
+        assert_eq!(
+            poll(&mut body, waker),
+            Poll::Ready(Some("data: bye\n\n".into()))
+        );
+        assert_eq!(poll(&mut body, waker), Poll::Ready(None));
+    }
+
+    #[test]
+    fn write_each_chunk_yields_between_chunks_and_asks_to_be_polled_again() {
+        let mut body = events(&["a", "b"]).coalesce(9).write_each_chunk();
+        let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
+        let waker = Waker::from(wakes.clone());
+        assert_eq!(
+            poll(&mut body, &waker),
+            Poll::Ready(Some("data: a\n\n".into()))
+        );
+        assert_eq!(poll(&mut body, &waker), Poll::Pending);
+        assert_eq!(wakes.0.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            poll(&mut body, &waker),
+            Poll::Ready(Some("data: b\n\n".into()))
+        );
+        assert_eq!(poll(&mut body, &waker), Poll::Pending);
+        assert_eq!(poll(&mut body, &waker), Poll::Ready(None));
     }
 }

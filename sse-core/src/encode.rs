@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::event::Event;
 
@@ -104,70 +104,128 @@ impl Event {
         if *self == Event::default() {
             return Frame::default();
         }
-        let mut buf = BytesMut::with_capacity(self.encoded_len_upper_bound());
-        self.encode_into(&mut buf);
-        Frame(buf.freeze())
-    }
-
-    fn encode_into(&self, buf: &mut BytesMut) {
-        if let Some(comment) = &self.comment {
-            put_lines(buf, b": ", comment);
+        let mut digits = itoa::Buffer::new();
+        let retry = self.retry.map(|retry| digits.format(retry.as_millis()));
+        let data = self.data.as_deref().map(Lines::of);
+        let comment = self.comment.as_deref().map(Lines::of);
+        let len = self.encoded_len(retry, data.as_ref(), comment.as_ref());
+        // Exactly the frame's length: `Bytes::from` a full `Vec` takes the
+        // allocation over as it is, with no second allocation or copy.
+        let mut buf = Vec::with_capacity(len);
+        if let Some(comment) = comment {
+            comment.put(&mut buf, b": ");
         }
         if let Some(event) = &self.event {
-            put_line(buf, b"event: ", event.as_bytes());
+            put_line(&mut buf, b"event: ", event.as_bytes());
         }
         if let Some(id) = &self.id {
-            put_line(buf, b"id: ", id.as_bytes());
+            put_line(&mut buf, b"id: ", id.as_bytes());
         }
-        if let Some(retry) = self.retry {
-            let mut digits = itoa::Buffer::new();
-            put_line(buf, b"retry: ", digits.format(retry.as_millis()).as_bytes());
+        if let Some(retry) = retry {
+            put_line(&mut buf, b"retry: ", retry.as_bytes());
         }
-        if let Some(data) = &self.data {
-            put_lines(buf, b"data: ", data);
+        if let Some(data) = data {
+            data.put(&mut buf, b"data: ");
         }
-        buf.put_u8(b'\n');
+        buf.push(b'\n');
+        debug_assert_eq!(buf.len(), len);
+        Frame(Bytes::from(buf))
     }
 
-    /// Enough room for the whole frame, so encoding allocates exactly once.
-    fn encoded_len_upper_bound(&self) -> usize {
-        const RETRY_LINE: usize = "retry: ".len() + 39 + 1;
-        let lines = |prefix: usize, text: &str| {
-            let breaks = memchr::memchr2_iter(b'\r', b'\n', text.as_bytes()).count();
-            text.len() + (breaks + 1) * (prefix + 1)
-        };
-        let single = |prefix: usize, text: &Option<String>| {
-            text.as_ref().map_or(0, |t| prefix + t.len() + 1)
-        };
-        self.comment.as_deref().map_or(0, |c| lines(2, c))
-            + single("event: ".len(), &self.event)
-            + single("id: ".len(), &self.id)
-            + self.retry.map_or(0, |_| RETRY_LINE)
-            + self.data.as_deref().map_or(0, |d| lines("data: ".len(), d))
+    fn encoded_len(
+        &self,
+        retry: Option<&str>,
+        data: Option<&Lines<'_>>,
+        comment: Option<&Lines<'_>>,
+    ) -> usize {
+        comment.map_or(0, |c| c.encoded_len(b": "))
+            + single_len(b"event: ", self.event.as_deref())
+            + single_len(b"id: ", self.id.as_deref())
+            + single_len(b"retry: ", retry)
+            + data.map_or(0, |d| d.encoded_len(b"data: "))
             + 1
     }
-}
 
-fn put_line(buf: &mut BytesMut, prefix: &[u8], value: &[u8]) {
-    buf.put_slice(prefix);
-    buf.put_slice(value);
-    buf.put_u8(b'\n');
-}
-
-/// Writes one `prefix value` line per line of `text`, where CRLF, CR and LF each
-/// end a line and the piece after the last break (possibly empty) is a line too.
-fn put_lines(buf: &mut BytesMut, prefix: &[u8], text: &str) {
-    let mut rest = text.as_bytes();
-    while let Some(at) = memchr::memchr2(b'\r', b'\n', rest) {
-        put_line(buf, prefix, &rest[..at]);
-        let break_len = if rest[at] == b'\r' && rest.get(at + 1) == Some(&b'\n') {
-            2
-        } else {
-            1
-        };
-        rest = &rest[at + break_len..];
+    /// The length `encode` allocates for (exact, so it allocates once).
+    #[cfg(test)]
+    fn encoded_len_upper_bound(&self) -> usize {
+        let mut digits = itoa::Buffer::new();
+        let retry = self.retry.map(|retry| digits.format(retry.as_millis()));
+        let data = self.data.as_deref().map(Lines::of);
+        let comment = self.comment.as_deref().map(Lines::of);
+        self.encoded_len(retry, data.as_ref(), comment.as_ref())
     }
-    put_line(buf, prefix, rest);
+}
+
+fn single_len(prefix: &[u8], value: Option<&str>) -> usize {
+    value.map_or(0, |v| prefix.len() + v.len() + 1)
+}
+
+fn put_line(buf: &mut Vec<u8>, prefix: &[u8], value: &[u8]) {
+    buf.extend_from_slice(prefix);
+    buf.extend_from_slice(value);
+    buf.push(b'\n');
+}
+
+/// Text written as one `prefix value` line per line, where CRLF, CR and LF
+/// each end a line and the piece after the last break (possibly empty) is a
+/// line too. Scanning once up front tells the exact length, and lets text
+/// without a break (the usual case, and large JSON) be copied in one go.
+struct Lines<'a> {
+    text: &'a [u8],
+    /// Where the first CR or LF is, if any.
+    first_break: Option<usize>,
+    /// How many lines, and how many CR and LF bytes the text holds.
+    lines: usize,
+    break_bytes: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn of(text: &'a str) -> Self {
+        let text = text.as_bytes();
+        let first_break = memchr::memchr2(b'\r', b'\n', text);
+        let (mut lines, mut break_bytes) = (1, 0);
+        if let Some(first) = first_break {
+            for at in memchr::memchr2_iter(b'\r', b'\n', &text[first..]).map(|at| at + first) {
+                break_bytes += 1;
+                // The LF of a CRLF ends no extra line.
+                if !(text[at] == b'\n' && at > 0 && text[at - 1] == b'\r') {
+                    lines += 1;
+                }
+            }
+        }
+        Self {
+            text,
+            first_break,
+            lines,
+            break_bytes,
+        }
+    }
+
+    fn encoded_len(&self, prefix: &[u8]) -> usize {
+        self.text.len() - self.break_bytes + self.lines * (prefix.len() + 1)
+    }
+
+    fn put(&self, buf: &mut Vec<u8>, prefix: &[u8]) {
+        let Some(first) = self.first_break else {
+            return put_line(buf, prefix, self.text);
+        };
+        let text = self.text;
+        let mut start = 0;
+        let mut skip_lf_at = usize::MAX;
+        for at in memchr::memchr2_iter(b'\r', b'\n', &text[first..]).map(|at| at + first) {
+            if at == skip_lf_at && text[at] == b'\n' {
+                start = at + 1;
+                continue;
+            }
+            put_line(buf, prefix, &text[start..at]);
+            if text[at] == b'\r' {
+                skip_lf_at = at + 1;
+            }
+            start = at + 1;
+        }
+        put_line(buf, prefix, &text[start..]);
+    }
 }
 
 #[cfg(test)]
@@ -260,6 +318,7 @@ mod tests {
     fn capacity_bound_holds_so_encoding_allocates_once() {
         let events = [
             Event::message("\r\n\r\n\n\r"),
+            Event::new().with_comment("\r\r\n\r"),
             Event::new().with_comment("\n\n").with_retry(Duration::MAX),
             Event::message("x")
                 .with_event("e")
@@ -268,7 +327,7 @@ mod tests {
                 .unwrap(),
         ];
         for event in events {
-            assert!(event.encode().len() <= event.encoded_len_upper_bound());
+            assert_eq!(event.encode().len(), event.encoded_len_upper_bound());
         }
     }
 }

@@ -61,7 +61,14 @@ impl sse_core::SsePublisher for Publisher {
 
     fn respond(self, response: poem::http::Response<SseBody>) -> Response {
         let (parts, body) = response.into_parts();
-        let body = body.map_err(|never| -> std::io::Error { match never {} });
+        // poem's server hands hyper a connection without vectored writes, so
+        // hyper copies each chunk into its write buffer until the body is
+        // pending: small chunks, written one by one, keep that buffer at its
+        // initial 8 KiB on every connection.
+        let body = body
+            .coalesce(SseBody::COPIED_CHUNK_BYTES)
+            .write_each_chunk()
+            .map_err(|never| -> std::io::Error { match never {} });
         Response::from_parts(
             ResponseParts {
                 status: parts.status,

@@ -67,7 +67,9 @@ impl sse_core::SsePublisher for Publisher {
 
     fn respond(self, response: warp::http::Response<SseBody>) -> Response {
         let (parts, body) = response.into_parts();
-        let mut reply = warp::reply::stream(body).into_response();
+        // hyper queues chunks without copying them (vectored writes), so a
+        // backlog can leave in a few large chunks.
+        let mut reply = warp::reply::stream(body.coalesce(SseBody::COALESCE_BYTES)).into_response();
         *reply.status_mut() = parts.status;
         *reply.headers_mut() = parts.headers;
         reply

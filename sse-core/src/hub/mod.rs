@@ -55,7 +55,7 @@ use tokio::time::Instant;
 
 pub use config::{HubConfig, IdMode, LagPolicy};
 pub use subscription::Subscription;
-use subscription::{Queue, Subscriber};
+use subscription::{Log, Queue, Subscriber};
 
 use crate::encode::Frame;
 use crate::event::Event;
@@ -138,6 +138,8 @@ struct Topic {
     /// The topic has carried events: it is kept, so resume knows its past.
     used: bool,
     subscribers: HashMap<u64, Subscriber>,
+    /// Live frames for the subscribers without a filter.
+    log: Arc<Log>,
     next_subscriber: u64,
     closed: bool,
     /// Taken out of the hub's map: whoever holds it must look the key up again.
@@ -191,6 +193,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         let closed = lock(&self.shared.shutdown).is_some();
         let topic = Arc::new(Mutex::new(Topic {
             closed,
+            log: Arc::new(Log::new(self.shared.config.queue)),
             ..Topic::default()
         }));
         topics.insert(key.to_owned(), topic.clone());
@@ -238,18 +241,21 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
             }
             let frame = event.encode();
             let published = Published::of(&event);
+            topic.log.push(frame.clone());
             let mut delivered = 0;
-            topic.subscribers.retain(|_, subscriber| {
-                if subscriber
-                    .filter
-                    .as_ref()
-                    .is_some_and(|filter| !filter(&published))
-                {
-                    return true;
-                }
-                delivered += 1;
-                subscriber.queue.push(frame.clone())
-            });
+            topic
+                .subscribers
+                .retain(|_, subscriber| match &subscriber.filter {
+                    Some(filter) if !filter(&published) => true,
+                    Some(_) => {
+                        delivered += 1;
+                        subscriber.queue.push(frame.clone())
+                    }
+                    None => {
+                        delivered += 1;
+                        subscriber.queue.push_live()
+                    }
+                });
             let id = event.id.clone();
             if keep {
                 let now = Instant::now();
@@ -315,6 +321,9 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
             topic.trim(config, Instant::now());
             if let Some(last) = last_event_id {
                 queue.preload(topic.replay_after(last, config, latest, filter.as_ref()));
+            }
+            if filter.is_none() {
+                queue.attach(topic.log.clone());
             }
             topic.next_subscriber += 1;
             let id = topic.next_subscriber;

@@ -16,15 +16,69 @@ pub(crate) struct Subscriber {
     pub(crate) filter: Option<Filter>,
 }
 
+/// The frames a topic published lately, shared by its subscribers without a
+/// filter: a subscriber holds a position in it, not copies of the frames, so
+/// a burst costs each connection a counter instead of a queue of handles.
+#[derive(Default)]
+pub(crate) struct Log {
+    /// The subscribers' queue bound plus one: an unfiltered subscriber never
+    /// has more than that many frames pending in it (see `Queue::push_live`).
+    capacity: usize,
+    frames: Mutex<LogFrames>,
+}
+
+#[derive(Default)]
+struct LogFrames {
+    frames: VecDeque<Frame>,
+    /// The position of `frames[0]`.
+    base: u64,
+}
+
+impl Log {
+    pub(crate) fn new(queue: usize) -> Self {
+        Self {
+            capacity: queue + 1,
+            frames: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn push(&self, frame: Frame) {
+        let mut log = lock(&self.frames);
+        log.frames.push_back(frame);
+        if log.frames.len() > self.capacity {
+            log.frames.pop_front();
+            log.base += 1;
+        }
+    }
+
+    /// The position the next frame will have.
+    pub(crate) fn end(&self) -> u64 {
+        let log = lock(&self.frames);
+        log.base + log.frames.len() as u64
+    }
+
+    fn get(&self, position: u64) -> Option<Frame> {
+        let log = lock(&self.frames);
+        let index = usize::try_from(position.checked_sub(log.base)?).ok()?;
+        log.frames.get(index).cloned()
+    }
+}
+
 pub(crate) struct Queue {
     capacity: usize,
     config: Arc<HubConfig>,
     state: Mutex<QueueState>,
 }
 
+/// What a subscriber has queued: `frames` (its own: replayed history, frames
+/// that passed its filter, a window copied out of the log on close), then
+/// `live` frames of the topic's log from `cursor` on.
 #[derive(Default)]
 struct QueueState {
     frames: VecDeque<Frame>,
+    log: Option<Arc<Log>>,
+    cursor: u64,
+    live: usize,
     waker: Option<Waker>,
     /// No more frames will be pushed: end after draining (and `last`).
     closed: bool,
@@ -46,25 +100,59 @@ impl Queue {
     /// from its topic (closed, or disconnected for lagging).
     pub(crate) fn push(&self, frame: Frame) -> bool {
         let mut state = lock(&self.state);
-        if state.closed {
+        if !self.make_room(&mut state) {
             return false;
-        }
-        if state.frames.len() >= self.capacity {
-            match self.config.lag_policy {
-                LagPolicy::Disconnect => {
-                    state.closed = true;
-                    wake(state);
-                    return false;
-                }
-                LagPolicy::DropOldest => {
-                    state.frames.pop_front();
-                    state.missed += 1;
-                }
-            }
         }
         state.frames.push_back(frame);
         wake(state);
         true
+    }
+
+    /// Queues the frame just pushed to the topic's log, as [`push`] does.
+    pub(crate) fn push_live(&self) -> bool {
+        let mut state = lock(&self.state);
+        if !self.make_room(&mut state) {
+            return false;
+        }
+        state.live += 1;
+        wake(state);
+        true
+    }
+
+    /// Applies the lag policy when the queue is full; false when the
+    /// subscriber is (or was already) closed.
+    fn make_room(&self, state: &mut std::sync::MutexGuard<'_, QueueState>) -> bool {
+        if state.closed {
+            return false;
+        }
+        if state.frames.len() + state.live >= self.capacity {
+            match self.config.lag_policy {
+                LagPolicy::Disconnect => {
+                    state.closed = true;
+                    state.detach();
+                    if let Some(waker) = state.waker.take() {
+                        waker.wake();
+                    }
+                    return false;
+                }
+                LagPolicy::DropOldest => {
+                    if state.frames.pop_front().is_none() {
+                        state.cursor += 1;
+                        state.live -= 1;
+                    }
+                    state.missed += 1;
+                }
+            }
+        }
+        true
+    }
+
+    /// Follows the topic's log from its current end. Called under the topic's
+    /// lock, so no publish falls between the end read and the registration.
+    pub(crate) fn attach(&self, log: Arc<Log>) {
+        let mut state = lock(&self.state);
+        state.cursor = log.end();
+        state.log = Some(log);
     }
 
     /// Queues replayed history ahead of live frames. Not subject to the queue
@@ -76,8 +164,38 @@ impl Queue {
     pub(crate) fn close(&self, last: Option<Frame>) {
         let mut state = lock(&self.state);
         state.closed = true;
+        state.detach();
         state.last = last;
         wake(state);
+    }
+}
+
+impl QueueState {
+    /// Copies the frames still due from the log: nothing more will be
+    /// pushed, and the log moves on without this subscriber.
+    fn detach(&mut self) {
+        if let Some(log) = self.log.take() {
+            for position in self.cursor..self.cursor + self.live as u64 {
+                self.frames.extend(log.get(position));
+            }
+            self.live = 0;
+        }
+    }
+
+    fn pop(&mut self) -> Option<Frame> {
+        if let Some(frame) = self.frames.pop_front() {
+            return Some(frame);
+        }
+        while self.live > 0 {
+            let position = self.cursor;
+            self.cursor += 1;
+            self.live -= 1;
+            // Always there: the log keeps more than a subscriber can have due.
+            if let Some(frame) = self.log.as_ref().and_then(|log| log.get(position)) {
+                return Some(frame);
+            }
+        }
+        None
     }
 }
 
@@ -112,7 +230,8 @@ impl Subscription {
     /// How many frames wait in this subscriber's queue (never more than the
     /// configured queue size, plus replayed history right after subscribing).
     pub fn queued(&self) -> usize {
-        lock(&self.queue.state).frames.len()
+        let state = lock(&self.queue.state);
+        state.frames.len() + state.live
     }
 }
 
@@ -125,7 +244,7 @@ impl Stream for Subscription {
             let missed = std::mem::take(&mut state.missed);
             return Poll::Ready(Some(self.queue.config.gap("lagged", Some(missed)).encode()));
         }
-        if let Some(frame) = state.frames.pop_front() {
+        if let Some(frame) = state.pop() {
             return Poll::Ready(Some(frame));
         }
         if state.closed {
