@@ -1,0 +1,223 @@
+//! One SSE server for the fan-out benchmark: `GET /sse` subscribes the
+//! connection to one topic.
+//!
+//! `sse-bench-server --framework axum|actix|warp|poem --variant ours|native`
+//!
+//! * `ours`: the framework's adapter publishing a [`Hub`] subscription.
+//! * `native`: the framework's own SSE type fed by a `tokio::sync::broadcast`
+//!   channel, the recipe their documentation and examples show: every
+//!   connection receives the `String` and builds and encodes its own event.
+//!
+//! Both keep the default 15 s keep-alive, and both buffer [`QUEUE`] events per
+//! connection. The hub keeps the publisher's ids (there are none), so both
+//! variants put exactly the same bytes on the wire: `data: <payload>\n\n`.
+//!
+//! Prints `PORT <n>` once listening, then takes commands on stdin, one per
+//! line: `burst <events> <bytes> <per second, 0 = at once>` publishes from a
+//! dedicated thread and answers `SENT`. The process exits when stdin closes.
+
+use std::convert::Infallible;
+use std::io::{BufRead, Write};
+use std::time::Duration;
+
+use futures_util::{future, Stream, StreamExt};
+use sse_bench::{listener, now_ns, payload, raise_nofile_limit, QUEUE, TOPIC};
+use sse_core::hub::{Hub, HubConfig, IdMode};
+use sse_core::{Event, SsePublisher};
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::BroadcastStream;
+
+#[derive(Clone)]
+enum Source {
+    Ours(Hub),
+    Native(broadcast::Sender<String>),
+}
+
+impl Source {
+    fn publish(&self, data: String) {
+        match self {
+            Source::Ours(hub) => {
+                hub.publish(TOPIC, Event::message(data));
+            }
+            Source::Native(sender) => {
+                let _ = sender.send(data);
+            }
+        }
+    }
+}
+
+/// The native recipe's stream: what the channel holds; a lagging receiver
+/// skips what it missed (the load generator would report the loss).
+fn native_stream(sender: &broadcast::Sender<String>) -> impl Stream<Item = String> + Send + Sync {
+    BroadcastStream::new(sender.subscribe()).filter_map(|item| future::ready(item.ok()))
+}
+
+fn main() -> std::io::Result<()> {
+    let mut framework = String::new();
+    let mut variant = String::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--framework" => framework = args.next().unwrap_or_default(),
+            "--variant" => variant = args.next().unwrap_or_default(),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    raise_nofile_limit();
+    let source = match variant.as_str() {
+        "ours" => Source::Ours(Hub::with_config(
+            HubConfig::default().queue(QUEUE).ids(IdMode::Keep),
+        )),
+        "native" => Source::Native(broadcast::channel(QUEUE).0),
+        other => panic!("unknown variant {other:?}"),
+    };
+    let listener = listener()?;
+    println!("PORT {}", listener.local_addr()?.port());
+    std::io::stdout().flush()?;
+
+    let publisher = source.clone();
+    std::thread::spawn(move || commands(publisher));
+
+    match framework.as_str() {
+        "axum" => current_thread().block_on(axum_server(listener, source)),
+        "actix" => actix_web::rt::System::new().block_on(actix_server(listener, source)),
+        "warp" => current_thread().block_on(warp_server(listener, source)),
+        "poem" => current_thread().block_on(poem_server(listener, source)),
+        other => panic!("unknown framework {other:?}"),
+    }
+}
+
+fn commands(source: Source) {
+    let stdin = std::io::stdin();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        let words: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        if let ("burst", [events, bytes, rate]) =
+            (line.split_whitespace().next().unwrap_or(""), &words[..])
+        {
+            for seq in 0..*events {
+                if *rate > 0 && seq > 0 {
+                    std::thread::sleep(Duration::from_secs_f64(1.0 / *rate as f64));
+                }
+                source.publish(payload(seq, now_ns(), *bytes as usize));
+            }
+            println!("SENT");
+            let _ = std::io::stdout().flush();
+        }
+    }
+    // The benchmark closed stdin: this run is over.
+    std::process::exit(0);
+}
+
+/// One worker thread: the benchmark pins the server to one core.
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+async fn axum_server(listener: std::net::TcpListener, source: Source) -> std::io::Result<()> {
+    use axum::response::sse::{Event as AxumEvent, KeepAlive, Sse};
+    use axum::routing::get;
+    let route = match source {
+        Source::Ours(hub) => get(move |publisher: sse_axum::Publisher| {
+            let subscription = hub.subscribe(TOPIC, None);
+            async move { publisher.publish(subscription) }
+        }),
+        Source::Native(sender) => get(move || {
+            let events = native_stream(&sender)
+                .map(|data| Ok::<_, Infallible>(AxumEvent::default().data(data)));
+            async move { Sse::new(events).keep_alive(KeepAlive::default()) }
+        }),
+    };
+    let app = axum::Router::new().route("/sse", route);
+    axum::serve(tokio::net::TcpListener::from_std(listener)?, app).await
+}
+
+async fn actix_server(listener: std::net::TcpListener, source: Source) -> std::io::Result<()> {
+    use actix_web::{web, App, HttpServer};
+    use actix_web_lab::sse;
+    HttpServer::new(move || {
+        let route =
+            match source.clone() {
+                Source::Ours(hub) => web::get().to(move |publisher: sse_actix::Publisher| {
+                    let subscription = hub.subscribe(TOPIC, None);
+                    async move { publisher.publish(subscription) }
+                }),
+                Source::Native(sender) => {
+                    web::get().to(move || {
+                        let events = native_stream(&sender).map(|data| {
+                            Ok::<_, Infallible>(sse::Event::Data(sse::Data::new(data)))
+                        });
+                        async move {
+                            sse::Sse::from_stream(events).with_keep_alive(Duration::from_secs(15))
+                        }
+                    })
+                }
+            };
+        App::new().route("/sse", route)
+    })
+    .workers(1)
+    .backlog(4096)
+    .max_connections(100_000)
+    .h1_allow_half_closed(false)
+    .disable_signals()
+    .listen(listener)?
+    .run()
+    .await
+}
+
+async fn warp_server(listener: std::net::TcpListener, source: Source) -> std::io::Result<()> {
+    use warp::{Filter, Reply};
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let sse = warp::path("sse").and(warp::get());
+    match source {
+        Source::Ours(hub) => {
+            let route =
+                sse.and(sse_warp::publisher())
+                    .map(move |publisher: sse_warp::Publisher| {
+                        publisher.publish(hub.subscribe(TOPIC, None))
+                    });
+            warp::serve(route).incoming(listener).run().await;
+        }
+        Source::Native(sender) => {
+            let route = sse.map(move || {
+                let events = native_stream(&sender)
+                    .map(|data| Ok::<_, Infallible>(warp::sse::Event::default().data(data)));
+                warp::sse::reply(warp::sse::keep_alive().stream(events)).into_response()
+            });
+            warp::serve(route).incoming(listener).run().await;
+        }
+    }
+    Ok(())
+}
+
+async fn poem_server(listener: std::net::TcpListener, source: Source) -> std::io::Result<()> {
+    use poem::listener::TcpAcceptor;
+    use poem::web::sse::{Event as PoemEvent, SSE};
+    use poem::{endpoint::make, get, EndpointExt, IntoEndpoint, IntoResponse, Route, Server};
+    let acceptor = TcpAcceptor::from_tokio(tokio::net::TcpListener::from_std(listener)?)?;
+    let endpoint = match source {
+        Source::Ours(hub) => get(sse_poem::endpoint(move |publisher: sse_poem::Publisher| {
+            let subscription = hub.subscribe(TOPIC, None);
+            async move { publisher.publish(subscription) }
+        }))
+        .boxed(),
+        Source::Native(sender) => get(make(move |_request| {
+            let events = native_stream(&sender).map(PoemEvent::message);
+            async move {
+                SSE::new(events)
+                    .keep_alive(Duration::from_secs(15))
+                    .into_response()
+            }
+        }))
+        .boxed(),
+    };
+    let app = Route::new().at("/sse", endpoint.into_endpoint());
+    Server::new_with_acceptor(acceptor).run(app).await
+}

@@ -1,0 +1,100 @@
+//! Shared pieces of the fan-out benchmark: the event payload, the process
+//! probes read from `/proc`, and the socket set-up both sides need.
+//!
+//! The binaries: `sse-bench-server` (one framework, one variant, `GET /sse`),
+//! `sse-bench-load` (N connections, checks and times every event) and
+//! `bench-all`, which runs them in turn and writes the report.
+
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The topic every connection subscribes to.
+pub const TOPIC: &str = "bench";
+
+/// Frames each subscriber may have waiting, for the hub and the native
+/// broadcast channel alike: a burst must fit, or both would lose events.
+pub const QUEUE: usize = 256;
+
+/// Nanoseconds since the Unix epoch: the one clock both processes share.
+pub fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos() as u64)
+}
+
+/// Event data of `size` bytes: `"<seq> <send time ns> xxx…"`.
+pub fn payload(seq: u64, sent_ns: u64, size: usize) -> String {
+    let mut data = format!("{seq} {sent_ns} ");
+    if data.len() < size {
+        data.extend(std::iter::repeat_n('x', size - data.len()));
+    }
+    data
+}
+
+/// Raises the open-file limit to the hard limit: 10 000 connections need
+/// more descriptors than the usual soft limit of 1024.
+pub fn raise_nofile_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain libc calls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 0;
+        }
+        limit.rlim_cur = limit.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+    }
+    limit.rlim_cur
+}
+
+/// A non-blocking listener on loopback with a backlog long enough for bursts
+/// of connects (std's default is 128).
+pub fn listener() -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// Probes of another process, from `/proc`.
+pub mod proc {
+    /// User plus system CPU time of `pid` (all threads), in seconds, from
+    /// `/proc/<pid>/stat` (clock-tick resolution, usually 10 ms).
+    pub fn cpu_seconds(pid: u32) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name may hold spaces: fields are counted after its ')'.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split(' ').collect();
+        // utime and stime are fields 14 and 15 of the whole line, 12 and 13 here.
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        // SAFETY: sysconf has no preconditions.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        Some(ticks as f64 / per_second)
+    }
+
+    fn status_kib(pid: u32, key: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(key))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// Resident set size of `pid` now, in KiB.
+    pub fn rss_kib(pid: u32) -> Option<u64> {
+        status_kib(pid, "VmRSS:")
+    }
+
+    /// Peak resident set size of `pid` since it started, in KiB.
+    pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+        status_kib(pid, "VmHWM:")
+    }
+}
