@@ -1,0 +1,279 @@
+//! Each framework's server on an ephemeral loopback port, serving one handler
+//! on every path, with the framework's own graceful shutdown.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use sse_core::SsePublisher;
+use tokio::sync::oneshot;
+
+/// A handler written once against [`SsePublisher`], as an application would.
+///
+/// A trait rather than a closure because a closure cannot be generic over the
+/// publisher type, and every test mounts the same handler on four frameworks.
+pub trait Handler: Clone + Send + Sync + 'static {
+    /// Answers one request.
+    fn handle<P: SsePublisher>(&self, publisher: P) -> P::Response;
+}
+
+/// The four frameworks with an adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framework {
+    /// axum 0.8 with `sse-axum`.
+    Axum,
+    /// actix-web 4 with `sse-actix`.
+    Actix,
+    /// warp 0.4 with `sse-warp`.
+    Warp,
+    /// poem 3 with `sse-poem`.
+    Poem,
+}
+
+impl Framework {
+    /// All four.
+    pub const ALL: [Framework; 4] = [
+        Framework::Axum,
+        Framework::Actix,
+        Framework::Warp,
+        Framework::Poem,
+    ];
+}
+
+impl fmt::Display for Framework {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Framework::Axum => "axum",
+            Framework::Actix => "actix",
+            Framework::Warp => "warp",
+            Framework::Poem => "poem",
+        })
+    }
+}
+
+/// Listen backlog: the shutdown test opens thousands of connections at once,
+/// and the usual 1024 would turn the overflow into 1 s SYN retransmissions.
+const BACKLOG: u32 = 4096;
+
+/// A running server. Dropping it stops the server abruptly; [`shutdown`]
+/// stops it gracefully.
+///
+/// [`shutdown`]: Server::shutdown
+pub struct Server {
+    framework: Framework,
+    addr: SocketAddr,
+    stop: Option<Stop>,
+}
+
+enum Stop {
+    /// axum, warp, poem: run on the caller's Tokio runtime; the sender starts
+    /// the graceful shutdown, the task ends when it is complete.
+    Tokio {
+        signal: oneshot::Sender<()>,
+        task: tokio::task::JoinHandle<()>,
+    },
+    /// actix-web runs its own threads and runtimes, as in production.
+    Actix {
+        handle: actix_web::dev::ServerHandle,
+        done: oneshot::Receiver<()>,
+    },
+}
+
+impl Server {
+    /// Starts `framework` serving `handler` on every path of 127.0.0.1:port.
+    /// Must be called inside a multi-threaded Tokio runtime.
+    pub async fn start<H: Handler>(framework: Framework, handler: H) -> Server {
+        match framework {
+            Framework::Axum => start_axum(handler),
+            Framework::Actix => start_actix(handler).await,
+            Framework::Warp => start_warp(handler),
+            Framework::Poem => start_poem(handler),
+        }
+    }
+
+    /// Which framework this is.
+    pub fn framework(&self) -> Framework {
+        self.framework
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:port` + `path_and_query`.
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("http://{}{path_and_query}", self.addr)
+    }
+
+    /// Starts the framework's graceful shutdown (stop accepting, let open
+    /// responses finish) and resolves when the server has stopped, or fails
+    /// after `limit`.
+    pub async fn shutdown(mut self, limit: Duration) -> Result<(), String> {
+        let framework = self.framework;
+        let stopped = async {
+            match self.stop.take().expect("stopped once") {
+                Stop::Tokio { signal, task } => {
+                    let _ = signal.send(());
+                    task.await
+                        .map_err(|e| format!("the server task failed: {e}"))
+                }
+                Stop::Actix { handle, done } => {
+                    handle.stop(true).await;
+                    done.await
+                        .map_err(|_| "the actix system thread died".to_owned())
+                }
+            }
+        };
+        tokio::time::timeout(limit, stopped)
+            .await
+            .map_err(|_| format!("{framework}'s graceful shutdown took more than {limit:?}"))?
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        match self.stop.take() {
+            Some(Stop::Tokio { task, .. }) => task.abort(),
+            // The command is sent at once; nothing needs to wait for it.
+            Some(Stop::Actix { handle, .. }) => drop(handle.stop(false)),
+            None => {}
+        }
+    }
+}
+
+fn tokio_listener() -> (tokio::net::TcpListener, SocketAddr) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+    socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("bind to an ephemeral loopback port");
+    let listener = socket.listen(BACKLOG).expect("listen");
+    let addr = listener.local_addr().expect("a local address");
+    (listener, addr)
+}
+
+fn spawn_tokio<F>(
+    framework: Framework,
+    addr: SocketAddr,
+    serve: F,
+    signal: oneshot::Sender<()>,
+) -> Server
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    Server {
+        framework,
+        addr,
+        stop: Some(Stop::Tokio {
+            signal,
+            task: tokio::spawn(serve),
+        }),
+    }
+}
+
+fn start_axum<H: Handler>(handler: H) -> Server {
+    let (listener, addr) = tokio_listener();
+    let app = axum::Router::new().fallback(move |publisher: sse_axum::Publisher| {
+        let handler = handler.clone();
+        async move { handler.handle(publisher) }
+    });
+    let (signal, stopped) = oneshot::channel::<()>();
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = stopped.await;
+    });
+    spawn_tokio(
+        Framework::Axum,
+        addr,
+        async move {
+            serve.await.expect("axum::serve only fails on accept");
+        },
+        signal,
+    )
+}
+
+fn start_warp<H: Handler>(handler: H) -> Server {
+    use warp::Filter;
+    let (listener, addr) = tokio_listener();
+    let routes = warp::any()
+        .and(sse_warp::publisher())
+        .map(move |publisher: sse_warp::Publisher| handler.handle(publisher));
+    let (signal, stopped) = oneshot::channel::<()>();
+    let serve = warp::serve(routes)
+        .incoming(listener)
+        .graceful(async move {
+            let _ = stopped.await;
+        })
+        .run();
+    spawn_tokio(Framework::Warp, addr, serve, signal)
+}
+
+fn start_poem<H: Handler>(handler: H) -> Server {
+    let (listener, addr) = tokio_listener();
+    let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).expect("a poem acceptor");
+    let app = sse_poem::endpoint(move |publisher| {
+        let handler = handler.clone();
+        async move { handler.handle(publisher) }
+    });
+    let (signal, stopped) = oneshot::channel::<()>();
+    let serve = poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
+        app,
+        async move {
+            let _ = stopped.await;
+        },
+        // No forced deadline: the tests measure how long a graceful shutdown
+        // takes, which a timeout here would hide.
+        None,
+    );
+    spawn_tokio(
+        Framework::Poem,
+        addr,
+        async move {
+            serve.await.expect("poem's server only fails on accept");
+        },
+        signal,
+    )
+}
+
+async fn start_actix<H: Handler>(handler: H) -> Server {
+    let (started, on_start) = oneshot::channel();
+    let (finished, done) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("actix-system".into())
+        .spawn(move || {
+            let system = actix_rt::System::new();
+            let result = system.block_on(async move {
+                let server = actix_web::HttpServer::new(move || {
+                    let handler = handler.clone();
+                    actix_web::App::new().default_service(actix_web::web::to(
+                        move |publisher: sse_actix::Publisher| {
+                            let handler = handler.clone();
+                            async move { handler.handle(publisher) }
+                        },
+                    ))
+                })
+                .workers(2)
+                .disable_signals()
+                // As the README recommends for SSE: notice a client's FIN at once.
+                .h1_allow_half_closed(false)
+                .backlog(BACKLOG)
+                .bind(("127.0.0.1", 0))
+                .expect("bind to an ephemeral loopback port");
+                let addr = server.addrs()[0];
+                let server = server.run();
+                let _ = started.send((addr, server.handle()));
+                server.await
+            });
+            if let Err(error) = result {
+                eprintln!("actix server failed: {error}");
+            }
+            let _ = finished.send(());
+        })
+        .expect("a thread for the actix system");
+    let (addr, handle) = on_start.await.expect("the actix server starts");
+    Server {
+        framework: Framework::Actix,
+        addr,
+        stop: Some(Stop::Actix { handle, done }),
+    }
+}
