@@ -163,10 +163,8 @@ async fn soak(framework: Framework, events: u64, stalled: usize) {
         let report = hub.publish(TOPIC, sse_core::Event::message(data_of(number)));
         let now = hub.subscriber_count(TOPIC);
         if now < subscribers {
-            // `PublishReport::delivered` is documented as how many subscribers
-            // the event was queued for; today it also counts the subscriber
-            // the lag policy drops instead of queueing for.
-            #[cfg(feature = "known-bugs")]
+            // `PublishReport::delivered` counts only the subscribers the event
+            // was queued for, not the one the lag policy drops instead.
             assert_eq!(
                 report.delivered, now,
                 "{framework}: event {number} was queued for {now} subscribers"

@@ -360,3 +360,17 @@ async fn clock_based_ids_survive_a_restart() {
     assert_eq!(seen.len(), 1, "no gap notice, just the new event: {seen:?}");
     assert!(seen[0].last_event_id.parse::<u64>().unwrap() > old_id.parse::<u64>().unwrap());
 }
+
+#[tokio::test]
+async fn delivered_counts_only_subscribers_that_queued_the_event() {
+    let hub: Hub = Hub::with_config(HubConfig::default().queue(2));
+    let _stalled = hub.subscribe("t", None);
+    let mut healthy = hub.subscribe("t", None);
+    assert_eq!(hub.publish("t", Event::message("1")).delivered, 2);
+    drain(&mut healthy);
+    assert_eq!(hub.publish("t", Event::message("2")).delivered, 2);
+    drain(&mut healthy);
+    // The stalled subscriber's queue is full: it is dropped, not delivered to.
+    assert_eq!(hub.publish("t", Event::message("3")).delivered, 1);
+    assert_eq!(hub.subscriber_count("t"), 1);
+}

@@ -243,19 +243,16 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
             let published = Published::of(&event);
             topic.log.push(frame.clone());
             let mut delivered = 0;
-            topic
-                .subscribers
-                .retain(|_, subscriber| match &subscriber.filter {
-                    Some(filter) if !filter(&published) => true,
-                    Some(_) => {
-                        delivered += 1;
-                        subscriber.queue.push(frame.clone())
-                    }
-                    None => {
-                        delivered += 1;
-                        subscriber.queue.push_live()
-                    }
-                });
+            topic.subscribers.retain(|_, subscriber| {
+                let queued = match &subscriber.filter {
+                    Some(filter) if !filter(&published) => return true,
+                    Some(_) => subscriber.queue.push(frame.clone()),
+                    None => subscriber.queue.push_live(),
+                };
+                // A subscriber dropped for lagging did not get this one.
+                delivered += usize::from(queued);
+                queued
+            });
             let id = event.id.clone();
             if keep {
                 let now = Instant::now();
