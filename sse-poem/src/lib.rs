@@ -18,7 +18,14 @@
 //! In a `#[poem::handler]`, take a [`Publisher`] argument as any extractor.
 //!
 //! poem's `Compression` middleware compresses whatever the client accepts;
-//! keep SSE routes outside it.
+//! with a recent async-compression (it flushes whenever the stream waits)
+//! events still arrive one by one, but keep SSE routes outside it if in doubt.
+//!
+//! poem 3.1's server keeps streaming to a client that half-closed its
+//! connection (sent FIN), so a client that leaves is noticed only when a
+//! later write fails, up to two keep-alive intervals after it left: prefer a
+//! shorter keep-alive than the 15 s default with poem (the other frameworks
+//! notice at once).
 #![warn(missing_docs)]
 
 use std::future::Future;
