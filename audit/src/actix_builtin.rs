@@ -4,14 +4,15 @@
 use std::sync::mpsc as std_mpsc;
 
 use actix_web::dev::ServerHandle;
+use actix_web::http::header;
 use actix_web::middleware::Compress;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer, Responder};
+use actix_web::{web, App, Either, HttpRequest, HttpResponse, HttpServer, Responder};
 use actix_web_lab::sse::{Data, Event, Sse};
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use sse_conformance::{ConformanceState, COMPRESSED_PREFIX};
 use tokio::sync::mpsc;
 
-use crate::common::{self, Params};
+use crate::common::{self, Params, StreamCaps, INJECTION};
 
 /// A running server: its base URL and the handle that stops it.
 pub struct Running {
@@ -25,6 +26,7 @@ pub struct Running {
 /// runs on a thread of its own, like `#[actix_web::main]` would give it.
 pub fn start(state: ConformanceState) -> std::io::Result<Running> {
     let (ready, started) = std_mpsc::channel();
+    let caps = StreamCaps::default();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             // Server settings as in sse-actix's conformance test, so that only
@@ -32,6 +34,7 @@ pub fn start(state: ConformanceState) -> std::io::Result<Running> {
             let bound = HttpServer::new(move || {
                 App::new()
                     .app_data(web::Data::new(state.clone()))
+                    .app_data(web::Data::new(caps.clone()))
                     .service(
                         web::scope(COMPRESSED_PREFIX)
                             .wrap(Compress::default())
@@ -78,6 +81,10 @@ fn routes(config: &mut web::ServiceConfig) {
         .route("/disconnect-report", web::get().to(disconnect_report))
         .route("/flood", web::get().to(flood))
         .route("/flood-report", web::get().to(flood_report))
+        .route("/fail-mid-stream", web::get().to(fail_mid_stream))
+        .route("/panic-mid-stream", web::get().to(panic_mid_stream))
+        .route("/injection", web::get().to(injection))
+        .route("/limited", web::get().to(limited))
         .default_service(web::to(no_content));
 }
 
@@ -196,4 +203,49 @@ async fn flood_report(
         params.token(&state).flood_events().to_string(),
     )
     .into()])
+}
+
+/// `Sse::from_stream` takes `Result` items: the error becomes a body error.
+async fn fail_mid_stream() -> impl Responder {
+    Sse::from_stream(
+        common::failing_numbers()
+            .map_ok(|n| Event::from(Data::new(n.to_string()).id(n.to_string()))),
+    )
+}
+
+async fn panic_mid_stream() -> impl Responder {
+    Sse::from_infallible_stream(
+        common::panicking_numbers()
+            .map(|n| Event::from(Data::new(n.to_string()).id(n.to_string()))),
+    )
+}
+
+/// `Data::event` and `Data::id` take any text without complaint: the line
+/// breaks are refused only when the body encodes the event, as a body error.
+async fn injection() -> impl Responder {
+    finite(vec![
+        Data::new("x").event(format!("x{INJECTION}")).into(),
+        Data::new("x").id(format!("1{INJECTION}")).into(),
+        Data::new(format!("x{INJECTION}")).into(),
+    ])
+}
+
+async fn limited(
+    caps: web::Data<StreamCaps>,
+    params: web::Query<Params>,
+) -> Either<impl Responder, HttpResponse> {
+    match caps.try_acquire(&params) {
+        Some(permit) => Either::Left(
+            Sse::from_infallible_stream(common::admitted(
+                permit,
+                Event::from(Data::new("admitted")),
+            ))
+            .with_keep_alive(common::LIMITED_KEEP_ALIVE),
+        ),
+        None => Either::Right(
+            HttpResponse::ServiceUnavailable()
+                .insert_header((header::RETRY_AFTER, common::retry_after()))
+                .finish(),
+        ),
+    }
 }

@@ -4,23 +4,24 @@ use std::convert::Infallible;
 use std::future::IntoFuture;
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use futures_util::stream::{self, Stream, StreamExt};
+use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
 use sse_conformance::{ConformanceState, COMPRESSED_PREFIX};
 use tokio::sync::mpsc;
 use tower_http::compression::CompressionLayer;
 
-use crate::common::{self, Params};
+use crate::common::{self, Params, StreamCaps, INJECTION};
 
 /// Serves the routes on an ephemeral port of 127.0.0.1; returns the base URL.
 pub async fn start(state: ConformanceState) -> std::io::Result<String> {
-    let app = routes(state.clone()).nest(
+    let caps = StreamCaps::default();
+    let app = routes(state.clone(), caps.clone()).nest(
         COMPRESSED_PREFIX,
-        routes(state).layer(CompressionLayer::new()),
+        routes(state, caps).layer(CompressionLayer::new()),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -28,7 +29,7 @@ pub async fn start(state: ConformanceState) -> std::io::Result<String> {
     Ok(base)
 }
 
-fn routes(state: ConformanceState) -> Router {
+fn routes(state: ConformanceState, caps: StreamCaps) -> Router {
     Router::new()
         .route("/script", get(script))
         .route("/no-content", get(no_content))
@@ -42,6 +43,10 @@ fn routes(state: ConformanceState) -> Router {
         .route("/disconnect-report", get(disconnect_report))
         .route("/flood", get(flood))
         .route("/flood-report", get(flood_report))
+        .route("/fail-mid-stream", get(fail_mid_stream))
+        .route("/panic-mid-stream", get(panic_mid_stream))
+        .route("/injection", get(injection))
+        .route("/limited", get(limited).with_state(caps))
         .fallback(no_content)
         .with_state(state)
 }
@@ -51,8 +56,8 @@ fn finite(events: Vec<Event>) -> Sse<impl Stream<Item = Result<Event, Infallible
     Sse::new(stream::iter(events.into_iter().map(Ok::<_, Infallible>)))
 }
 
-// Nothing here reaches axum's panicking asserts (`Event::id` with NUL, a field
-// with CR/LF, a field set twice), so no catch_unwind is needed.
+// Nothing here but `/injection` reaches axum's panicking asserts (`Event::id`
+// with NUL, a field with CR/LF, a field set twice).
 async fn script() -> impl IntoResponse {
     finite(vec![
         // axum has no response-level retry: the hint is an event of its own.
@@ -170,4 +175,55 @@ async fn flood_report(
     finite(vec![
         Event::default().data(params.token(&state).flood_events().to_string())
     ])
+}
+
+/// `Sse` takes a `TryStream`: the error reaches hyper as a body error.
+async fn fail_mid_stream() -> impl IntoResponse {
+    Sse::new(
+        common::failing_numbers()
+            .map_ok(|n| Event::default().id(n.to_string()).data(n.to_string())),
+    )
+}
+
+async fn panic_mid_stream() -> impl IntoResponse {
+    Sse::new(
+        common::panicking_numbers()
+            .map(|n| Ok::<_, Infallible>(Event::default().id(n.to_string()).data(n.to_string()))),
+    )
+}
+
+/// axum's builder panics on a line break in `event` or `id`. The panic is
+/// caught around the builders only, so that the server lives on; what the
+/// user gets is a failed request: a 500 (as behind tower-http's
+/// `CatchPanicLayer`; without it, hyper drops the connection).
+async fn injection() -> Response {
+    let attempts = std::panic::catch_unwind(|| {
+        [
+            Event::default().data("x").event(format!("x{INJECTION}")),
+            Event::default().data("x").id(format!("1{INJECTION}")),
+        ]
+    });
+    match attempts {
+        Ok(attempts) => {
+            let mut events = Vec::from(attempts);
+            events.push(Event::default().data(format!("x{INJECTION}")));
+            finite(events).into_response()
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn limited(State(caps): State<StreamCaps>, Query(params): Query<Params>) -> Response {
+    match caps.try_acquire(&params) {
+        Some(permit) => Sse::new(
+            common::admitted(permit, Event::default().data("admitted")).map(Ok::<_, Infallible>),
+        )
+        .keep_alive(KeepAlive::new().interval(common::LIMITED_KEEP_ALIVE))
+        .into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, common::retry_after())],
+        )
+            .into_response(),
+    }
 }

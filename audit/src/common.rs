@@ -3,17 +3,18 @@
 //! payloads. Only framework-neutral code lives here, so that each module shows
 //! how its own built-in is used.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use futures_util::stream::{self, Stream};
+use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use sse_conformance::routes::TokenState;
-use sse_conformance::routes::FLOOD_EVENT_BYTES;
+use sse_conformance::routes::{FLOOD_EVENT_BYTES, LIMITED_RETRY_AFTER, LIMITED_STREAMS};
 use sse_conformance::ConformanceState;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
-pub use sse_conformance::routes::FLOOD_QUEUE;
+pub use sse_conformance::routes::{FLOOD_QUEUE, INJECTION};
 pub use sse_conformance::script::{large_data, SCRIPT_RETRY};
 
 /// Keep-alive interval of `/keep-alive`.
@@ -30,6 +31,14 @@ pub const TRAILING: &str = "trailing\n";
 pub const LEADING_SPACES: &str = "  two leading spaces";
 pub const UNICODE: &str = "héllo wörld 😀 ñ 中文";
 pub const WITH_ID_RETRY: Duration = Duration::from_millis(1000);
+
+/// Keep-alive interval of `/limited`, so that a client that left is noticed.
+pub const LIMITED_KEEP_ALIVE: Duration = Duration::from_millis(500);
+
+/// The `Retry-After` value (seconds) of a refused `/limited` stream.
+pub fn retry_after() -> String {
+    LIMITED_RETRY_AFTER.as_secs().to_string()
+}
 
 /// Query parameters of the routes, deserialised by each framework's own
 /// `Query` extractor as its users would.
@@ -116,4 +125,56 @@ pub async fn flood<E>(
     while sender.send(event()).await.is_ok() {
         token.count_flood_event();
     }
+}
+
+/// The source of `/fail-mid-stream`: 1 and 2, then an error.
+pub fn failing_numbers() -> impl Stream<Item = Result<u64, std::io::Error>> + Send + Sync {
+    stream::iter(1..=3).map(|n| match n {
+        1 | 2 => Ok(n),
+        _ => Err(std::io::Error::other(
+            "audit: deliberate source error in /fail-mid-stream",
+        )),
+    })
+}
+
+/// The source of `/panic-mid-stream`: 1 and 2, then a panic (not caught).
+pub fn panicking_numbers() -> impl Stream<Item = u64> + Send + Sync {
+    stream::iter(1..=3).map(|n| {
+        assert!(n < 3, "audit: deliberate panic in /panic-mid-stream");
+        n
+    })
+}
+
+/// The cap of `/limited` as a user of a built-in would write it: a tokio
+/// semaphore of [`LIMITED_STREAMS`] permits per token, the permit held by the
+/// response stream. (Tokens are never forgotten: fine for a report.)
+#[derive(Clone, Default)]
+pub struct StreamCaps(Arc<Mutex<HashMap<String, Arc<Semaphore>>>>);
+
+impl StreamCaps {
+    /// A slot for one more stream of the request's token, or `None` at the cap.
+    pub fn try_acquire(&self, params: &Params) -> Option<OwnedSemaphorePermit> {
+        let semaphore = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(params.token.clone().unwrap_or_default())
+            .or_insert_with(|| Arc::new(Semaphore::new(LIMITED_STREAMS)))
+            .clone();
+        semaphore.try_acquire_owned().ok()
+    }
+}
+
+/// `/limited`'s events: `admitted`, then nothing until the client leaves,
+/// holding `permit` as long as the stream lives.
+pub fn admitted<E: Send + Sync>(
+    permit: OwnedSemaphorePermit,
+    admitted: E,
+) -> impl Stream<Item = E> + Send + Sync {
+    stream::iter([admitted])
+        .chain(stream::pending())
+        .map(move |event| {
+            let _slot = &permit;
+            event
+        })
 }

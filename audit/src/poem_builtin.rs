@@ -1,23 +1,25 @@
 //! The routes with poem's own `poem::web::sse::{SSE, Event}`.
 
+use futures_util::future;
 use futures_util::stream::{self, StreamExt};
 use poem::error::NotFoundError;
-use poem::http::StatusCode;
+use poem::http::{header, StatusCode};
 use poem::listener::TcpAcceptor;
 use poem::middleware::Compression;
 use poem::web::sse::{Event, SSE};
 use poem::web::{Data, Query};
-use poem::{get, handler, EndpointExt, Request, Route, Server};
+use poem::{get, handler, EndpointExt, IntoResponse, Request, Response, Route, Server};
 use sse_conformance::{ConformanceState, COMPRESSED_PREFIX};
 use tokio::sync::mpsc;
 
-use crate::common::{self, Params};
+use crate::common::{self, Params, StreamCaps, INJECTION};
 
 /// Serves the routes on an ephemeral port of 127.0.0.1; returns the base URL.
 pub async fn start(state: ConformanceState) -> std::io::Result<String> {
     let app = routes()
         .nest(COMPRESSED_PREFIX, routes().with(Compression::new()))
         .data(state)
+        .data(StreamCaps::default())
         .catch_error(|_: NotFoundError| async { StatusCode::NO_CONTENT });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -40,6 +42,10 @@ fn routes() -> Route {
         .at("/disconnect-report", get(disconnect_report))
         .at("/flood", get(flood))
         .at("/flood-report", get(flood_report))
+        .at("/fail-mid-stream", get(fail_mid_stream))
+        .at("/panic-mid-stream", get(panic_mid_stream))
+        .at("/injection", get(injection))
+        .at("/limited", get(limited))
 }
 
 fn finite(events: Vec<Event>) -> SSE {
@@ -152,4 +158,41 @@ fn flood_report(Data(state): Data<&ConformanceState>, Query(params): Query<Param
     finite(vec![Event::message(
         params.token(state).flood_events().to_string(),
     )])
+}
+
+/// poem's `SSE` takes a stream of `Event`s only, nothing fallible: the handler
+/// has to decide what an error means. Here it ends the stream at the first
+/// one (`scan` stops at the first `None`).
+#[handler]
+fn fail_mid_stream() -> SSE {
+    let numbers = common::failing_numbers().scan((), |(), item| future::ready(item.ok()));
+    SSE::new(numbers.map(|n| Event::message(n.to_string()).id(n.to_string())))
+}
+
+#[handler]
+fn panic_mid_stream() -> SSE {
+    SSE::new(common::panicking_numbers().map(|n| Event::message(n.to_string()).id(n.to_string())))
+}
+
+/// poem's builder takes any text, and writes it as it is.
+#[handler]
+fn injection() -> SSE {
+    finite(vec![
+        Event::message("x").event_type(format!("x{INJECTION}")),
+        Event::message("x").id(format!("1{INJECTION}")),
+        Event::message(format!("x{INJECTION}")),
+    ])
+}
+
+#[handler]
+fn limited(Data(caps): Data<&StreamCaps>, Query(params): Query<Params>) -> Response {
+    match caps.try_acquire(&params) {
+        Some(permit) => SSE::new(common::admitted(permit, Event::message("admitted")))
+            .keep_alive(common::LIMITED_KEEP_ALIVE)
+            .into_response(),
+        None => Response::builder()
+            .status(StatusCode::SERVICE_UNAVAILABLE)
+            .header(header::RETRY_AFTER, common::retry_after())
+            .finish(),
+    }
 }

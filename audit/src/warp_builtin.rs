@@ -2,23 +2,24 @@
 
 use std::convert::Infallible;
 
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use sse_conformance::{ConformanceState, COMPRESSED_PREFIX};
 use tokio::sync::mpsc;
 use warp::filters::BoxedFilter;
-use warp::http::StatusCode;
+use warp::http::{header, StatusCode};
 use warp::reply::{Reply, Response};
 use warp::sse::Event;
 use warp::{Filter, Rejection};
 
-use crate::common::{self, Params};
+use crate::common::{self, Params, StreamCaps, INJECTION};
 
 /// Serves the routes on an ephemeral port of 127.0.0.1; returns the base URL.
 pub async fn start(state: ConformanceState) -> std::io::Result<String> {
+    let caps = StreamCaps::default();
     let compressed = warp::path(COMPRESSED_PREFIX.trim_start_matches('/'))
-        .and(routes(state.clone()))
+        .and(routes(state.clone(), caps.clone()))
         .with(warp::compression::gzip());
-    let app = compressed.or(routes(state));
+    let app = compressed.or(routes(state, caps));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(warp::serve(app).incoming(listener).run());
@@ -29,8 +30,9 @@ pub async fn start(state: ConformanceState) -> std::io::Result<String> {
 /// matches gets 204 from `recover`; any other rejection (such as a
 /// Last-Event-ID that `warp::sse::last_event_id` cannot parse) keeps warp's
 /// own answer.
-fn routes(state: ConformanceState) -> BoxedFilter<(Response,)> {
+fn routes(state: ConformanceState, caps: StreamCaps) -> BoxedFilter<(Response,)> {
     let state = warp::any().map(move || state.clone());
+    let caps = warp::any().map(move || caps.clone());
     let params = warp::query::<Params>();
 
     let script = warp::path!("script").map(|| script().into_response());
@@ -126,6 +128,29 @@ fn routes(state: ConformanceState) -> BoxedFilter<(Response,)> {
             ])
         },
     );
+    // `reply` takes a `TryStream`: warp logs the error and fails the body.
+    let fail_mid_stream = warp::path!("fail-mid-stream").map(|| {
+        let events = common::failing_numbers()
+            .map_ok(|n| Event::default().id(n.to_string()).data(n.to_string()));
+        warp::sse::reply(events).into_response()
+    });
+    let panic_mid_stream = warp::path!("panic-mid-stream").map(|| {
+        let events = common::panicking_numbers()
+            .map(|n| Ok::<_, Infallible>(Event::default().id(n.to_string()).data(n.to_string())));
+        warp::sse::reply(events).into_response()
+    });
+    // warp's builder takes any text, and writes it as it is.
+    let injection = warp::path!("injection").map(|| {
+        finite(vec![
+            Event::default().data("x").event(format!("x{INJECTION}")),
+            Event::default().data("x").id(format!("1{INJECTION}")),
+            Event::default().data(format!("x{INJECTION}")),
+        ])
+    });
+    let limited = warp::path!("limited")
+        .and(caps)
+        .and(params)
+        .map(limited_stream);
 
     warp::get()
         .and(
@@ -151,6 +176,14 @@ fn routes(state: ConformanceState) -> BoxedFilter<(Response,)> {
                 .or(flood)
                 .unify()
                 .or(flood_report)
+                .unify()
+                .or(fail_mid_stream)
+                .unify()
+                .or(panic_mid_stream)
+                .unify()
+                .or(injection)
+                .unify()
+                .or(limited)
                 .unify(),
         )
         .recover(unknown_path)
@@ -189,4 +222,23 @@ fn script() -> Response {
         Event::default().id("").data("id reset"),
         Event::default().event("done").data("bye"),
     ])
+}
+
+fn limited_stream(caps: StreamCaps, params: Params) -> Response {
+    let Some(permit) = caps.try_acquire(&params) else {
+        return warp::reply::with_header(
+            StatusCode::SERVICE_UNAVAILABLE,
+            header::RETRY_AFTER,
+            common::retry_after(),
+        )
+        .into_response();
+    };
+    let events =
+        common::admitted(permit, Event::default().data("admitted")).map(Ok::<_, Infallible>);
+    warp::sse::reply(
+        warp::sse::keep_alive()
+            .interval(common::LIMITED_KEEP_ALIVE)
+            .stream(events),
+    )
+    .into_response()
 }
