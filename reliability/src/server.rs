@@ -83,11 +83,29 @@ impl Server {
     /// Starts `framework` serving `handler` on every path of 127.0.0.1:port.
     /// Must be called inside a multi-threaded Tokio runtime.
     pub async fn start<H: Handler>(framework: Framework, handler: H) -> Server {
+        Self::start_tuned(framework, handler, None).await
+    }
+
+    /// Like [`start`](Self::start), with [`sse_core::tcp::set_stall_timeout`]
+    /// set on the listening socket (accepted connections inherit it).
+    pub async fn start_with_stall_timeout<H: Handler>(
+        framework: Framework,
+        handler: H,
+        stall_timeout: Duration,
+    ) -> Server {
+        Self::start_tuned(framework, handler, Some(stall_timeout)).await
+    }
+
+    async fn start_tuned<H: Handler>(
+        framework: Framework,
+        handler: H,
+        stall: Option<Duration>,
+    ) -> Server {
         match framework {
-            Framework::Axum => start_axum(handler),
-            Framework::Actix => start_actix(handler).await,
-            Framework::Warp => start_warp(handler),
-            Framework::Poem => start_poem(handler),
+            Framework::Axum => start_axum(handler, stall),
+            Framework::Actix => start_actix(handler, stall).await,
+            Framework::Warp => start_warp(handler, stall),
+            Framework::Poem => start_poem(handler, stall),
         }
     }
 
@@ -142,13 +160,26 @@ impl Drop for Server {
     }
 }
 
-fn tokio_listener() -> (tokio::net::TcpListener, SocketAddr) {
+/// A listener for actix, which takes a std one: same settings as [`tokio_listener`].
+fn std_listener(stall: Option<Duration>) -> std::net::TcpListener {
+    let (listener, _) = tokio_listener(stall);
+    let listener = listener.into_std().expect("a std listener");
+    listener
+        .set_nonblocking(false)
+        .expect("blocking mode, as actix expects");
+    listener
+}
+
+fn tokio_listener(stall: Option<Duration>) -> (tokio::net::TcpListener, SocketAddr) {
     let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
     socket.set_reuseaddr(true).expect("SO_REUSEADDR");
     socket
         .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .expect("bind to an ephemeral loopback port");
     let listener = socket.listen(BACKLOG).expect("listen");
+    if let Some(timeout) = stall {
+        sse_core::tcp::set_stall_timeout(&listener, timeout).expect("TCP_USER_TIMEOUT");
+    }
     let addr = listener.local_addr().expect("a local address");
     (listener, addr)
 }
@@ -172,8 +203,8 @@ where
     }
 }
 
-fn start_axum<H: Handler>(handler: H) -> Server {
-    let (listener, addr) = tokio_listener();
+fn start_axum<H: Handler>(handler: H, stall: Option<Duration>) -> Server {
+    let (listener, addr) = tokio_listener(stall);
     let app = axum::Router::new().fallback(move |publisher: sse_axum::Publisher| {
         let handler = handler.clone();
         async move { handler.handle(publisher) }
@@ -192,9 +223,9 @@ fn start_axum<H: Handler>(handler: H) -> Server {
     )
 }
 
-fn start_warp<H: Handler>(handler: H) -> Server {
+fn start_warp<H: Handler>(handler: H, stall: Option<Duration>) -> Server {
     use warp::Filter;
-    let (listener, addr) = tokio_listener();
+    let (listener, addr) = tokio_listener(stall);
     let routes = warp::any()
         .and(sse_warp::publisher())
         .map(move |publisher: sse_warp::Publisher| handler.handle(publisher));
@@ -208,8 +239,8 @@ fn start_warp<H: Handler>(handler: H) -> Server {
     spawn_tokio(Framework::Warp, addr, serve, signal)
 }
 
-fn start_poem<H: Handler>(handler: H) -> Server {
-    let (listener, addr) = tokio_listener();
+fn start_poem<H: Handler>(handler: H, stall: Option<Duration>) -> Server {
+    let (listener, addr) = tokio_listener(stall);
     let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).expect("a poem acceptor");
     let app = sse_poem::endpoint(move |publisher| {
         let handler = handler.clone();
@@ -235,7 +266,7 @@ fn start_poem<H: Handler>(handler: H) -> Server {
     )
 }
 
-async fn start_actix<H: Handler>(handler: H) -> Server {
+async fn start_actix<H: Handler>(handler: H, stall: Option<Duration>) -> Server {
     let (started, on_start) = oneshot::channel();
     let (finished, done) = oneshot::channel();
     std::thread::Builder::new()
@@ -257,8 +288,8 @@ async fn start_actix<H: Handler>(handler: H) -> Server {
                 // As the README recommends for SSE: notice a client's FIN at once.
                 .h1_allow_half_closed(false)
                 .backlog(BACKLOG)
-                .bind(("127.0.0.1", 0))
-                .expect("bind to an ephemeral loopback port");
+                .listen(std_listener(stall))
+                .expect("listen on an ephemeral loopback port");
                 let addr = server.addrs()[0];
                 let server = server.run();
                 let _ = started.send((addr, server.handle()));

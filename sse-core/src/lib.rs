@@ -12,7 +12,8 @@
 //!   contract and its options;
 //! * [`SseBody`]: the response body every adapter sends;
 //! * [`channel()`]: an imperative handle (send, comment, close, `closed().await`);
-//! * [`limits`]: caps on concurrent streams, overall and per topic.
+//! * [`limits`]: caps on concurrent streams, overall and per topic;
+//! * [`tcp`]: the socket setting that bounds how long a vanished client lingers.
 //!
 //! ```
 //! use futures_util::stream;
@@ -46,6 +47,7 @@ mod publisher;
 mod request;
 mod shutdown;
 mod source;
+pub mod tcp;
 
 pub use body::SseBody;
 pub use channel::channel;

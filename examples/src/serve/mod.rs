@@ -57,6 +57,8 @@ pub(crate) fn run_until_signal<A: App>(
     runtime.block_on(async move {
         let app = app.await?;
         let listener = TcpListener::bind(addr).await?;
+        // Cut off clients that vanish without a FIN or RST, or stop reading.
+        sse_core::tcp::set_stall_timeout(&listener, sse_core::tcp::DEFAULT_STALL_TIMEOUT)?;
         let local = listener.local_addr()?;
         println!("{framework:?} serving on http://{local}/ (Ctrl-C to stop)");
         serve(app, framework, listener, async {
