@@ -10,22 +10,20 @@
 //! | `shutdown.rs` | hub shutdown plus the framework's graceful shutdown end thousands of open streams, each with the final event and a clean end of body, in bounded time |
 //!
 //! Tests that take more than a few seconds are `#[ignore]`d and run in CI
-//! with `cargo test -p sse-reliability --release -- --ignored --test-threads=1`.
+//! with `cargo test -p sse-reliability -- --ignored --test-threads=1`.
 //! Tests that fail today because of a known gap are behind the `known-bugs`
 //! feature (`cargo test -p sse-reliability --features known-bugs`):
 //!
-//! * `vanishing.rs`, `stopped_reader_is_noticed::*` and
-//!   `stopped_reader_with_full_buffers_is_noticed::*`: a client that stops
-//!   reading but keeps its connection open is never noticed. Nothing in
-//!   `SseBody` or the adapters bounds how long a write may wait, so the
-//!   handler's `closed()` never fires and the hub subscription is kept.
-//! * `vanishing.rs`, `half_close_is_noticed::poem`, and the peak bound of
-//!   `churn.rs` on poem: poem's server keeps streaming to a client that sent
+//! * `vanishing.rs`, `stopped_reader_is_noticed::*`: a client that keeps
+//!   acknowledging but stops reading, on an idle stream, is noticed only once
+//!   keep-alives fill its buffers (hours); until then TCP sees a healthy
+//!   connection. (With full buffers, the stall timeout cuts it off:
+//!   `stopped_reader_with_full_buffers_is_noticed::*` passes.)
+//! * `vanishing.rs`, `half_close_is_noticed::poem`: poem's server keeps
+//!   streaming to a client that sent
 //!   FIN (it awaits hyper's connection again after hyper reported the
 //!   incomplete message), so the handler learns of it only when a later
 //!   keep-alive write fails, up to two keep-alive intervals later.
-//! * `slow_consumer.rs`: `PublishReport::delivered` counts the subscriber the
-//!   lag policy drops on that very publish.
 #![warn(missing_docs)]
 
 pub mod client;

@@ -138,4 +138,4 @@ async fn full(framework: Framework) {
 }
 
 per_framework!(graceful_shutdown => small);
-per_framework!(#[ignore = "long: 2 000 streams, run in release"] graceful_shutdown_2000_streams => full);
+per_framework!(#[ignore = "long: 2 000 streams, run by CI"] graceful_shutdown_2000_streams => full);

@@ -264,4 +264,4 @@ async fn full(framework: Framework) {
 }
 
 per_framework!(stalled_reader => small);
-per_framework!(#[ignore = "long: 200 MB per adapter, run in release"] soak_200mb => full);
+per_framework!(#[ignore = "long: 200 MB per adapter, run by CI"] soak_200mb => full);
