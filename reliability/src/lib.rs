@@ -36,7 +36,7 @@ pub use client::{http_client, End, Next, RawClient, RawOptions, SseReader};
 pub use process::{
     exclusive, open_fds, raise_open_files, rss_bytes, trimmed_rss_bytes, PeakRss, MIB,
 };
-pub use server::{Framework, Handler, Server};
+pub use server::{Framework, Handler, Server, Subscribe};
 
 /// Runs one test body for `framework` on a fresh two-worker runtime (the
 /// machine has two cores), holding [`exclusive`] so no other test of the same

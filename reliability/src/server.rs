@@ -17,6 +17,23 @@ pub trait Handler: Clone + Send + Sync + 'static {
     fn handle<P: SsePublisher>(&self, publisher: P) -> P::Response;
 }
 
+/// The handler most tests need: every request subscribes to `topic` on
+/// `hub`, resuming after the client's `Last-Event-ID`.
+#[derive(Clone)]
+pub struct Subscribe {
+    /// The hub subscribed to.
+    pub hub: sse_core::hub::Hub,
+    /// The topic every stream follows.
+    pub topic: &'static str,
+}
+
+impl Handler for Subscribe {
+    fn handle<P: SsePublisher>(&self, publisher: P) -> P::Response {
+        let subscription = self.hub.subscribe(self.topic, publisher.last_event_id());
+        publisher.publish(subscription)
+    }
+}
+
 /// The four frameworks with an adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framework {

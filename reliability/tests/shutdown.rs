@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use sse_core::decode::{Decoded, MessageEvent};
 use sse_core::hub::Hub;
-use sse_core::{Event, SsePublisher};
+use sse_core::Event;
 use sse_reliability::{
-    http_client, per_framework, raise_open_files, End, Framework, Handler, Next, Server, SseReader,
+    http_client, per_framework, raise_open_files, End, Framework, Next, Server, SseReader,
+    Subscribe,
 };
 use tokio::time::Instant;
 
@@ -22,18 +23,6 @@ const TOPIC: &str = "news";
 /// below a hang (every framework here waits forever, or 30 s for actix,
 /// for a stream that never ends).
 const SHUTDOWN_BOUND: Duration = Duration::from_secs(10);
-
-#[derive(Clone)]
-struct Subscribe {
-    hub: Hub,
-}
-
-impl Handler for Subscribe {
-    fn handle<P: SsePublisher>(&self, publisher: P) -> P::Response {
-        let subscription = self.hub.subscribe(TOPIC, publisher.last_event_id());
-        publisher.publish(subscription)
-    }
-}
 
 /// Reads a stream to its end: every event, and how it ended.
 async fn read_all(
@@ -57,7 +46,14 @@ async fn shutdown_with_streams(framework: Framework, streams: usize) {
     assert!(limit >= wanted, "RLIMIT_NOFILE is {limit}, {wanted} needed");
 
     let hub: Hub = Hub::new();
-    let server = Server::start(framework, Subscribe { hub: hub.clone() }).await;
+    let server = Server::start(
+        framework,
+        Subscribe {
+            hub: hub.clone(),
+            topic: TOPIC,
+        },
+    )
+    .await;
     let client = http_client();
     let patience = Duration::from_secs(60);
     let deadline = Instant::now() + patience;

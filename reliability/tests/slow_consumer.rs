@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use sse_core::decode::{Decoded, MessageEvent};
 use sse_core::hub::Hub;
-use sse_core::SsePublisher;
 use sse_reliability::{
-    http_client, per_framework, rss_bytes, End, Framework, Handler, Next, PeakRss, RawClient,
-    RawOptions, Server, SseReader, MIB,
+    http_client, per_framework, rss_bytes, End, Framework, Next, PeakRss, RawClient, RawOptions,
+    Server, SseReader, Subscribe, MIB,
 };
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -51,18 +50,6 @@ const STALLED_RECV_BUFFER: u32 = 4096;
 /// MB) or with what a stalled client has missed.
 const GROWTH_BOUND: u64 = 32 * MIB;
 
-#[derive(Clone)]
-struct Subscribe {
-    hub: Hub,
-}
-
-impl Handler for Subscribe {
-    fn handle<P: SsePublisher>(&self, publisher: P) -> P::Response {
-        let subscription = self.hub.subscribe(TOPIC, publisher.last_event_id());
-        publisher.publish(subscription)
-    }
-}
-
 fn data_of(number: u64) -> String {
     let mut data = format!("{number:010}:");
     data.extend(std::iter::repeat_n('x', EVENT_BYTES - data.len()));
@@ -99,7 +86,14 @@ async fn wait_for_subscribers(hub: &Hub, count: usize, within: Duration) {
 /// one that reads everything, and checks the bounds.
 async fn soak(framework: Framework, events: u64, stalled: usize) {
     let hub: Hub = Hub::new();
-    let server = Server::start(framework, Subscribe { hub: hub.clone() }).await;
+    let server = Server::start(
+        framework,
+        Subscribe {
+            hub: hub.clone(),
+            topic: TOPIC,
+        },
+    )
+    .await;
     let patience = Duration::from_secs(30);
 
     let mut stalled_clients = Vec::new();

@@ -75,80 +75,71 @@ async fn main() -> ExitCode {
                 only,
             };
             let report = sse_conformance::run(&base_url, &config).await;
-            print!(
-                "{}",
-                if json {
-                    report.to_json()
-                } else {
-                    report.to_table()
-                }
-            );
-            if report.all_passed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
+            finish(
+                json,
+                report.to_json(),
+                report.to_table(),
+                report.all_passed(),
+            )
         }
         Command::Matrix { reports, update } => matrix(&reports, update.as_deref()),
         Command::Lint { url, json, options } => {
             let report = sse_conformance::lint::lint(&url, &options).await;
-            print!(
-                "{}",
-                if json {
-                    report.to_json()
-                } else {
-                    report.to_table()
-                }
-            );
-            if report.has_errors() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            }
+            finish(
+                json,
+                report.to_json(),
+                report.to_table(),
+                !report.has_errors(),
+            )
         }
     }
 }
 
+/// Prints the report in the form asked for; fails the process unless `ok`.
+fn finish(json: bool, as_json: String, as_table: String, ok: bool) -> ExitCode {
+    print!("{}", if json { as_json } else { as_table });
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 fn matrix(paths: &[std::path::PathBuf], update: Option<&std::path::Path>) -> ExitCode {
+    match write_matrix(paths, update) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn write_matrix(
+    paths: &[std::path::PathBuf],
+    update: Option<&std::path::Path>,
+) -> Result<(), String> {
     let mut reports = Vec::new();
     for path in paths {
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        match sse_conformance::Report::load(path) {
-            Ok(report) => reports.push((name, report)),
-            Err(error) => {
-                eprintln!("cannot read {}: {error}", path.display());
-                return ExitCode::FAILURE;
-            }
-        }
+        let report = sse_conformance::Report::load(path)
+            .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+        reports.push((name, report));
     }
     let columns: Vec<(&str, &sse_conformance::Report)> =
         reports.iter().map(|(n, r)| (n.as_str(), r)).collect();
     let table = sse_conformance::markdown_matrix(&columns);
     let Some(target) = update else {
         print!("{table}");
-        return ExitCode::SUCCESS;
+        return Ok(());
     };
-    let document = match std::fs::read_to_string(target) {
-        Ok(document) => document,
-        Err(error) => {
-            eprintln!("cannot read {}: {error}", target.display());
-            return ExitCode::FAILURE;
-        }
-    };
-    match sse_conformance::replace_between_markers(&document, "conformance-matrix", &table) {
-        Some(updated) => match std::fs::write(target, updated) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("cannot write {}: {error}", target.display());
-                ExitCode::FAILURE
-            }
-        },
-        None => {
-            eprintln!("{} has no conformance-matrix markers", target.display());
-            ExitCode::FAILURE
-        }
-    }
+    let document = std::fs::read_to_string(target)
+        .map_err(|error| format!("cannot read {}: {error}", target.display()))?;
+    let updated = sse_conformance::replace_between_markers(&document, "conformance-matrix", &table)
+        .ok_or_else(|| format!("{} has no conformance-matrix markers", target.display()))?;
+    std::fs::write(target, updated)
+        .map_err(|error| format!("cannot write {}: {error}", target.display()))
 }
