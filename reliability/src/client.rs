@@ -1,15 +1,18 @@
 //! Clients: reqwest for well-behaved readers, and a raw HTTP/1.1 client over a
 //! socket the test controls, for misbehaving ones (stalled with a small receive
-//! buffer, reset, half-closed).
+//! buffer, reset, half-closed, unplugged).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sse_core::decode::{Decoded, Decoder, MessageEvent};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::{timeout_at, Instant};
+
+use crate::netns::RemoteHost;
 
 /// A reqwest client for SSE over HTTP/1.1 that never reuses connections, so
 /// dropping a response closes its connection, as a browser tab closing does.
@@ -115,6 +118,8 @@ pub struct RawOptions {
     pub recv_buffer: Option<u32>,
     /// Extra request header lines, e.g. `"Last-Event-ID: 7"`.
     pub headers: Vec<String>,
+    /// Connect from this host rather than from loopback.
+    pub from: Option<Arc<RemoteHost>>,
 }
 
 /// An HTTP/1.1 client on a plain socket: it writes a `GET`, and reads only
@@ -131,7 +136,10 @@ pub struct RawClient {
 impl RawClient {
     /// Connects to `addr` and sends `GET path`. Reads nothing yet.
     pub async fn get(addr: SocketAddr, path: &str, options: &RawOptions) -> std::io::Result<Self> {
-        let socket = TcpSocket::new_v4()?;
+        let socket = match &options.from {
+            Some(host) => host.socket()?,
+            None => TcpSocket::new_v4()?,
+        };
         if let Some(size) = options.recv_buffer {
             socket.set_recv_buffer_size(size)?;
         }

@@ -5,12 +5,13 @@
 //! | file | what it proves, on every adapter |
 //! |---|---|
 //! | `slow_consumer.rs` | a client that stops reading costs a bounded amount of memory, the hub's lag policy drops it, and a healthy client on the same topic still gets every event in order |
-//! | `vanishing.rs` | a client that resets, closes or half-closes its connection is noticed by the handler within a bound |
+//! | `vanishing.rs` | a client that resets, closes, half-closes or silently disappears (its network unplugged) is noticed by the handler within a bound |
 //! | `churn.rs` | after many connect/disconnect cycles, the hub has no subscriber left, every close callback ran, and memory is back near its baseline |
 //! | `shutdown.rs` | hub shutdown plus the framework's graceful shutdown end thousands of open streams, each with the final event and a clean end of body, in bounded time |
 //!
-//! Tests that take more than a few seconds are `#[ignore]`d and run in CI
-//! with `cargo test -p sse-reliability -- --ignored --test-threads=1`.
+//! Tests that take more than a few seconds, or need root (network
+//! namespaces, [`RemoteHost`]), are `#[ignore]`d and run in CI with
+//! `cargo test -p sse-reliability -- --ignored --test-threads=1`.
 //! Tests that fail today because of a known gap are behind the `known-bugs`
 //! feature (`cargo test -p sse-reliability --features known-bugs`):
 //!
@@ -27,12 +28,14 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod netns;
 pub mod process;
 pub mod server;
 
 use std::future::Future;
 
 pub use client::{http_client, End, Next, RawClient, RawOptions, SseReader};
+pub use netns::RemoteHost;
 pub use process::{
     exclusive, open_fds, raise_open_files, rss_bytes, trimmed_rss_bytes, PeakRss, MIB,
 };

@@ -1,8 +1,9 @@
-//! Each framework's server on an ephemeral loopback port, serving one handler
-//! on every path, with the framework's own graceful shutdown.
+//! Each framework's server on an ephemeral port (of loopback, unless a test
+//! asks for another address), serving one handler on every path, with the
+//! framework's own graceful shutdown.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use sse_core::SsePublisher;
@@ -100,7 +101,7 @@ impl Server {
     /// Starts `framework` serving `handler` on every path of 127.0.0.1:port.
     /// Must be called inside a multi-threaded Tokio runtime.
     pub async fn start<H: Handler>(framework: Framework, handler: H) -> Server {
-        Self::start_tuned(framework, handler, None).await
+        Self::start_tuned(framework, handler, Listen::default()).await
     }
 
     /// Like [`start`](Self::start), with [`sse_core::tcp::set_stall_timeout`]
@@ -110,19 +111,35 @@ impl Server {
         handler: H,
         stall_timeout: Duration,
     ) -> Server {
-        Self::start_tuned(framework, handler, Some(stall_timeout)).await
+        let listen = Listen {
+            stall: Some(stall_timeout),
+            ..Listen::default()
+        };
+        Self::start_tuned(framework, handler, listen).await
     }
 
-    async fn start_tuned<H: Handler>(
+    /// Like [`start_with_stall_timeout`](Self::start_with_stall_timeout), on
+    /// `ip` instead of loopback: for clients in another network namespace
+    /// ([`crate::RemoteHost`]).
+    pub async fn start_on<H: Handler>(
         framework: Framework,
         handler: H,
-        stall: Option<Duration>,
+        ip: Ipv4Addr,
+        stall_timeout: Duration,
     ) -> Server {
+        let listen = Listen {
+            ip,
+            stall: Some(stall_timeout),
+        };
+        Self::start_tuned(framework, handler, listen).await
+    }
+
+    async fn start_tuned<H: Handler>(framework: Framework, handler: H, listen: Listen) -> Server {
         match framework {
-            Framework::Axum => start_axum(handler, stall),
-            Framework::Actix => start_actix(handler, stall).await,
-            Framework::Warp => start_warp(handler, stall),
-            Framework::Poem => start_poem(handler, stall),
+            Framework::Axum => start_axum(handler, listen),
+            Framework::Actix => start_actix(handler, listen).await,
+            Framework::Warp => start_warp(handler, listen),
+            Framework::Poem => start_poem(handler, listen),
         }
     }
 
@@ -136,7 +153,7 @@ impl Server {
         self.addr
     }
 
-    /// `http://127.0.0.1:port` + `path_and_query`.
+    /// `http://ip:port` + `path_and_query`.
     pub fn url(&self, path_and_query: &str) -> String {
         format!("http://{}{path_and_query}", self.addr)
     }
@@ -178,8 +195,8 @@ impl Drop for Server {
 }
 
 /// A listener for actix, which takes a std one: same settings as [`tokio_listener`].
-fn std_listener(stall: Option<Duration>) -> std::net::TcpListener {
-    let (listener, _) = tokio_listener(stall);
+fn std_listener(listen: Listen) -> std::net::TcpListener {
+    let (listener, _) = tokio_listener(listen);
     let listener = listener.into_std().expect("a std listener");
     listener
         .set_nonblocking(false)
@@ -187,14 +204,30 @@ fn std_listener(stall: Option<Duration>) -> std::net::TcpListener {
     listener
 }
 
-fn tokio_listener(stall: Option<Duration>) -> (tokio::net::TcpListener, SocketAddr) {
+/// Where a server listens, and its stall timeout if any.
+#[derive(Debug, Clone, Copy)]
+struct Listen {
+    ip: Ipv4Addr,
+    stall: Option<Duration>,
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Self {
+            ip: Ipv4Addr::LOCALHOST,
+            stall: None,
+        }
+    }
+}
+
+fn tokio_listener(listen: Listen) -> (tokio::net::TcpListener, SocketAddr) {
     let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
     socket.set_reuseaddr(true).expect("SO_REUSEADDR");
     socket
-        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .expect("bind to an ephemeral loopback port");
+        .bind(SocketAddr::from((listen.ip, 0)))
+        .expect("bind to an ephemeral port");
     let listener = socket.listen(BACKLOG).expect("listen");
-    if let Some(timeout) = stall {
+    if let Some(timeout) = listen.stall {
         sse_core::tcp::set_stall_timeout(&listener, timeout).expect("TCP_USER_TIMEOUT");
     }
     let addr = listener.local_addr().expect("a local address");
@@ -220,8 +253,8 @@ where
     }
 }
 
-fn start_axum<H: Handler>(handler: H, stall: Option<Duration>) -> Server {
-    let (listener, addr) = tokio_listener(stall);
+fn start_axum<H: Handler>(handler: H, listen: Listen) -> Server {
+    let (listener, addr) = tokio_listener(listen);
     let app = axum::Router::new().fallback(move |publisher: sse_axum::Publisher| {
         let handler = handler.clone();
         async move { handler.handle(publisher) }
@@ -240,9 +273,9 @@ fn start_axum<H: Handler>(handler: H, stall: Option<Duration>) -> Server {
     )
 }
 
-fn start_warp<H: Handler>(handler: H, stall: Option<Duration>) -> Server {
+fn start_warp<H: Handler>(handler: H, listen: Listen) -> Server {
     use warp::Filter;
-    let (listener, addr) = tokio_listener(stall);
+    let (listener, addr) = tokio_listener(listen);
     let routes = warp::any()
         .and(sse_warp::publisher())
         .map(move |publisher: sse_warp::Publisher| handler.handle(publisher));
@@ -256,8 +289,8 @@ fn start_warp<H: Handler>(handler: H, stall: Option<Duration>) -> Server {
     spawn_tokio(Framework::Warp, addr, serve, signal)
 }
 
-fn start_poem<H: Handler>(handler: H, stall: Option<Duration>) -> Server {
-    let (listener, addr) = tokio_listener(stall);
+fn start_poem<H: Handler>(handler: H, listen: Listen) -> Server {
+    let (listener, addr) = tokio_listener(listen);
     let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).expect("a poem acceptor");
     let app = sse_poem::endpoint(move |publisher| {
         let handler = handler.clone();
@@ -283,7 +316,7 @@ fn start_poem<H: Handler>(handler: H, stall: Option<Duration>) -> Server {
     )
 }
 
-async fn start_actix<H: Handler>(handler: H, stall: Option<Duration>) -> Server {
+async fn start_actix<H: Handler>(handler: H, listen: Listen) -> Server {
     let (started, on_start) = oneshot::channel();
     let (finished, done) = oneshot::channel();
     std::thread::Builder::new()
@@ -305,7 +338,7 @@ async fn start_actix<H: Handler>(handler: H, stall: Option<Duration>) -> Server 
                 // As the README recommends for SSE: notice a client's FIN at once.
                 .h1_allow_half_closed(false)
                 .backlog(BACKLOG)
-                .listen(std_listener(stall))
+                .listen(std_listener(listen))
                 .expect("listen on an ephemeral loopback port");
                 let addr = server.addrs()[0];
                 let server = server.run();

@@ -9,7 +9,9 @@ use std::time::Duration;
 use sse_core::decode::Decoded;
 use sse_core::hub::Hub;
 use sse_core::{Event, KeepAlive, PublishOptions, SsePublisher};
-use sse_reliability::{per_framework, Framework, Handler, Next, RawClient, RawOptions, Server};
+use sse_reliability::{
+    per_framework, Framework, Handler, Next, RawClient, RawOptions, RemoteHost, Server,
+};
 use tokio::time::Instant;
 
 /// The keep-alive interval K of the idle streams.
@@ -29,6 +31,16 @@ const STALL: Duration = Duration::from_secs(1);
 /// the README requires) do, within milliseconds. The 2 s on top are
 /// scheduling slack on a loaded 2-core machine.
 const BOUND: Duration = Duration::from_secs(2 * KEEP_ALIVE.as_secs() + 2);
+
+/// How soon a client that silently disappears must be noticed: 2K + STALL + 1 s.
+///
+/// Nothing arrives from it, so the first sign is the next keep-alive (within
+/// K) going unacknowledged; the stall timeout aborts the connection STALL
+/// later. axum, warp and actix see the abort at once (they read the socket
+/// while streaming); poem only at its next write, K later. The 1 s on top is
+/// scheduling slack.
+const UNPLUGGED_BOUND: Duration =
+    Duration::from_secs(2 * KEEP_ALIVE.as_secs() + STALL.as_secs() + 1);
 
 /// When each stream's handler learnt its client had gone.
 #[derive(Clone, Default)]
@@ -105,6 +117,10 @@ enum Kind {
     Close,
     /// Shut down the writing side (FIN), keep reading.
     HalfClose,
+    /// Connect from another host, then unplug its network: no FIN, no RST,
+    /// no ACK, nothing ever again, as when a laptop closes or a NAT forgets
+    /// the connection.
+    Unplugged,
     /// Stop reading, with a small receive buffer, and keep the socket open.
     #[cfg_attr(not(feature = "known-bugs"), allow(dead_code))]
     StopReading,
@@ -132,10 +148,16 @@ async fn vanish(framework: Framework, kind: Kind, horizon: Duration) -> Measured
         gone: gone.clone(),
         hub: hub.clone(),
     };
-    let server = Server::start_with_stall_timeout(framework, idle, STALL).await;
+    let remote = (kind == Kind::Unplugged)
+        .then(|| Arc::new(RemoteHost::create().expect("a network namespace for the client")));
+    let server = match &remote {
+        Some(remote) => Server::start_on(framework, idle, remote.host_ip(), STALL).await,
+        None => Server::start_with_stall_timeout(framework, idle, STALL).await,
+    };
     let token = format!("{framework}-{kind:?}");
     let options = RawOptions {
         recv_buffer: matches!(kind, Kind::StopReading | Kind::StopReadingFull).then_some(4096),
+        from: remote.clone(),
         ..RawOptions::default()
     };
     let channel_path = if kind == Kind::StopReadingFull {
@@ -172,6 +194,9 @@ async fn vanish(framework: Framework, kind: Kind, horizon: Duration) -> Measured
     assert!(gone.get(&token).is_none(), "{framework}: noticed too early");
 
     let vanished = Instant::now();
+    if let Some(remote) = &remote {
+        remote.unplug().expect("unplug the client's network");
+    }
     let mut kept = Vec::new();
     for mut client in clients {
         match kind {
@@ -185,7 +210,7 @@ async fn vanish(framework: Framework, kind: Kind, horizon: Duration) -> Measured
                     while let Ok(Next::Item(_)) = client.next(deadline).await {}
                 }));
             }
-            Kind::StopReading | Kind::StopReadingFull => {
+            Kind::StopReading | Kind::StopReadingFull | Kind::Unplugged => {
                 kept.push(tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_secs(600)).await;
                     drop(client);
@@ -219,17 +244,21 @@ async fn vanish(framework: Framework, kind: Kind, horizon: Duration) -> Measured
 }
 
 async fn assert_noticed(framework: Framework, kind: Kind) {
-    let measured = vanish(framework, kind, BOUND + Duration::from_secs(3)).await;
+    assert_noticed_within(framework, kind, BOUND).await;
+}
+
+async fn assert_noticed_within(framework: Framework, kind: Kind, bound: Duration) {
+    let measured = vanish(framework, kind, bound + Duration::from_secs(3)).await;
     for (what, took) in [
         ("channel closed()", measured.channel),
         ("hub subscriber", measured.hub),
     ] {
         let took = took.unwrap_or_else(|| {
-            panic!("{framework} {kind:?}: {what} not noticed within {BOUND:?} + 3 s")
+            panic!("{framework} {kind:?}: {what} not noticed within {bound:?} + 3 s")
         });
         assert!(
-            took <= BOUND,
-            "{framework} {kind:?}: {what} noticed after {took:?} (bound {BOUND:?})"
+            took <= bound,
+            "{framework} {kind:?}: {what} noticed after {took:?} (bound {bound:?})"
         );
     }
 }
@@ -246,8 +275,18 @@ async fn half_close(framework: Framework) {
     assert_noticed(framework, Kind::HalfClose).await;
 }
 
+/// Without the stall timeout, a vanished client would hold its stream until
+/// TCP gave up retransmitting (about 15 minutes with Linux defaults).
+async fn unplugged(framework: Framework) {
+    assert_noticed_within(framework, Kind::Unplugged, UNPLUGGED_BOUND).await;
+}
+
 per_framework!(shared reset_is_noticed => reset);
 per_framework!(shared close_is_noticed => close);
+per_framework!(
+    #[ignore = "needs root, for a network namespace; run by .ci/run"]
+    shared unplugged_client_is_noticed => unplugged
+);
 
 mod half_close_is_noticed {
     use super::*;
