@@ -65,19 +65,49 @@ pub fn listener() -> std::io::Result<std::net::TcpListener> {
 
 /// Probes of another process, from `/proc`.
 pub mod proc {
-    /// User plus system CPU time of `pid` (all threads), in seconds, from
-    /// `/proc/<pid>/stat` (clock-tick resolution, usually 10 ms).
-    pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    /// CPU time `pid` (all threads) has spent so far, from `/proc/<pid>/stat`
+    /// (clock-tick resolution, usually 10 ms).
+    #[derive(Debug, Clone, Copy, Default, PartialEq)]
+    pub struct CpuTime {
+        /// Seconds in user space.
+        pub user: f64,
+        /// Seconds in the kernel (system calls, and the softirq work they
+        /// trigger: on loopback, a write also runs the receiving side's TCP).
+        pub system: f64,
+    }
+
+    impl CpuTime {
+        /// User plus system seconds.
+        pub fn total(&self) -> f64 {
+            self.user + self.system
+        }
+    }
+
+    impl std::ops::Sub for CpuTime {
+        type Output = CpuTime;
+
+        fn sub(self, earlier: CpuTime) -> CpuTime {
+            CpuTime {
+                user: self.user - earlier.user,
+                system: self.system - earlier.system,
+            }
+        }
+    }
+
+    /// The CPU time of `pid` so far, or `None` if it cannot be read.
+    pub fn cpu_time(pid: u32) -> Option<CpuTime> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         // The command name may hold spaces: fields are counted after its ')'.
         let rest = &stat[stat.rfind(')')? + 2..];
         let fields: Vec<&str> = rest.split(' ').collect();
         // utime and stime are fields 14 and 15 of the whole line, 12 and 13 here.
-        let ticks: u64 =
-            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        let ticks = |index: usize| fields.get(index)?.parse::<u64>().ok();
         // SAFETY: sysconf has no preconditions.
         let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-        Some(ticks as f64 / per_second)
+        Some(CpuTime {
+            user: ticks(11)? as f64 / per_second,
+            system: ticks(12)? as f64 / per_second,
+        })
     }
 
     fn status_kib(pid: u32, key: &str) -> Option<u64> {

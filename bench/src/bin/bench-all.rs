@@ -74,6 +74,8 @@ struct Run {
     p99_ms: f64,
     max_ms: f64,
     cpu_us_per_delivery: f64,
+    /// The share of that CPU time spent in the kernel.
+    kernel_share: f64,
     idle_kib_per_conn: f64,
     burst_kib_per_conn: f64,
     peak_mib: f64,
@@ -108,11 +110,12 @@ fn main() {
                     &bin_dir, &options, mode, framework, variant, run_number, pin,
                 );
                 eprintln!(
-                    "{mode:?} round {} {framework}/{variant}: {:.0}/s p99 {:.1} ms cpu {:.3} us idle {:.1} KiB burst {:.1} KiB lost {} load {:.2}",
+                    "{mode:?} round {} {framework}/{variant}: {:.0}/s p99 {:.1} ms cpu {:.3} us ({:.0}% kernel) idle {:.1} KiB burst {:.1} KiB lost {} load {:.2}",
                     round + 1,
                     run.per_second,
                     run.p99_ms,
                     run.cpu_us_per_delivery,
+                    run.kernel_share * 100.0,
                     run.idle_kib_per_conn,
                     run.burst_kib_per_conn,
                     run.lost_or_unordered,
@@ -340,11 +343,11 @@ fn measure(
             peak
         })
     };
-    let cpu_before = proc::cpu_seconds(pid).unwrap_or(0.0);
+    let cpu_before = proc::cpu_time(pid).unwrap_or_default();
     writeln!(server_in, "burst {events} {} {rate}", options.bytes).expect("command the server");
     server_in.flush().expect("command the server");
     let done = read_line(&mut load_out, "DONE");
-    let cpu_after = proc::cpu_seconds(pid).unwrap_or(0.0);
+    let cpu = proc::cpu_time(pid).unwrap_or_default() - cpu_before;
     stop.store(true, Ordering::Relaxed);
     let burst_peak_kib = sampler.join().unwrap_or(0) as f64;
     let peak_kib = proc::peak_rss_kib(pid).unwrap_or(0) as f64;
@@ -368,7 +371,8 @@ fn measure(
         p50_ms: field(&done, "p50_us") / 1000.0,
         p99_ms: field(&done, "p99_us") / 1000.0,
         max_ms: field(&done, "max_us") / 1000.0,
-        cpu_us_per_delivery: (cpu_after - cpu_before) * 1e6 / deliveries.max(1) as f64,
+        cpu_us_per_delivery: cpu.total() * 1e6 / deliveries.max(1) as f64,
+        kernel_share: cpu.system / cpu.total().max(f64::MIN_POSITIVE),
         idle_kib_per_conn: (idle_kib - base_kib) / conns as f64,
         burst_kib_per_conn: (burst_peak_kib.max(idle_kib) - base_kib) / conns as f64,
         peak_mib: peak_kib / 1024.0,
@@ -402,6 +406,7 @@ fn median(runs: &[Run]) -> Run {
         p99_ms: pick(&|r| r.p99_ms),
         max_ms: pick(&|r| r.max_ms),
         cpu_us_per_delivery: pick(&|r| r.cpu_us_per_delivery),
+        kernel_share: pick(&|r| r.kernel_share),
         idle_kib_per_conn: pick(&|r| r.idle_kib_per_conn),
         burst_kib_per_conn: pick(&|r| r.burst_kib_per_conn),
         peak_mib: pick(&|r| r.peak_mib),
@@ -448,9 +453,9 @@ fn render_report(
             .fold(0.0, f64::max);
         let paced = matches!(mode, Mode::Paced(_));
         if paced {
-            out.push_str("| variant | p50 ms | p99 ms | p99 vs native | max ms | CPU µs/delivery | RSS/conn idle KiB | RSS/conn burst KiB | peak RSS MiB | lost | load |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+            out.push_str("| variant | p50 ms | p99 ms | p99 vs native | max ms | CPU µs/delivery | CPU in kernel | RSS/conn idle KiB | RSS/conn burst KiB | peak RSS MiB | lost | load |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         } else {
-            out.push_str("| variant | deliveries/s | vs own native | vs fastest native | p50 ms | p99 ms | max ms | CPU µs/delivery | RSS/conn idle KiB | RSS/conn burst KiB | peak RSS MiB | lost | load |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+            out.push_str("| variant | deliveries/s | vs own native | vs fastest native | p50 ms | p99 ms | max ms | CPU µs/delivery | CPU in kernel | RSS/conn idle KiB | RSS/conn burst KiB | peak RSS MiB | lost | load |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         }
         for framework in &options.frameworks {
             let native = medians.get(&(mode, framework.clone(), "native".into()));
@@ -477,12 +482,13 @@ fn render_report(
                 if paced {
                     let _ = writeln!(
                         out,
-                        "| {name} | {:.2} | {:.2} | {} | {:.2} | {:.3} | {:.1} | {:.1} | {:.0} | {lost} | {:.2} |",
+                        "| {name} | {:.2} | {:.2} | {} | {:.2} | {:.3} | {:.0}% | {:.1} | {:.1} | {:.0} | {lost} | {:.2} |",
                         run.p50_ms,
                         run.p99_ms,
                         ratio(run.p99_ms, native.map(|n| n.p99_ms)),
                         run.max_ms,
                         run.cpu_us_per_delivery,
+                        run.kernel_share * 100.0,
                         run.idle_kib_per_conn,
                         run.burst_kib_per_conn,
                         run.peak_mib,
@@ -491,7 +497,7 @@ fn render_report(
                 } else {
                     let _ = writeln!(
                         out,
-                        "| {name} | {:.0} | {} | {} | {:.1} | {:.1} | {:.1} | {:.3} | {:.1} | {:.1} | {:.0} | {lost} | {:.2} |",
+                        "| {name} | {:.0} | {} | {} | {:.1} | {:.1} | {:.1} | {:.3} | {:.0}% | {:.1} | {:.1} | {:.0} | {lost} | {:.2} |",
                         run.per_second,
                         ratio(run.per_second, native.map(|n| n.per_second)),
                         if variant == "ours" { format!("{:.2}x", run.per_second / fastest_native.max(1.0)) } else { String::new() },
@@ -499,6 +505,7 @@ fn render_report(
                         run.p99_ms,
                         run.max_ms,
                         run.cpu_us_per_delivery,
+                        run.kernel_share * 100.0,
                         run.idle_kib_per_conn,
                         run.burst_kib_per_conn,
                         run.peak_mib,

@@ -1,0 +1,108 @@
+//! What one idle SSE stream keeps allocated, ours against axum's native
+//! recipe: the heap side of the "RSS/conn idle" column of `bench-all`, counted
+//! exactly instead of read off RSS.
+//!
+//! `cargo run --release -p sse-bench --example allocs_per_stream`
+//!
+//! Each variant builds 1 000 response bodies the way its server in
+//! `sse-bench-server` does (ours: a hub subscription through `sse-axum`'s
+//! body mapping; native: axum's `Sse` over a `BroadcastStream`), polls each
+//! once (so lazily made timers exist, as on a connection waiting for its
+//! first event), keeps them all, and reports the heap blocks and bytes still
+//! held per body. The framework's own connection state (hyper's buffers, the
+//! task) is the same for both and not counted.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
+use std::task::{Context, Waker};
+
+use axum::response::IntoResponse;
+use futures_util::StreamExt;
+use http_body::Body as _;
+use sse_core::{PublishOptions, SseBody};
+
+/// The system allocator, counting the blocks and bytes held.
+struct Counting;
+
+static BLOCKS: AtomicIsize = AtomicIsize::new(0);
+static BYTES: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        BLOCKS.fetch_add(1, Relaxed);
+        BYTES.fetch_add(layout.size() as isize, Relaxed);
+        // SAFETY: the caller's contract is the system allocator's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        BLOCKS.fetch_sub(1, Relaxed);
+        BYTES.fetch_sub(layout.size() as isize, Relaxed);
+        // SAFETY: the caller's contract is the system allocator's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static COUNTING: Counting = Counting;
+
+const BODIES: usize = 1000;
+
+/// Heap blocks and bytes held per body, once `BODIES` bodies exist and were
+/// each polled once.
+fn held_per_body(mut make: impl FnMut() -> axum::body::Body) -> (f64, f64) {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut bodies = Vec::with_capacity(BODIES);
+    // The first one may set up shared state (the hub's topic): not counted.
+    bodies.push(make());
+    let (blocks, bytes) = (BLOCKS.load(Relaxed), BYTES.load(Relaxed));
+    for _ in 1..BODIES {
+        let mut body = make();
+        let _ = Pin::new(&mut body).poll_frame(&mut cx);
+        bodies.push(body);
+    }
+    let per_body = |now: isize, before: isize| (now - before) as f64 / (BODIES - 1) as f64;
+    (
+        per_body(BLOCKS.load(Relaxed), blocks),
+        per_body(BYTES.load(Relaxed), bytes),
+    )
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // Bodies start their timers on first poll, inside a runtime.
+    let _inside = runtime.enter();
+
+    let hub: sse_core::hub::Hub = sse_core::hub::Hub::new();
+    let ours = held_per_body(|| {
+        let subscription = hub.subscribe(sse_bench::TOPIC, None);
+        // What `sse_axum::Publisher::publish` builds.
+        let body = SseBody::new(subscription, &PublishOptions::default())
+            .coalesce(SseBody::COALESCE_BYTES);
+        axum::body::Body::new(body)
+    });
+
+    let (sender, _keep_open) = tokio::sync::broadcast::channel::<String>(sse_bench::QUEUE);
+    let native = held_per_body(|| {
+        use axum::response::sse::{Event, KeepAlive, Sse};
+        let events = tokio_stream::wrappers::BroadcastStream::new(sender.subscribe())
+            .filter_map(|item| std::future::ready(item.ok()))
+            .map(|data| Ok::<_, Infallible>(Event::default().data(data)));
+        Sse::new(events)
+            .keep_alive(KeepAlive::default())
+            .into_response()
+            .into_body()
+    });
+
+    println!("| variant | heap blocks per idle stream | bytes per idle stream |");
+    println!("|---|---|---|");
+    for (name, (blocks, bytes)) in [("sse-axum + hub", ours), ("axum native", native)] {
+        println!("| {name} | {blocks:.2} | {bytes:.0} |");
+    }
+}
