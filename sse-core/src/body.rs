@@ -189,12 +189,36 @@ impl SseBody {
 impl Streaming {
     fn poll_bytes(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         if std::mem::take(&mut self.chunk_sent) {
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
+            return self.pause_after_chunk(cx);
         }
         let polled = self.poll_chunk(cx);
         self.chunk_sent = self.write_each_chunk && matches!(polled, Poll::Ready(Some(_)));
         polled
+    }
+
+    /// The `Pending` that `write_each_chunk` owes the framework between two
+    /// chunks. When nothing more is ready it is the ordinary `Pending` (the
+    /// source, timer and shutdown will wake the task): a stream that keeps
+    /// up with its events costs one poll per event, not two. Only when more
+    /// is ready at once is it kept back (in `carry`) and the task woken.
+    fn pause_after_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        if self.carry.is_none() {
+            self.poll_shutdown(cx);
+            let next = match self.poll_frame(cx) {
+                Poll::Pending => match self.poll_keep_alive(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    ready => ready,
+                },
+                ready => ready,
+            };
+            // The end (`None`) is only reported by the next poll: the owed
+            // `Pending` comes first there too.
+            if let Poll::Ready(Some(bytes)) = next {
+                self.carry = Some(bytes);
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 
     fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
@@ -471,6 +495,49 @@ mod tests {
             poll(&mut body, &waker),
             Poll::Ready(Some("data: b\n\n".into()))
         );
+        assert_eq!(poll(&mut body, &waker), Poll::Pending);
+        assert_eq!(poll(&mut body, &waker), Poll::Ready(None));
+    }
+
+    #[test]
+    fn write_each_chunk_costs_no_extra_poll_when_nothing_more_is_ready() {
+        let (sender, receiver) = crate::channel(4);
+        let options = PublishOptions::new().no_keep_alive();
+        let mut body = SseBody::new(receiver, &options)
+            .coalesce(1024)
+            .write_each_chunk();
+        let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
+        let waker = Waker::from(wakes.clone());
+        sender.try_send(Event::message("a")).unwrap();
+        assert_eq!(
+            poll(&mut body, &waker),
+            Poll::Ready(Some("data: a\n\n".into()))
+        );
+        // The owed Pending is the ordinary one: no wake-up is asked for...
+        assert_eq!(poll(&mut body, &waker), Poll::Pending);
+        assert_eq!(wakes.0.load(Ordering::Relaxed), 0);
+        // ...and the source's own wake-up brings the next event.
+        sender.try_send(Event::message("b")).unwrap();
+        assert_eq!(wakes.0.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            poll(&mut body, &waker),
+            Poll::Ready(Some("data: b\n\n".into()))
+        );
+        // Two events ready at once: still a Pending between their chunks.
+        sender.try_send(Event::message("c")).unwrap();
+        sender.try_send(Event::message("d")).unwrap();
+        let before = wakes.0.load(Ordering::Relaxed);
+        assert_eq!(poll(&mut body, &waker), Poll::Pending);
+        assert_eq!(
+            wakes.0.load(Ordering::Relaxed),
+            before + 1,
+            "with more ready, the owed Pending asks to be polled again"
+        );
+        assert_eq!(
+            poll(&mut body, &waker),
+            Poll::Ready(Some("data: c\n\ndata: d\n\n".into()))
+        );
+        drop(sender);
         assert_eq!(poll(&mut body, &waker), Poll::Pending);
         assert_eq!(poll(&mut body, &waker), Poll::Ready(None));
     }
