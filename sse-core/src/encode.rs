@@ -178,18 +178,30 @@ struct Lines<'a> {
     /// How many lines, and how many CR and LF bytes the text holds.
     lines: usize,
     break_bytes: usize,
+    /// Where the first lines end (at their CR or LF), noted by the scan so
+    /// that writing them needs no second one; text with more lines than this
+    /// holds is scanned again.
+    ends: [usize; NOTED_ENDS],
 }
+
+/// Line ends `Lines` notes while it scans: enough for the multi-line text
+/// events usually carry, small enough to stay a cheap stack array.
+const NOTED_ENDS: usize = 32;
 
 impl<'a> Lines<'a> {
     fn of(text: &'a str) -> Self {
         let text = text.as_bytes();
         let first_break = memchr::memchr2(b'\r', b'\n', text);
         let (mut lines, mut break_bytes) = (1, 0);
+        let mut ends = [0; NOTED_ENDS];
         if let Some(first) = first_break {
             for at in memchr::memchr2_iter(b'\r', b'\n', &text[first..]).map(|at| at + first) {
                 break_bytes += 1;
                 // The LF of a CRLF ends no extra line.
                 if !(text[at] == b'\n' && at > 0 && text[at - 1] == b'\r') {
+                    if let Some(end) = ends.get_mut(lines - 1) {
+                        *end = at;
+                    }
                     lines += 1;
                 }
             }
@@ -199,6 +211,7 @@ impl<'a> Lines<'a> {
             first_break,
             lines,
             break_bytes,
+            ends,
         }
     }
 
@@ -207,10 +220,26 @@ impl<'a> Lines<'a> {
     }
 
     fn put(&self, buf: &mut Vec<u8>, prefix: &[u8]) {
-        let Some(first) = self.first_break else {
+        if self.first_break.is_none() {
             return put_line(buf, prefix, self.text);
-        };
+        }
+        if self.lines - 1 > NOTED_ENDS {
+            return self.put_scanning(buf, prefix);
+        }
         let text = self.text;
+        let mut start = 0;
+        for &at in &self.ends[..self.lines - 1] {
+            put_line(buf, prefix, &text[start..at]);
+            let crlf = text[at] == b'\r' && text.get(at + 1) == Some(&b'\n');
+            start = at + 1 + usize::from(crlf);
+        }
+        put_line(buf, prefix, &text[start..]);
+    }
+
+    /// `put` for text with more lines than `ends` noted: finds them again.
+    fn put_scanning(&self, buf: &mut Vec<u8>, prefix: &[u8]) {
+        let text = self.text;
+        let first = self.first_break.unwrap_or(text.len());
         let mut start = 0;
         let mut skip_lf_at = usize::MAX;
         for at in memchr::memchr2_iter(b'\r', b'\n', &text[first..]).map(|at| at + first) {
@@ -247,6 +276,27 @@ mod tests {
             wire(Event::message("a\n\rb")),
             "data: a\ndata: \ndata: b\n\n"
         );
+    }
+
+    #[test]
+    fn any_number_of_lines_is_split_the_same_way() {
+        // Around the number of line ends noted during the scan, and far past it.
+        for breaks in [0, 1, NOTED_ENDS - 1, NOTED_ENDS, NOTED_ENDS + 1, 100] {
+            let pieces: Vec<String> = (0..=breaks).map(|i| format!("l{i}")).collect();
+            let mut text = String::new();
+            for (i, piece) in pieces.iter().enumerate() {
+                text.push_str(piece);
+                if i < breaks {
+                    text.push_str(["\r\n", "\r", "\n"][i % 3]);
+                }
+            }
+            let expected: String = pieces.iter().map(|p| format!("data: {p}\n")).collect();
+            assert_eq!(
+                wire(Event::message(text)),
+                expected + "\n",
+                "{breaks} breaks"
+            );
+        }
     }
 
     #[test]
