@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, Response, StatusCode};
 
-use crate::client::{client, first_difference, EventReader};
+use crate::client::{client, describe, first_difference, EventReader};
 use crate::raw;
 use crate::routes::{FLOOD_EVENT_BYTES, INJECTION, LIMITED_STREAMS};
 use crate::script;
@@ -51,7 +51,7 @@ impl Ctx<'_> {
         tokio::time::timeout(STEP, request)
             .await
             .map_err(|_| format!("no response head for {path} within {STEP:?}"))?
-            .map_err(|e| format!("GET {path} failed: {e}"))
+            .map_err(|e| format!("GET {path} failed: {}", describe(e)))
     }
 
     async fn get_ok(&self, path: &str) -> Result<EventReader, String> {
@@ -496,7 +496,7 @@ pub(crate) async fn method_not_get(ctx: &Ctx<'_>) -> CaseOutcome {
         let response = tokio::time::timeout(STEP, request)
             .await
             .map_err(|_| format!("no response head for {method} /script within {STEP:?}"))?
-            .map_err(|e| format!("{method} /script failed: {e}"))?;
+            .map_err(|e| format!("{method} /script failed: {}", describe(e)))?;
         let status = response.status();
         if status.is_server_error() {
             return Err(format!("{method} /script answered {status}"));

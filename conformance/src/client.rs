@@ -5,6 +5,21 @@ use std::time::Duration;
 
 use sse_core::decode::{Decoded, Decoder, MessageEvent};
 
+/// What went wrong with a request, with its causes (reqwest's own message
+/// rarely says), and without the URL, whose port changes from run to run:
+/// a report must read the same each time.
+pub(crate) fn describe(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// An HTTP client for one case: no connection reuse (so dropping a response
 /// closes its connection), HTTP/1.1 or HTTP/2 with prior knowledge, and
 /// compression only when asked for.
@@ -49,7 +64,7 @@ impl EventReader {
         let chunk = tokio::time::timeout(within, self.response.chunk())
             .await
             .map_err(|_| format!("nothing arrived within {within:?}"))?
-            .map_err(|e| format!("body failed: {e}"))?;
+            .map_err(|e| format!("body failed: {}", describe(e)))?;
         match chunk {
             Some(chunk) => {
                 self.raw.extend_from_slice(&chunk);

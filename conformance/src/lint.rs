@@ -52,6 +52,8 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 use sse_core::decode::{Decoded, Decoder};
 
+use crate::client::describe;
+
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// How many distinct unknown field names get a finding of their own; the rest
@@ -773,17 +775,6 @@ impl LintReport {
     }
 }
 
-/// The error and its causes, since reqwest's own message rarely says what went wrong.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let _ = write!(text, ": {cause}");
-        source = cause.source();
-    }
-    text
-}
-
 /// Lints the endpoint at `url`: requests it as an `EventSource` would, checks
 /// the head, reads the body until it ends or a limit in `options` is reached,
 /// and checks what was read. Never fails: a failed connection is a finding.
@@ -811,7 +802,7 @@ pub async fn lint(url: &str, options: &LintOptions) -> LintReport {
             report.push(
                 Severity::Error,
                 "connect-failed",
-                format!("could not build an HTTP client: {}", error_chain(&e)),
+                format!("could not build an HTTP client: {}", describe(e)),
             );
             return report.finish();
         }
@@ -858,7 +849,7 @@ pub async fn lint(url: &str, options: &LintOptions) -> LintReport {
             return report.finish();
         }
         Ok(Err(e)) => {
-            let mut message = format!("the request failed: {}", error_chain(&e));
+            let mut message = format!("the request failed: {}", describe(e));
             if url.starts_with("https:") {
                 message.push_str(" (this build has no TLS support; use http://)");
             }
@@ -915,7 +906,7 @@ pub async fn lint(url: &str, options: &LintOptions) -> LintReport {
                 report.push(
                     Severity::Error,
                     "body-failed",
-                    format!("reading the body failed after {} bytes: {}; clients treat this as a network error and reconnect", body.len(), error_chain(&e)),
+                    format!("reading the body failed after {} bytes: {}; clients treat this as a network error and reconnect", body.len(), describe(e)),
                 );
                 break;
             }
