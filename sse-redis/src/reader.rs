@@ -56,10 +56,14 @@ impl TopicReader {
                     })
                     .clone()
             };
-            reader
+            let started = reader
                 .started
                 .get_or_try_init(|| reader.clone().start(hub.clone(), topic.to_owned()))
-                .await?;
+                .await;
+            if let Err(error) = started {
+                reader.forget_unstarted(hub, topic);
+                return Err(error);
+            }
             let state = lock(&reader.state);
             if state.stopped {
                 continue;
@@ -77,6 +81,19 @@ impl TopicReader {
                 .local
                 .subscribe_filtered(topic, None, Some(Arc::new(newer)));
             return Ok((live, state.last_seen));
+        }
+    }
+
+    /// After a failed start, takes this reader out of the map, unless another
+    /// joiner holds it too (that one tries to start it in turn), so a topic
+    /// nobody could join while Redis was away leaves nothing behind.
+    fn forget_unstarted(self: &Arc<Self>, hub: &RedisHub, topic: &str) {
+        let mut readers = lock(&hub.inner.readers);
+        let listed = readers.get(topic).is_some_and(|r| Arc::ptr_eq(r, self));
+        // Joiners take their handle under this lock: the map's and ours are
+        // the only ones left when nobody else is trying.
+        if listed && Arc::strong_count(self) == 2 && self.started.get().is_none() {
+            readers.remove(topic);
         }
     }
 

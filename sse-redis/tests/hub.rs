@@ -201,6 +201,23 @@ async fn a_node_reads_only_topics_with_local_subscribers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_that_cannot_reach_redis_fails_and_leaves_no_reader_behind() {
+    let mut redis = RedisServer::start().unwrap();
+    let config = RedisHubConfig::default().command_timeout(Duration::from_millis(500));
+    let hub = node_with(&redis, config).await;
+    redis.kill();
+    let mut subscription = hub.subscribe("unreachable", None);
+    let first = tokio::time::timeout(WITHIN, subscription.next())
+        .await
+        .expect("fails within the command timeout, no hang");
+    assert!(
+        matches!(first, Some(Err(_))),
+        "a Redis error, not an empty stream"
+    );
+    assert_eq!(hub.reading_topics(), 0, "a reader entry was left behind");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_fields_survive_the_round_trip() {
     let redis = RedisServer::start().unwrap();
     let hub = node(&redis).await;
