@@ -152,40 +152,32 @@ fn routes(state: ConformanceState, caps: StreamCaps) -> BoxedFilter<(Response,)>
         .and(params)
         .map(limited_stream);
 
+    // Boxed one by one and joined pairwise: a single 16-deep `or` chain
+    // makes a type that took rustc minutes to check.
+    let routes = [
+        script.boxed(),
+        no_content.boxed(),
+        last_event_id.boxed(),
+        count.boxed(),
+        large.boxed(),
+        lockstep.boxed(),
+        gate.boxed(),
+        keep_alive.boxed(),
+        disconnect.boxed(),
+        disconnect_report.boxed(),
+        flood.boxed(),
+        flood_report.boxed(),
+        fail_mid_stream.boxed(),
+        panic_mid_stream.boxed(),
+        injection.boxed(),
+        limited.boxed(),
+    ];
+    let any_route = routes
+        .into_iter()
+        .reduce(|all, route| all.or(route).unify().boxed())
+        .expect("at least one route");
     warp::get()
-        .and(
-            script
-                .or(no_content)
-                .unify()
-                .or(last_event_id)
-                .unify()
-                .or(count)
-                .unify()
-                .or(large)
-                .unify()
-                .or(lockstep)
-                .unify()
-                .or(gate)
-                .unify()
-                .or(keep_alive)
-                .unify()
-                .or(disconnect)
-                .unify()
-                .or(disconnect_report)
-                .unify()
-                .or(flood)
-                .unify()
-                .or(flood_report)
-                .unify()
-                .or(fail_mid_stream)
-                .unify()
-                .or(panic_mid_stream)
-                .unify()
-                .or(injection)
-                .unify()
-                .or(limited)
-                .unify(),
-        )
+        .and(any_route)
         .recover(unknown_path)
         .unify()
         .boxed()
