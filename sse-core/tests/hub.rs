@@ -374,3 +374,17 @@ async fn delivered_counts_only_subscribers_that_queued_the_event() {
     assert_eq!(hub.publish("t", Event::message("3")).delivered, 1);
     assert_eq!(hub.subscriber_count("t"), 1);
 }
+
+#[tokio::test]
+async fn a_subscription_can_outlive_its_hub() {
+    let hub: Hub<u32> = Hub::new();
+    let mut subscription = hub.subscribe(&7, None);
+    hub.publish(&7, Event::message("last words"));
+    drop(hub);
+    // What was queued is still delivered; leaving needs no hub.
+    assert_eq!(
+        decode(&subscription.next().await.unwrap()).data,
+        "last words"
+    );
+    drop(subscription);
+}

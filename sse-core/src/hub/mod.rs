@@ -49,13 +49,13 @@ use std::borrow::Borrow;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use tokio::time::Instant;
 
 pub use config::{HubConfig, IdMode, LagPolicy};
 pub use subscription::Subscription;
-use subscription::{Log, Queue, Subscriber};
+use subscription::{Leave, LeaveTopic, Log, Queue, Subscriber};
 
 use crate::encode::Frame;
 use crate::event::Event;
@@ -100,7 +100,7 @@ impl<K> Clone for Hub<K> {
 
 struct Shared<K> {
     config: Arc<HubConfig>,
-    topics: Mutex<HashMap<K, Arc<Mutex<Topic>>>>,
+    topics: Mutex<HashMap<K, Arc<TopicCell<K>>>>,
     shutdown: Mutex<Option<Option<Frame>>>,
     /// Event numbers are hub-wide, so a topic's numbers only grow, even across
     /// topics, and a number tells where in every topic's timeline it falls.
@@ -126,6 +126,40 @@ impl<'a> Published<'a> {
             id: event.id.as_deref(),
             event_type: event.event.as_deref(),
             data: event.data.as_deref(),
+        }
+    }
+}
+
+/// A topic, with what its subscriptions need to leave it: its key and the
+/// hub. A subscription holds the topic itself, so leaving costs it no
+/// allocation of its own (no closure, no copy of the key).
+struct TopicCell<K> {
+    key: K,
+    /// Weak: the hub owns its topics.
+    hub: Weak<Shared<K>>,
+    state: Mutex<Topic>,
+}
+
+impl<K: Hash + Eq + Send + Sync> LeaveTopic for TopicCell<K> {
+    fn leave(&self, id: u64) {
+        let Some(shared) = self.hub.upgrade() else {
+            // The hub is gone, and its map with it: just let go of the queue.
+            lock(&self.state).subscribers.remove(&id);
+            return;
+        };
+        let mut topics = lock(&shared.topics);
+        let mut topic = lock(&self.state);
+        topic.subscribers.remove(&id);
+        // A topic that carried events is kept: its history and eviction mark
+        // are what resume relies on.
+        if topic.subscribers.is_empty() && !topic.used && !topic.removed {
+            topic.removed = true;
+            let listed = topics
+                .get(&self.key)
+                .is_some_and(|listed| std::ptr::eq(Arc::as_ptr(listed), self));
+            if listed {
+                topics.remove(&self.key);
+            }
         }
     }
 }
@@ -178,7 +212,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         }
     }
 
-    fn topic<Q>(&self, key: &Q, create: bool) -> Option<Arc<Mutex<Topic>>>
+    fn topic<Q>(&self, key: &Q, create: bool) -> Option<Arc<TopicCell<K>>>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
@@ -191,11 +225,15 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
             return None;
         }
         let closed = lock(&self.shared.shutdown).is_some();
-        let topic = Arc::new(Mutex::new(Topic {
-            closed,
-            log: Arc::new(Log::new(self.shared.config.queue)),
-            ..Topic::default()
-        }));
+        let topic = Arc::new(TopicCell {
+            key: key.to_owned(),
+            hub: Arc::downgrade(&self.shared),
+            state: Mutex::new(Topic {
+                closed,
+                log: Arc::new(Log::new(self.shared.config.queue)),
+                ..Topic::default()
+            }),
+        });
         topics.insert(key.to_owned(), topic.clone());
         Some(topic)
     }
@@ -206,7 +244,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         &self,
         key: &Q,
         create: bool,
-        mut f: impl FnMut(&mut Topic, &Arc<Mutex<Topic>>) -> R,
+        mut f: impl FnMut(&mut Topic, &Arc<TopicCell<K>>) -> R,
     ) -> Option<R>
     where
         K: Borrow<Q>,
@@ -214,7 +252,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
     {
         loop {
             let topic_ref = self.topic(key, create)?;
-            let mut topic = lock(&topic_ref);
+            let mut topic = lock(&topic_ref.state);
             if !topic.removed {
                 return Some(f(&mut topic, &topic_ref));
             }
@@ -332,31 +370,10 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
             Some((id, topic_ref.clone()))
         });
         match joined.flatten() {
-            Some((id, topic_ref)) => {
-                let hub = self.clone();
-                let key = topic.to_owned();
-                Subscription::new(
-                    queue,
-                    Box::new(move || hub.unsubscribe(&key, &topic_ref, id)),
-                )
-            }
+            Some((id, topic)) => Subscription::new(queue, Leave { topic, id }),
             None => {
                 queue.close(lock(&self.shared.shutdown).clone().flatten());
                 Subscription::detached(queue)
-            }
-        }
-    }
-
-    fn unsubscribe(&self, key: &K, topic_ref: &Arc<Mutex<Topic>>, id: u64) {
-        let mut topics = lock(&self.shared.topics);
-        let mut topic = lock(topic_ref);
-        topic.subscribers.remove(&id);
-        // A topic that carried events is kept: its history and eviction mark
-        // are what resume relies on.
-        if topic.subscribers.is_empty() && !topic.used && !topic.removed {
-            topic.removed = true;
-            if topics.get(key).is_some_and(|t| Arc::ptr_eq(t, topic_ref)) {
-                topics.remove(key);
             }
         }
     }
@@ -368,7 +385,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         self.topic(topic, false)
-            .map_or(0, |topic| lock(&topic).subscribers.len())
+            .map_or(0, |topic| lock(&topic.state).subscribers.len())
     }
 
     /// Forgets `topic`: its history, and its subscribers, whose streams end
@@ -380,7 +397,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
     {
         let removed = lock(&self.shared.topics).remove(topic);
         if let Some(topic) = removed {
-            let mut topic = lock(&topic);
+            let mut topic = lock(&topic.state);
             topic.removed = true;
             for (_, subscriber) in topic.subscribers.drain() {
                 subscriber.queue.close(None);
@@ -409,7 +426,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         *lock(&self.shared.shutdown) = Some(last.clone());
         let topics: Vec<_> = lock(&self.shared.topics).values().cloned().collect();
         for topic in topics {
-            let mut topic = lock(&topic);
+            let mut topic = lock(&topic.state);
             topic.closed = true;
             for (_, subscriber) in topic.subscribers.drain() {
                 subscriber.queue.close(last.clone());

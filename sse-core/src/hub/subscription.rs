@@ -207,15 +207,27 @@ fn wake(mut state: std::sync::MutexGuard<'_, QueueState>) {
     }
 }
 
+/// A topic a subscription can leave (the hub's topics, whatever their key
+/// type: `Subscription` is not generic).
+pub(crate) trait LeaveTopic: Send + Sync {
+    fn leave(&self, id: u64);
+}
+
+/// Where a subscription is registered: which topic, under which id.
+pub(crate) struct Leave {
+    pub(crate) topic: Arc<dyn LeaveTopic>,
+    pub(crate) id: u64,
+}
+
 /// A subscriber's stream of frames: publish it as a response. Dropping it
 /// (as the framework does when the client goes away) leaves the topic.
 pub struct Subscription {
     queue: Arc<Queue>,
-    leave: Option<Box<dyn FnOnce() + Send + Sync>>,
+    leave: Option<Leave>,
 }
 
 impl Subscription {
-    pub(crate) fn new(queue: Arc<Queue>, leave: Box<dyn FnOnce() + Send + Sync>) -> Self {
+    pub(crate) fn new(queue: Arc<Queue>, leave: Leave) -> Self {
         Self {
             queue,
             leave: Some(leave),
@@ -260,8 +272,8 @@ impl Stream for Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        if let Some(leave) = self.leave.take() {
-            leave();
+        if let Some(Leave { topic, id }) = self.leave.take() {
+            topic.leave(id);
         }
     }
 }
