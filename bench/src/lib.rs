@@ -1,5 +1,6 @@
 //! Shared pieces of the fan-out benchmark: the event payload, the process
-//! probes read from `/proc`, and the socket set-up both sides need.
+//! probes read from `/proc`, the socket set-up both sides need, and the
+//! lines the binaries print.
 //!
 //! The binaries: `sse-bench-server` (one framework, one variant, `GET /sse`),
 //! `sse-bench-load` (N connections, checks and times every event) and
@@ -61,6 +62,33 @@ pub fn listener() -> std::io::Result<std::net::TcpListener> {
     socket.listen(4096)?;
     socket.set_nonblocking(true)?;
     Ok(socket.into())
+}
+
+/// The line protocol between `bench-all` (or a test) and the two binaries:
+/// each prints `PORT <n>`, `READY …` or `DONE key=value …` lines on stdout.
+pub mod lines {
+    use std::io::BufRead;
+
+    /// The rest of the next line from `reader` that starts with `prefix`,
+    /// skipping any other line. Panics if the child's output ends first.
+    pub fn after(reader: &mut impl BufRead, prefix: &str) -> String {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let read = reader.read_line(&mut line).expect("read child output");
+            assert!(read > 0, "the child ended before printing {prefix}");
+            if let Some(rest) = line.trim().strip_prefix(prefix) {
+                return rest.trim().to_owned();
+            }
+        }
+    }
+
+    /// The number after `key=` in a `DONE` line, if there is one.
+    pub fn field(done: &str, key: &str) -> Option<f64> {
+        done.split_whitespace()
+            .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
+            .and_then(|value| value.parse().ok())
+    }
 }
 
 /// Probes of another process, from `/proc`.

@@ -2,8 +2,10 @@
 //! delivers every event of a burst to every connection, in order. No timing
 //! is asserted (that is what `bench-all` measures, on a quiet machine).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::process::{Child, ChildStdout, Command, Stdio};
+
+use sse_bench::lines;
 
 const CONNS: u64 = 20;
 const EVENTS: u64 = 10;
@@ -27,17 +29,8 @@ impl Reaped {
         Self { child, output }
     }
 
-    /// The rest of the next output line starting with `prefix`.
     fn line_after(&mut self, prefix: &str) -> String {
-        let mut line = String::new();
-        loop {
-            line.clear();
-            let read = self.output.read_line(&mut line).expect("read child output");
-            assert!(read > 0, "the child ended before printing {prefix}");
-            if let Some(rest) = line.trim().strip_prefix(prefix) {
-                return rest.trim().to_owned();
-            }
-        }
+        lines::after(&mut self.output, prefix)
     }
 }
 
@@ -49,11 +42,7 @@ impl Drop for Reaped {
 }
 
 fn field(done: &str, key: &str) -> u64 {
-    done.split_whitespace()
-        .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
-        .unwrap_or_else(|| panic!("no {key} in {done:?}"))
-        .parse()
-        .unwrap_or_else(|_| panic!("{key} is not a number in {done:?}"))
+    lines::field(done, key).unwrap_or_else(|| panic!("no number for {key} in {done:?}")) as u64
 }
 
 fn burst(framework: &str, variant: &str) {

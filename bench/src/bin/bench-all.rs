@@ -17,14 +17,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sse_bench::proc;
+use sse_bench::{lines, proc};
 
 const FRAMEWORKS: [&str; 4] = ["axum", "actix", "warp", "poem"];
 
@@ -253,24 +253,8 @@ fn spawn(bin_dir: &Path, bin: &str, core: Option<u32>, args: &[String]) -> Child
         .unwrap_or_else(|e| panic!("spawn {bin}: {e}"))
 }
 
-fn read_line(reader: &mut impl BufRead, prefix: &str) -> String {
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).expect("read child output") == 0 {
-            panic!("child ended before printing {prefix}");
-        }
-        if let Some(rest) = line.trim().strip_prefix(prefix) {
-            return rest.trim().to_owned();
-        }
-    }
-}
-
 fn field(done: &str, key: &str) -> f64 {
-    done.split_whitespace()
-        .find_map(|kv| kv.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
+    lines::field(done, key).unwrap_or(0.0)
 }
 
 fn measure(
@@ -300,7 +284,7 @@ fn measure(
     );
     let pid = server.id();
     let mut server_out = BufReader::new(server.stdout.take().expect("server stdout"));
-    let port = read_line(&mut server_out, "PORT");
+    let port = lines::after(&mut server_out, "PORT");
     let mut server_in: ChildStdin = server.stdin.take().expect("server stdin");
     std::thread::sleep(Duration::from_millis(300));
     let base_kib = proc::rss_kib(pid).unwrap_or(0) as f64;
@@ -326,7 +310,7 @@ fn measure(
         ],
     );
     let mut load_out = BufReader::new(load.stdout.take().expect("load stdout"));
-    read_line(&mut load_out, "READY");
+    lines::after(&mut load_out, "READY");
     // Let every connection settle (first body poll, timers) before measuring idle.
     std::thread::sleep(Duration::from_millis(500));
     let idle_kib = proc::rss_kib(pid).unwrap_or(0) as f64;
@@ -346,7 +330,7 @@ fn measure(
     let cpu_before = proc::cpu_time(pid).unwrap_or_default();
     writeln!(server_in, "burst {events} {} {rate}", options.bytes).expect("command the server");
     server_in.flush().expect("command the server");
-    let done = read_line(&mut load_out, "DONE");
+    let done = lines::after(&mut load_out, "DONE");
     let cpu = proc::cpu_time(pid).unwrap_or_default() - cpu_before;
     stop.store(true, Ordering::Relaxed);
     let burst_peak_kib = sampler.join().unwrap_or(0) as f64;
