@@ -34,14 +34,24 @@ pub enum End {
     Broken(String),
 }
 
-/// Decoded items from a body, fed chunk by chunk.
+/// Decoded items from a body, fed chunk by chunk, then how the body ended.
 #[derive(Debug, Default)]
 struct Items {
     decoder: Decoder,
     pending: VecDeque<Decoded>,
+    ended: Option<End>,
 }
 
 impl Items {
+    /// What a reader can return without reading more: an item decoded
+    /// earlier, or the end once every item is out.
+    fn ready(&mut self) -> Option<Next> {
+        match self.pending.pop_front() {
+            Some(item) => Some(Next::Item(item)),
+            None => self.ended.clone().map(Next::End),
+        }
+    }
+
     fn feed(&mut self, chunk: &[u8]) -> Result<(), String> {
         let mut out = Vec::new();
         self.decoder
@@ -61,11 +71,22 @@ pub enum Next {
     End(End),
 }
 
+impl Next {
+    /// For `next_event`: the event, `None` for a comment or retry (read on),
+    /// or an error at the end of the body.
+    fn into_event(self) -> Result<Option<MessageEvent>, String> {
+        match self {
+            Next::Item(Decoded::Event(event)) => Ok(Some(event)),
+            Next::Item(_) => Ok(None),
+            Next::End(end) => Err(format!("the body ended ({end:?}) before an event")),
+        }
+    }
+}
+
 /// A reqwest response read through the WHATWG decoder.
 pub struct SseReader {
     response: reqwest::Response,
     items: Items,
-    ended: Option<End>,
 }
 
 impl SseReader {
@@ -74,7 +95,6 @@ impl SseReader {
         Self {
             response,
             items: Items::default(),
-            ended: None,
         }
     }
 
@@ -82,19 +102,16 @@ impl SseReader {
     /// before `deadline`.
     pub async fn next(&mut self, deadline: Instant) -> Result<Next, String> {
         loop {
-            if let Some(item) = self.items.pending.pop_front() {
-                return Ok(Next::Item(item));
-            }
-            if let Some(end) = &self.ended {
-                return Ok(Next::End(end.clone()));
+            if let Some(ready) = self.items.ready() {
+                return Ok(ready);
             }
             let chunk = timeout_at(deadline, self.response.chunk())
                 .await
                 .map_err(|_| "nothing arrived before the deadline".to_owned())?;
             match chunk {
                 Ok(Some(chunk)) => self.items.feed(&chunk)?,
-                Ok(None) => self.ended = Some(End::Clean),
-                Err(error) => self.ended = Some(End::Broken(error.to_string())),
+                Ok(None) => self.items.ended = Some(End::Clean),
+                Err(error) => self.items.ended = Some(End::Broken(error.to_string())),
             }
         }
     }
@@ -102,10 +119,8 @@ impl SseReader {
     /// The next event, skipping comments and retries.
     pub async fn next_event(&mut self, deadline: Instant) -> Result<MessageEvent, String> {
         loop {
-            match self.next(deadline).await? {
-                Next::Item(Decoded::Event(event)) => return Ok(event),
-                Next::Item(_) => {}
-                Next::End(end) => return Err(format!("the body ended ({end:?}) before an event")),
+            if let Some(event) = self.next(deadline).await?.into_event()? {
+                return Ok(event);
             }
         }
     }
@@ -130,7 +145,6 @@ pub struct RawClient {
     /// Bytes of the current chunk still to come; `None` between chunks.
     chunk_left: Option<usize>,
     items: Items,
-    ended: Option<End>,
 }
 
 impl RawClient {
@@ -158,7 +172,6 @@ impl RawClient {
             buffer: Vec::new(),
             chunk_left: None,
             items: Items::default(),
-            ended: None,
         })
     }
 
@@ -193,21 +206,18 @@ impl RawClient {
     /// The next decoded item or the end of the body.
     pub async fn next(&mut self, deadline: Instant) -> Result<Next, String> {
         loop {
-            if let Some(item) = self.items.pending.pop_front() {
-                return Ok(Next::Item(item));
-            }
-            if let Some(end) = &self.ended {
-                return Ok(Next::End(end.clone()));
+            if let Some(ready) = self.items.ready() {
+                return Ok(ready);
             }
             self.dechunk()?;
-            if self.ended.is_some() || !self.items.pending.is_empty() {
+            if self.items.ended.is_some() || !self.items.pending.is_empty() {
                 continue;
             }
             match self.fill_raw(deadline).await {
                 Ok(Some(true)) => {}
-                Ok(Some(false)) => self.ended = Some(End::Broken("closed mid-body".into())),
+                Ok(Some(false)) => self.items.ended = Some(End::Broken("closed mid-body".into())),
                 Ok(None) => return Err("nothing arrived before the deadline".into()),
-                Err(error) => self.ended = Some(End::Broken(format!("read failed: {error}"))),
+                Err(error) => self.items.ended = Some(End::Broken(format!("read failed: {error}"))),
             }
         }
     }
@@ -215,10 +225,8 @@ impl RawClient {
     /// The next event, skipping comments and retries.
     pub async fn next_event(&mut self, deadline: Instant) -> Result<MessageEvent, String> {
         loop {
-            match self.next(deadline).await? {
-                Next::Item(Decoded::Event(event)) => return Ok(event),
-                Next::Item(_) => {}
-                Next::End(end) => return Err(format!("the body ended ({end:?}) before an event")),
+            if let Some(event) = self.next(deadline).await?.into_event()? {
+                return Ok(event);
             }
         }
     }
@@ -271,7 +279,7 @@ impl RawClient {
                     self.buffer.drain(..line_end + 2);
                     if size == 0 {
                         // Trailers are not used by SSE: the last chunk is the end.
-                        self.ended = Some(End::Clean);
+                        self.items.ended = Some(End::Clean);
                         return Ok(());
                     }
                     self.chunk_left = Some(size);

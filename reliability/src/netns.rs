@@ -28,7 +28,6 @@ pub struct RemoteHost {
     host_link: String,
     far_link: String,
     host_ip: Ipv4Addr,
-    far_ip: Ipv4Addr,
 }
 
 impl RemoteHost {
@@ -49,8 +48,8 @@ impl RemoteHost {
             host_link: format!("sh{tag}"),
             far_link: format!("sf{tag}"),
             host_ip: Ipv4Addr::from(base + 1),
-            far_ip: Ipv4Addr::from(base + 2),
         };
+        let far_ip = Ipv4Addr::from(base + 2);
         ip(&["netns", "add", &host.namespace])?;
         // From here on, dropping `host` cleans up whatever was made.
         let (host_link, far_link, namespace) = (&host.host_link, &host.far_link, &host.namespace);
@@ -66,7 +65,7 @@ impl RemoteHost {
             host_link,
         ])?;
         ip(&["link", "set", host_link, "up"])?;
-        let far_addr = format!("{}/30", host.far_ip);
+        let far_addr = format!("{far_ip}/30");
         ip(&["-n", namespace, "addr", "add", &far_addr, "dev", far_link])?;
         ip(&["-n", namespace, "link", "set", far_link, "up"])?;
         Ok(host)
