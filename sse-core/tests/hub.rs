@@ -388,3 +388,62 @@ async fn a_subscription_can_outlive_its_hub() {
     );
     drop(subscription);
 }
+
+/// A waker that uses the hub from inside `wake`: counts the topic's
+/// subscribers and, the first time, publishes again (as an executor that
+/// polls on the spot, or a wake hook, might).
+struct HubUsingWaker {
+    hub: Hub,
+    wakes: std::sync::atomic::AtomicUsize,
+}
+
+impl std::task::Wake for HubUsingWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        let first = self.wakes.fetch_add(1, Ordering::SeqCst) == 0;
+        // Takes the hub's map and the topic's lock.
+        let _ = self.hub.subscriber_count("t");
+        if first {
+            self.hub.publish("t", Event::message("from the waker"));
+        }
+    }
+}
+
+/// Waking runs foreign code, so the hub wakes subscribers with none of its
+/// locks held: here a waker that uses the hub would otherwise deadlock on the
+/// topic's lock, in publish and in shutdown (lag disconnection and topic
+/// removal gather their wakers the same way).
+#[test]
+fn a_waker_may_use_the_hub_while_it_is_woken() {
+    use std::task::{Context, Poll, Waker};
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let hub: Hub = Hub::new();
+        let mut subscription = hub.subscribe("t", None);
+        let waker = Arc::new(HubUsingWaker {
+            hub: hub.clone(),
+            wakes: Default::default(),
+        });
+        let waker = Waker::from(waker.clone());
+        let mut cx = Context::from_waker(&waker);
+        assert!(subscription.poll_next_unpin(&mut cx).is_pending());
+        hub.publish("t", Event::message("first"));
+        let mut got = Vec::new();
+        while let Poll::Ready(Some(frame)) = subscription.poll_next_unpin(&mut cx) {
+            got.push(decode(&frame).data);
+        }
+        // Waiting again, then the hub shuts down: the waker runs once more.
+        hub.shutdown();
+        let ended = subscription.poll_next_unpin(&mut cx);
+        let _ = done.send((got, matches!(ended, Poll::Ready(None))));
+    });
+    let (got, ended) = finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("publishing deadlocked in a waker that uses the hub");
+    assert_eq!(got, ["first", "from the waker"]);
+    assert!(ended);
+}

@@ -50,6 +50,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::Waker;
 
 use tokio::time::Instant;
 
@@ -140,6 +141,26 @@ struct TopicCell<K> {
     state: Mutex<Topic>,
 }
 
+impl<K> TopicCell<K> {
+    /// Wakes what a publish gathered, with no lock held, then gives the
+    /// emptied buffer back for the next publish. A buffer far larger than
+    /// the topic's subscribers now need is shrunk: a crowd that has left is
+    /// not paid for forever, and small comings and goings move nothing.
+    fn wake_gathered(&self, mut wakers: Vec<Waker>) {
+        for waker in wakers.drain(..) {
+            waker.wake();
+        }
+        let mut topic = lock(&self.state);
+        if wakers.capacity() > topic.wakers.capacity() {
+            let needed = topic.subscribers.len();
+            if wakers.capacity() > 2 * needed.max(16) {
+                wakers.shrink_to(needed);
+            }
+            topic.wakers = wakers;
+        }
+    }
+}
+
 impl<K: Hash + Eq + Send + Sync> LeaveTopic for TopicCell<K> {
     fn leave(&self, id: u64) {
         let Some(shared) = self.hub.upgrade() else {
@@ -178,6 +199,9 @@ struct Topic {
     closed: bool,
     /// Taken out of the hub's map: whoever holds it must look the key up again.
     removed: bool,
+    /// The tasks a publish must wake, gathered under the lock and woken after
+    /// it; kept between publishes so that fan-out allocates nothing per event.
+    wakers: Vec<Waker>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -262,6 +286,11 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
     /// Publishes `event` to every subscriber of `topic`: encoded once, the same
     /// bytes queued for all. Never waits: a full queue is handled by the
     /// [`LagPolicy`]. With [`IdMode::Assign`] the event gets the topic's next id.
+    ///
+    /// The subscribers' tasks are woken once the event is queued for all of
+    /// them and the topic is unlocked, so joining and leaving the topic never
+    /// wait for the wakes (each one a system call when the publisher runs
+    /// outside the subscribers' runtime), and a waker may use the hub.
     pub fn publish<Q>(&self, topic: &Q, event: Event) -> PublishReport
     where
         K: Borrow<Q>,
@@ -270,7 +299,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         let config = &self.shared.config;
         let keep = config.history > 0;
         let mut event = Some(event);
-        let report = self.with_topic(topic, keep, |topic, _| {
+        let published = self.with_topic(topic, keep, |topic, topic_ref| {
             let mut event = event.take().expect("published once");
             let number = self.shared.last_number.fetch_add(1, Ordering::Relaxed) + 1;
             topic.used = true;
@@ -281,15 +310,17 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
             let published = Published::of(&event);
             topic.log.push(frame.clone());
             let mut delivered = 0;
+            let mut wakers = std::mem::take(&mut topic.wakers);
             topic.subscribers.retain(|_, subscriber| {
-                let queued = match &subscriber.filter {
+                let pushed = match &subscriber.filter {
                     Some(filter) if !filter(&published) => return true,
                     Some(_) => subscriber.queue.push(frame.clone()),
                     None => subscriber.queue.push_live(),
                 };
+                wakers.extend(pushed.wake);
                 // A subscriber dropped for lagging did not get this one.
-                delivered += usize::from(queued);
-                queued
+                delivered += usize::from(pushed.queued);
+                pushed.queued
             });
             let id = event.id.clone();
             if keep {
@@ -302,12 +333,18 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
                 });
                 topic.trim(config, now);
             }
-            PublishReport { id, delivered }
+            (PublishReport { id, delivered }, wakers, topic_ref.clone())
         });
-        report.unwrap_or_else(|| PublishReport {
-            id: event.and_then(|e| e.id),
-            delivered: 0,
-        })
+        match published {
+            Some((report, wakers, topic)) => {
+                topic.wake_gathered(wakers);
+                report
+            }
+            None => PublishReport {
+                id: event.and_then(|e| e.id),
+                delivered: 0,
+            },
+        }
     }
 
     /// Subscribes to `topic`, resuming after `last_event_id` when given (pass
@@ -372,7 +409,8 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         match joined.flatten() {
             Some((id, topic)) => Subscription::new(queue, Leave { topic, id }),
             None => {
-                queue.close(lock(&self.shared.shutdown).clone().flatten());
+                // Nothing has polled the new queue: no task to wake.
+                let _ = queue.close(lock(&self.shared.shutdown).clone().flatten());
                 Subscription::detached(queue)
             }
         }
@@ -399,9 +437,13 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         if let Some(topic) = removed {
             let mut topic = lock(&topic.state);
             topic.removed = true;
-            for (_, subscriber) in topic.subscribers.drain() {
-                subscriber.queue.close(None);
-            }
+            let wakers: Vec<Waker> = topic
+                .subscribers
+                .drain()
+                .filter_map(|(_, subscriber)| subscriber.queue.close(None))
+                .collect();
+            drop(topic);
+            wakers.into_iter().for_each(Waker::wake);
         }
     }
 
@@ -428,9 +470,13 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         for topic in topics {
             let mut topic = lock(&topic.state);
             topic.closed = true;
-            for (_, subscriber) in topic.subscribers.drain() {
-                subscriber.queue.close(last.clone());
-            }
+            let wakers: Vec<Waker> = topic
+                .subscribers
+                .drain()
+                .filter_map(|(_, subscriber)| subscriber.queue.close(last.clone()))
+                .collect();
+            drop(topic);
+            wakers.into_iter().for_each(Waker::wake);
         }
     }
 }

@@ -96,32 +96,29 @@ impl Queue {
         }
     }
 
-    /// Queues a published frame; false when the subscriber must be dropped
-    /// from its topic (closed, or disconnected for lagging).
-    pub(crate) fn push(&self, frame: Frame) -> bool {
+    /// Queues a published frame.
+    pub(crate) fn push(&self, frame: Frame) -> Pushed {
         let mut state = lock(&self.state);
         if !self.make_room(&mut state) {
-            return false;
+            return Pushed::refused(&mut state);
         }
         state.frames.push_back(frame);
-        wake(state);
-        true
+        Pushed::queued(&mut state)
     }
 
     /// Queues the frame just pushed to the topic's log, as [`push`] does.
-    pub(crate) fn push_live(&self) -> bool {
+    pub(crate) fn push_live(&self) -> Pushed {
         let mut state = lock(&self.state);
         if !self.make_room(&mut state) {
-            return false;
+            return Pushed::refused(&mut state);
         }
         state.live += 1;
-        wake(state);
-        true
+        Pushed::queued(&mut state)
     }
 
     /// Applies the lag policy when the queue is full; false when the
     /// subscriber is (or was already) closed.
-    fn make_room(&self, state: &mut std::sync::MutexGuard<'_, QueueState>) -> bool {
+    fn make_room(&self, state: &mut QueueState) -> bool {
         if state.closed {
             return false;
         }
@@ -130,9 +127,6 @@ impl Queue {
                 LagPolicy::Disconnect => {
                     state.closed = true;
                     state.detach();
-                    if let Some(waker) = state.waker.take() {
-                        waker.wake();
-                    }
                     return false;
                 }
                 LagPolicy::DropOldest => {
@@ -161,12 +155,45 @@ impl Queue {
         lock(&self.state).frames.extend(frames);
     }
 
-    pub(crate) fn close(&self, last: Option<Frame>) {
+    /// Ends the queue after what it holds (and `last`); returns the task to
+    /// wake, as [`Pushed::wake`].
+    #[must_use]
+    pub(crate) fn close(&self, last: Option<Frame>) -> Option<Waker> {
         let mut state = lock(&self.state);
         state.closed = true;
         state.detach();
         state.last = last;
-        wake(state);
+        state.waker.take()
+    }
+}
+
+/// What a push did.
+#[must_use]
+pub(crate) struct Pushed {
+    /// False when the subscriber must leave its topic (closed, or
+    /// disconnected for lagging).
+    pub(crate) queued: bool,
+    /// The subscriber's task, to be woken once the pusher holds no lock: a
+    /// waker runs code of its own, which may poll the subscription or use
+    /// the hub on the spot.
+    pub(crate) wake: Option<Waker>,
+}
+
+impl Pushed {
+    fn queued(state: &mut QueueState) -> Self {
+        Self {
+            queued: true,
+            wake: state.waker.take(),
+        }
+    }
+
+    /// A refused push wakes the subscriber too: if it was just disconnected
+    /// for lagging, its stream has an end to report.
+    fn refused(state: &mut QueueState) -> Self {
+        Self {
+            queued: false,
+            wake: state.waker.take(),
+        }
     }
 }
 
@@ -196,14 +223,6 @@ impl QueueState {
             }
         }
         None
-    }
-}
-
-fn wake(mut state: std::sync::MutexGuard<'_, QueueState>) {
-    let waker = state.waker.take();
-    drop(state);
-    if let Some(waker) = waker {
-        waker.wake();
     }
 }
 
