@@ -65,7 +65,6 @@ impl Log {
 }
 
 pub(crate) struct Queue {
-    capacity: usize,
     config: Arc<HubConfig>,
     state: Mutex<QueueState>,
 }
@@ -80,9 +79,9 @@ struct QueueState {
     cursor: u64,
     live: usize,
     waker: Option<Waker>,
-    /// No more frames will be pushed: end after draining (and `last`).
+    /// No more frames will be pushed: end after draining `frames` (which
+    /// then hold the closing frame, if any, last).
     closed: bool,
-    last: Option<Frame>,
     /// Frames dropped under `LagPolicy::DropOldest` not yet reported.
     missed: u64,
 }
@@ -90,7 +89,6 @@ struct QueueState {
 impl Queue {
     pub(crate) fn new(config: Arc<HubConfig>) -> Self {
         Self {
-            capacity: config.queue,
             config,
             state: Mutex::new(QueueState::default()),
         }
@@ -122,7 +120,7 @@ impl Queue {
         if state.closed {
             return false;
         }
-        if state.frames.len() + state.live >= self.capacity {
+        if state.frames.len() + state.live >= self.config.queue {
             match self.config.lag_policy {
                 LagPolicy::Disconnect => {
                     state.closed = true;
@@ -155,14 +153,17 @@ impl Queue {
         lock(&self.state).frames.extend(frames);
     }
 
-    /// Ends the queue after what it holds (and `last`); returns the task to
-    /// wake, as [`Pushed::wake`].
+    /// Ends the queue after what it holds, then `last`; returns the task to
+    /// wake, as [`Pushed::wake`]. Closing a closed queue changes nothing.
     #[must_use]
     pub(crate) fn close(&self, last: Option<Frame>) -> Option<Waker> {
         let mut state = lock(&self.state);
+        if state.closed {
+            return None;
+        }
         state.closed = true;
         state.detach();
-        state.last = last;
+        state.frames.extend(last);
         state.waker.take()
     }
 }
@@ -259,7 +260,8 @@ impl Subscription {
     }
 
     /// How many frames wait in this subscriber's queue (never more than the
-    /// configured queue size, plus replayed history right after subscribing).
+    /// configured queue size, plus replayed history right after subscribing,
+    /// or a shutdown's final event).
     pub fn queued(&self) -> usize {
         let state = lock(&self.queue.state);
         state.frames.len() + state.live
@@ -279,7 +281,7 @@ impl Stream for Subscription {
             return Poll::Ready(Some(frame));
         }
         if state.closed {
-            return Poll::Ready(state.last.take());
+            return Poll::Ready(None);
         }
         match &mut state.waker {
             Some(waker) if waker.will_wake(cx.waker()) => {}
