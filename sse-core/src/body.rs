@@ -49,7 +49,8 @@ pub struct SseBody {
 
 struct Streaming {
     /// Bytes due before anything from the source: the retry hint at first,
-    /// later a frame that did not fit the chunk being built.
+    /// later a frame that did not fit the chunk being built, and at the end
+    /// the last frame of a shutdown or a failure.
     carry: Option<Bytes>,
     /// The most bytes one chunk may join from frames already ready (0: one
     /// frame per chunk).
@@ -62,7 +63,6 @@ struct Streaming {
     keep_alive: Option<KeepAliveTimer>,
     shutdown: Option<(Shutdown, Pin<Box<WaitForCancellationFutureOwned>>)>,
     on_error: Option<ErrorMapper>,
-    last: Option<Bytes>,
 }
 
 struct KeepAliveTimer {
@@ -108,7 +108,6 @@ impl SseBody {
                 keep_alive,
                 shutdown,
                 on_error: options.on_error.clone(),
-                last: None,
             }))),
         }
     }
@@ -229,7 +228,12 @@ impl Streaming {
                 self.poll_shutdown(cx);
                 match self.poll_frame(cx) {
                     Poll::Ready(Some(frame)) => frame,
-                    Poll::Ready(None) => return Poll::Ready(self.last.take()),
+                    // The source is done; a shutdown or a failure may have
+                    // left a last frame to send.
+                    Poll::Ready(None) => match self.carry.take() {
+                        Some(last) => last,
+                        None => return Poll::Ready(None),
+                    },
                     Poll::Pending => return self.poll_keep_alive(cx),
                 }
             }
@@ -261,7 +265,7 @@ impl Streaming {
     }
 
     /// The source's next non-empty frame; `Ready(None)` once it has ended,
-    /// failed or panicked (what to send last is then in `self.last`).
+    /// failed or panicked (what to send last is then in `self.carry`).
     fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         while let Some(source) = self.source.as_mut() {
             let polled = catch_unwind(AssertUnwindSafe(|| source.as_mut().poll_next(cx)));
@@ -297,20 +301,31 @@ impl Streaming {
             return;
         };
         if self.source.is_some() && wait.as_mut().poll(cx).is_ready() {
-            self.last = shutdown.final_frame().map(Frame::into_bytes);
-            self.source = None;
+            let last = shutdown.final_frame().map(Frame::into_bytes);
+            self.end_source(last);
         }
     }
 
     fn fail(&mut self, error: BoxError) {
         tracing::warn!(%error, "SSE source failed; ending the stream");
-        self.source = None;
-        self.last = self
+        let last = self
             .on_error
             .as_ref()
             .and_then(|map| map(&error))
             .map(|event| event.encode().into_bytes())
             .filter(|bytes| !bytes.is_empty());
+        self.end_source(last);
+    }
+
+    /// Drops the source; `last` goes out after what was already taken from it.
+    /// (Nothing is carried when this runs today, as the source is only polled
+    /// with nothing carried; were something carried, both would still go.)
+    fn end_source(&mut self, last: Option<Bytes>) {
+        self.source = None;
+        self.carry = match (self.carry.take(), last) {
+            (Some(carried), Some(last)) => Some(Bytes::from([&carried[..], &last[..]].concat())),
+            (carried, last) => carried.or(last),
+        };
     }
 }
 
