@@ -204,6 +204,18 @@ struct Topic {
     wakers: Vec<Waker>,
 }
 
+/// Ends every subscription of `topic` after what each has queued (and
+/// `last`), and wakes them once the topic is unlocked.
+fn end_subscriptions(mut topic: MutexGuard<'_, Topic>, last: Option<&Frame>) {
+    let wakers: Vec<Waker> = topic
+        .subscribers
+        .drain()
+        .filter_map(|(_, subscriber)| subscriber.queue.close(last.cloned()))
+        .collect();
+    drop(topic);
+    wakers.into_iter().for_each(Waker::wake);
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere must not take every stream down with it.
     mutex
@@ -437,13 +449,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         if let Some(topic) = removed {
             let mut topic = lock(&topic.state);
             topic.removed = true;
-            let wakers: Vec<Waker> = topic
-                .subscribers
-                .drain()
-                .filter_map(|(_, subscriber)| subscriber.queue.close(None))
-                .collect();
-            drop(topic);
-            wakers.into_iter().for_each(Waker::wake);
+            end_subscriptions(topic, None);
         }
     }
 
@@ -470,13 +476,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         for topic in topics {
             let mut topic = lock(&topic.state);
             topic.closed = true;
-            let wakers: Vec<Waker> = topic
-                .subscribers
-                .drain()
-                .filter_map(|(_, subscriber)| subscriber.queue.close(last.clone()))
-                .collect();
-            drop(topic);
-            wakers.into_iter().for_each(Waker::wake);
+            end_subscriptions(topic, last.as_ref());
         }
     }
 }

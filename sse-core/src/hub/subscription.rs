@@ -97,21 +97,21 @@ impl Queue {
     /// Queues a published frame.
     pub(crate) fn push(&self, frame: Frame) -> Pushed {
         let mut state = lock(&self.state);
-        if !self.make_room(&mut state) {
-            return Pushed::refused(&mut state);
+        let queued = self.make_room(&mut state);
+        if queued {
+            state.frames.push_back(frame);
         }
-        state.frames.push_back(frame);
-        Pushed::queued(&mut state)
+        Pushed::taking_waker(queued, &mut state)
     }
 
     /// Queues the frame just pushed to the topic's log, as [`push`] does.
     pub(crate) fn push_live(&self) -> Pushed {
         let mut state = lock(&self.state);
-        if !self.make_room(&mut state) {
-            return Pushed::refused(&mut state);
+        let queued = self.make_room(&mut state);
+        if queued {
+            state.live += 1;
         }
-        state.live += 1;
-        Pushed::queued(&mut state)
+        Pushed::taking_waker(queued, &mut state)
     }
 
     /// Applies the lag policy when the queue is full; false when the
@@ -181,18 +181,11 @@ pub(crate) struct Pushed {
 }
 
 impl Pushed {
-    fn queued(state: &mut QueueState) -> Self {
-        Self {
-            queued: true,
-            wake: state.waker.take(),
-        }
-    }
-
     /// A refused push wakes the subscriber too: if it was just disconnected
     /// for lagging, its stream has an end to report.
-    fn refused(state: &mut QueueState) -> Self {
+    fn taking_waker(queued: bool, state: &mut QueueState) -> Self {
         Self {
-            queued: false,
+            queued,
             wake: state.waker.take(),
         }
     }
