@@ -5,11 +5,11 @@
 //! `cargo run --release -p sse-bench --example allocs_per_stream`
 //!
 //! Each variant builds 1 000 response bodies the way its server in
-//! `sse-bench-server` does (ours: a hub subscription through `sse-axum`'s
-//! body mapping; native: axum's `Sse` over a `BroadcastStream`), polls each
-//! once (so lazily made timers exist, as on a connection waiting for its
-//! first event), keeps them all, and reports the heap blocks and bytes still
-//! held per body. The framework's own connection state (hyper's buffers, the
+//! `sse-bench-server` does (ours: a hub subscription published through
+//! `sse-axum`'s extractor; native: axum's `Sse` over a `BroadcastStream`),
+//! polls each once (so lazily made timers exist, as on a connection waiting
+//! for its first event), keeps them all, and reports the heap blocks and
+//! bytes still held per body. The framework's own connection state (hyper's buffers, the
 //! task) is the same for both and not counted.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -18,10 +18,11 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 use std::task::{Context, Waker};
 
+use axum::extract::FromRequestParts;
 use axum::response::IntoResponse;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use http_body::Body as _;
-use sse_core::{PublishOptions, SseBody};
+use sse_core::SsePublisher;
 
 /// The system allocator, counting the blocks and bytes held.
 struct Counting;
@@ -81,11 +82,18 @@ fn main() {
 
     let hub: sse_core::hub::Hub = sse_core::hub::Hub::new();
     let ours = held_per_body(|| {
-        let subscription = hub.subscribe(sse_bench::TOPIC, None);
-        // What `sse_axum::Publisher::publish` builds.
-        let body = SseBody::new(subscription, &PublishOptions::default())
-            .coalesce(SseBody::COALESCE_BYTES);
-        axum::body::Body::new(body)
+        // The adapter's own extractor and response, as a handler gets them.
+        let (mut request, ()) = axum::http::Request::get("/sse")
+            .body(())
+            .expect("request")
+            .into_parts();
+        let publisher = sse_axum::Publisher::from_request_parts(&mut request, &())
+            .now_or_never()
+            .expect("the extractor is ready at once")
+            .expect("the extractor never fails");
+        publisher
+            .publish(hub.subscribe(sse_bench::TOPIC, None))
+            .into_body()
     });
 
     let (sender, _keep_open) = tokio::sync::broadcast::channel::<String>(sse_bench::QUEUE);
