@@ -18,7 +18,7 @@ use crate::encode::Frame;
 use crate::event::Event;
 use crate::options::{ErrorMapper, PublishOptions};
 use crate::shutdown::Shutdown;
-use crate::source::{boxed, BoxError, BoxSource, IntoFrame};
+use crate::source::{BoxError, FrameSource, Frames, IntoFrame};
 
 /// The body of an SSE response, for any framework.
 ///
@@ -44,32 +44,52 @@ pub struct SseBody {
     // `SyncWrapper` makes the body `Sync` without asking sources to be: the
     // body is only ever polled through `&mut`, and some frameworks (warp,
     // poem's conversions) require `Sync` bodies.
-    streaming: Option<SyncWrapper<Box<Streaming>>>,
+    streaming: Option<SyncWrapper<BoxStreaming>>,
 }
 
-struct Streaming {
-    /// Bytes due before anything from the source: the retry hint at first,
-    /// later a frame that did not fit the chunk being built, and at the end
-    /// the last frame of a shutdown or a failure.
-    carry: Option<Bytes>,
-    /// The most bytes one chunk may join from frames already ready (0: one
-    /// frame per chunk).
-    coalesce: usize,
-    /// Return `Pending` once after each chunk (see `write_each_chunk`), and
-    /// whether that is due now.
-    write_each_chunk: bool,
-    chunk_sent: bool,
-    source: Option<BoxSource>,
-    keep_alive: Option<KeepAliveTimer>,
-    shutdown: Option<(Shutdown, Pin<Box<WaitForCancellationFutureOwned>>)>,
-    on_error: Option<ErrorMapper>,
+/// A stream's state, whatever its source.
+type BoxStreaming = Pin<Box<Streaming<dyn FrameSource>>>;
+
+pin_project_lite::pin_project! {
+    /// A stream's whole state in one allocation: an idle connection holds
+    /// thousands of these, so the keep-alive timer and the source live inline
+    /// rather than in boxes of their own (the source last, so that the box
+    /// can hold any source behind one type).
+    struct Streaming<S: ?Sized> {
+        // Bytes due before anything from the source: the retry hint at first,
+        // later a frame that did not fit the chunk being built, and at the end
+        // the last frame of a shutdown or a failure.
+        carry: Option<Bytes>,
+        // The most bytes one chunk may join from frames already ready (0: one
+        // frame per chunk).
+        coalesce: usize,
+        // Return `Pending` once after each chunk (see `write_each_chunk`), and
+        // whether that is due now.
+        write_each_chunk: bool,
+        chunk_sent: bool,
+        keep_alive: Option<KeepAliveTimer>,
+        // The keep-alive timer's `Sleep`, made on first poll, inside the runtime.
+        #[pin]
+        sleep: Option<Sleep>,
+        // Boxed: most streams have none, and it is bigger than its pointer.
+        shutdown: Option<Pin<Box<ShutdownWait>>>,
+        on_error: Option<ErrorMapper>,
+        #[pin]
+        source: S,
+    }
+}
+
+pin_project_lite::pin_project! {
+    struct ShutdownWait {
+        shutdown: Shutdown,
+        #[pin]
+        wait: WaitForCancellationFutureOwned,
+    }
 }
 
 struct KeepAliveTimer {
     interval: Duration,
     frame: Bytes,
-    /// Created on first poll, inside the runtime.
-    sleep: Option<Pin<Box<Sleep>>>,
     last_activity: Option<Instant>,
 }
 
@@ -90,25 +110,28 @@ impl SseBody {
             .as_ref()
             .map(|keep_alive| KeepAliveTimer {
                 interval: keep_alive.get_interval(),
-                frame: shared_keep_alive(keep_alive.frame()),
-                sleep: None,
+                frame: keep_alive.frame().clone().into_bytes(),
                 last_activity: None,
             });
-        let shutdown = options
-            .shutdown
-            .as_ref()
-            .map(|shutdown| (shutdown.clone(), Box::pin(shutdown.wait())));
+        let shutdown = options.shutdown.as_ref().map(|shutdown| {
+            Box::pin(ShutdownWait {
+                shutdown: shutdown.clone(),
+                wait: shutdown.wait(),
+            })
+        });
+        let streaming: BoxStreaming = Box::pin(Streaming {
+            carry: retry,
+            coalesce: 0,
+            write_each_chunk: false,
+            chunk_sent: false,
+            keep_alive,
+            sleep: None,
+            shutdown,
+            on_error: options.on_error.clone(),
+            source: Frames::new(source),
+        });
         Self {
-            streaming: Some(SyncWrapper::new(Box::new(Streaming {
-                carry: retry,
-                coalesce: 0,
-                write_each_chunk: false,
-                chunk_sent: false,
-                source: Some(boxed(source)),
-                keep_alive,
-                shutdown,
-                on_error: options.on_error.clone(),
-            }))),
+            streaming: Some(SyncWrapper::new(streaming)),
         }
     }
 
@@ -142,7 +165,7 @@ impl SseBody {
     /// ```
     pub fn coalesce(mut self, max_bytes: usize) -> Self {
         if let Some(streaming) = self.streaming.as_mut() {
-            streaming.get_mut().coalesce = max_bytes;
+            *streaming.get_mut().as_mut().project().coalesce = max_bytes;
         }
         self
     }
@@ -161,7 +184,7 @@ impl SseBody {
     /// backlog never grows that per-connection buffer past one chunk.
     pub fn write_each_chunk(mut self) -> Self {
         if let Some(streaming) = self.streaming.as_mut() {
-            streaming.get_mut().write_each_chunk = true;
+            *streaming.get_mut().as_mut().project().write_each_chunk = true;
         }
         self
     }
@@ -175,7 +198,7 @@ impl SseBody {
         let Some(streaming) = self.streaming.as_mut() else {
             return Poll::Ready(None);
         };
-        match streaming.get_mut().poll_bytes(cx) {
+        match streaming.get_mut().as_mut().poll_bytes(cx) {
             Poll::Ready(None) => {
                 self.streaming = None;
                 Poll::Ready(None)
@@ -185,13 +208,14 @@ impl SseBody {
     }
 }
 
-impl Streaming {
-    fn poll_bytes(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        if std::mem::take(&mut self.chunk_sent) {
+impl Streaming<dyn FrameSource> {
+    fn poll_bytes(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        if std::mem::take(self.as_mut().project().chunk_sent) {
             return self.pause_after_chunk(cx);
         }
-        let polled = self.poll_chunk(cx);
-        self.chunk_sent = self.write_each_chunk && matches!(polled, Poll::Ready(Some(_)));
+        let polled = self.as_mut().poll_chunk(cx);
+        let this = self.project();
+        *this.chunk_sent = *this.write_each_chunk && matches!(polled, Poll::Ready(Some(_)));
         polled
     }
 
@@ -200,11 +224,11 @@ impl Streaming {
     /// source, timer and shutdown will wake the task): a stream that keeps
     /// up with its events costs one poll per event, not two. Only when more
     /// is ready at once is it kept back (in `carry`) and the task woken.
-    fn pause_after_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+    fn pause_after_chunk(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         if self.carry.is_none() {
-            self.poll_shutdown(cx);
-            let next = match self.poll_frame(cx) {
-                Poll::Pending => match self.poll_keep_alive(cx) {
+            self.as_mut().poll_shutdown(cx);
+            let next = match self.as_mut().poll_frame(cx) {
+                Poll::Pending => match self.as_mut().poll_keep_alive(cx) {
                     Poll::Pending => return Poll::Pending,
                     ready => ready,
                 },
@@ -213,24 +237,24 @@ impl Streaming {
             // The end (`None`) is only reported by the next poll: the owed
             // `Pending` comes first there too.
             if let Poll::Ready(Some(bytes)) = next {
-                self.carry = Some(bytes);
+                *self.project().carry = Some(bytes);
             }
         }
         cx.waker().wake_by_ref();
         Poll::Pending
     }
 
-    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+    fn poll_chunk(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         // Already out of the source: it goes before any shutdown's last frame.
-        let first = match self.carry.take() {
+        let first = match self.as_mut().project().carry.take() {
             Some(carried) => carried,
             None => {
-                self.poll_shutdown(cx);
-                match self.poll_frame(cx) {
+                self.as_mut().poll_shutdown(cx);
+                match self.as_mut().poll_frame(cx) {
                     Poll::Ready(Some(frame)) => frame,
                     // The source is done; a shutdown or a failure may have
                     // left a last frame to send.
-                    Poll::Ready(None) => match self.carry.take() {
+                    Poll::Ready(None) => match self.as_mut().project().carry.take() {
                         Some(last) => last,
                         None => return Poll::Ready(None),
                     },
@@ -238,24 +262,25 @@ impl Streaming {
                 }
             }
         };
-        if let Some(keep_alive) = &mut self.keep_alive {
+        if let Some(keep_alive) = self.as_mut().project().keep_alive {
             keep_alive.last_activity = Some(Instant::now());
         }
-        if first.len() >= self.coalesce {
+        let coalesce = self.coalesce;
+        if first.len() >= coalesce {
             return Poll::Ready(Some(first));
         }
         let mut chunk: Option<BytesMut> = None;
         // Only frames that are ready now: Pending (or the end) sends what we have.
-        while let Poll::Ready(Some(frame)) = self.poll_frame(cx) {
+        while let Poll::Ready(Some(frame)) = self.as_mut().poll_frame(cx) {
             let joined = chunk.as_ref().map_or(first.len(), BytesMut::len);
-            if joined + frame.len() > self.coalesce {
-                self.carry = Some(frame);
+            if joined + frame.len() > coalesce {
+                *self.as_mut().project().carry = Some(frame);
                 break;
             }
             chunk
                 .get_or_insert_with(|| {
                     // One allocation: pages never written are never resident.
-                    let mut chunk = BytesMut::with_capacity(self.coalesce);
+                    let mut chunk = BytesMut::with_capacity(coalesce);
                     chunk.extend_from_slice(&first);
                     chunk
                 })
@@ -265,98 +290,93 @@ impl Streaming {
     }
 
     /// The source's next non-empty frame; `Ready(None)` once it has ended,
-    /// failed or panicked (what to send last is then in `self.carry`).
-    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        while let Some(source) = self.source.as_mut() {
-            let polled = catch_unwind(AssertUnwindSafe(|| source.as_mut().poll_next(cx)));
+    /// failed or panicked (what to send last is then in `carry`).
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        loop {
+            let mut source = self.as_mut().project().source;
+            let polled = catch_unwind(AssertUnwindSafe(|| source.as_mut().poll_next_frame(cx)));
             match polled {
                 Ok(Poll::Ready(Some(Ok(frame)))) => {
                     if !frame.is_empty() {
                         return Poll::Ready(Some(frame.into_bytes()));
                     }
                 }
-                Ok(Poll::Ready(Some(Err(error)))) => self.fail(error),
-                Ok(Poll::Ready(None)) => self.source = None,
+                Ok(Poll::Ready(Some(Err(error)))) => self.as_mut().fail(error),
+                Ok(Poll::Ready(None)) => {
+                    source.end();
+                    return Poll::Ready(None);
+                }
                 Ok(Poll::Pending) => return Poll::Pending,
-                Err(_panic) => self.fail("the event source panicked".into()),
+                Err(_panic) => self.as_mut().fail("the event source panicked".into()),
             }
         }
-        Poll::Ready(None)
     }
 
-    fn poll_keep_alive(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        let Some(keep_alive) = self.keep_alive.as_mut() else {
+    fn poll_keep_alive(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        let mut this = self.project();
+        let Some(keep_alive) = this.keep_alive.as_mut() else {
             return Poll::Pending;
         };
-        if keep_alive.sleep.is_none() && tokio::runtime::Handle::try_current().is_err() {
-            tracing::warn!("SSE body polled outside a Tokio runtime; keep-alive disabled");
-            self.keep_alive = None;
-            return Poll::Pending;
+        if this.sleep.is_none() {
+            if tokio::runtime::Handle::try_current().is_err() {
+                tracing::warn!("SSE body polled outside a Tokio runtime; keep-alive disabled");
+                *this.keep_alive = None;
+                return Poll::Pending;
+            }
+            let start = keep_alive.last_activity.unwrap_or_else(Instant::now);
+            this.sleep
+                .set(Some(tokio::time::sleep_until(start + keep_alive.interval)));
         }
-        keep_alive.poll(cx).map(Some)
+        match this.sleep.as_pin_mut() {
+            Some(sleep) => keep_alive.poll(sleep, cx).map(Some),
+            None => Poll::Pending,
+        }
     }
 
-    fn poll_shutdown(&mut self, cx: &mut Context<'_>) {
-        let Some((shutdown, wait)) = self.shutdown.as_mut() else {
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) {
+        let this = self.project();
+        let Some(shutdown) = this.shutdown.as_mut() else {
             return;
         };
-        if self.source.is_some() && wait.as_mut().poll(cx).is_ready() {
-            let last = shutdown.final_frame().map(Frame::into_bytes);
-            self.end_source(last);
+        if !this.source.is_ended() && shutdown.as_mut().project().wait.poll(cx).is_ready() {
+            let last = shutdown.shutdown.final_frame().map(Frame::into_bytes);
+            this.source.end();
+            end_with(this.carry, last);
         }
     }
 
-    fn fail(&mut self, error: BoxError) {
+    fn fail(self: Pin<&mut Self>, error: BoxError) {
         tracing::warn!(%error, "SSE source failed; ending the stream");
-        let last = self
+        let this = self.project();
+        let last = this
             .on_error
             .as_ref()
             .and_then(|map| map(&error))
             .map(|event| event.encode().into_bytes())
             .filter(|bytes| !bytes.is_empty());
-        self.end_source(last);
-    }
-
-    /// Drops the source; `last` goes out after what was already taken from it.
-    /// (Nothing is carried when this runs today, as the source is only polled
-    /// with nothing carried; were something carried, both would still go.)
-    fn end_source(&mut self, last: Option<Bytes>) {
-        self.source = None;
-        self.carry = match (self.carry.take(), last) {
-            (Some(carried), Some(last)) => Some(Bytes::from([&carried[..], &last[..]].concat())),
-            (carried, last) => carried.or(last),
-        };
+        this.source.end();
+        end_with(this.carry, last);
     }
 }
 
-/// The keep-alive comment's bytes. The default comment is a fresh frame per
-/// `PublishOptions`; pointing at static bytes instead spares every connection
-/// the frame's two small allocations (its buffer and, once cloned, a shared
-/// count).
-fn shared_keep_alive(frame: &Frame) -> Bytes {
-    const DEFAULT: &[u8] = b": keep-alive\n\n";
-    if frame.as_bytes() == DEFAULT {
-        Bytes::from_static(DEFAULT)
-    } else {
-        frame.clone().into_bytes()
-    }
+/// Queues `last` after what was already taken from the source (the source has
+/// just been ended). Nothing is carried when this runs today, as the source is
+/// only polled with nothing carried; were something carried, both would still
+/// go.
+fn end_with(carry: &mut Option<Bytes>, last: Option<Bytes>) {
+    *carry = match (carry.take(), last) {
+        (Some(carried), Some(last)) => Some(Bytes::from([&carried[..], &last[..]].concat())),
+        (carried, last) => carried.or(last),
+    };
 }
 
 impl KeepAliveTimer {
     /// Ready with the keep-alive comment once the stream has been idle for the
-    /// whole interval. Needs a Tokio runtime (checked by the caller). Frames only record the time they were sent; the timer
+    /// whole interval. Frames only record the time they were sent; the timer
     /// is moved lazily when it fires early, which keeps per-event cost to one
     /// clock read.
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Bytes> {
+    fn poll(&mut self, mut sleep: Pin<&mut Sleep>, cx: &mut Context<'_>) -> Poll<Bytes> {
         let now = Instant::now();
-        let sleep = match &mut self.sleep {
-            Some(sleep) => sleep,
-            None => {
-                let start = self.last_activity.unwrap_or(now);
-                self.sleep
-                    .insert(Box::pin(tokio::time::sleep_until(start + self.interval)))
-            }
-        };
         loop {
             if sleep.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;

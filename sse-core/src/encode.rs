@@ -33,6 +33,12 @@ impl Frame {
         Event::new().with_comment(text).encode()
     }
 
+    /// A frame of bytes known at compile time to be well-formed, which
+    /// cloning never copies nor counts.
+    pub(crate) const fn from_static(bytes: &'static [u8]) -> Self {
+        Self(Bytes::from_static(bytes))
+    }
+
     /// The encoded bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0

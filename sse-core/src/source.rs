@@ -54,39 +54,63 @@ where
     }
 }
 
-/// A source with its item type erased, as the response body holds it.
-pub(crate) type BoxSource = Pin<Box<dyn Stream<Item = Result<Frame, BoxError>> + Send>>;
+/// A source with its item type erased, as the response body holds it: inline,
+/// at the end of the body's one allocation (see `body::Streaming`), which is
+/// why ending it is a method rather than dropping a box.
+pub(crate) trait FrameSource: Send {
+    /// The next frame; `Ready(None)` once the source has ended or was ended.
+    fn poll_next_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame, BoxError>>>;
 
-pub(crate) fn boxed<S>(source: S) -> BoxSource
-where
-    S: Stream + Send + 'static,
-    S::Item: IntoFrame,
-{
-    Box::pin(Frames { source })
+    /// Drops the source now, so that whatever its drop announces (a channel's
+    /// senders see it closed, a hub subscription leaves its topic) happens
+    /// when the stream ends, not when the response is dropped.
+    fn end(self: Pin<&mut Self>);
+
+    /// True once the source has ended or was ended.
+    fn is_ended(&self) -> bool;
 }
 
 pin_project_lite::pin_project! {
-    struct Frames<S> {
+    /// Any stream of [`IntoFrame`] items, as a [`FrameSource`].
+    pub(crate) struct Frames<S> {
         #[pin]
-        source: S,
+        source: Option<S>,
     }
 }
 
-impl<S> Stream for Frames<S>
+impl<S> Frames<S> {
+    pub(crate) fn new(source: S) -> Self {
+        Self {
+            source: Some(source),
+        }
+    }
+}
+
+impl<S> FrameSource for Frames<S>
 where
-    S: Stream,
+    S: Stream + Send,
     S::Item: IntoFrame,
 {
-    type Item = Result<Frame, BoxError>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.project()
-            .source
-            .poll_next(cx)
-            .map(|item| item.map(IntoFrame::into_frame))
+    fn poll_next_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame, BoxError>>> {
+        match self.project().source.as_pin_mut() {
+            Some(source) => source
+                .poll_next(cx)
+                .map(|item| item.map(IntoFrame::into_frame)),
+            None => Poll::Ready(None),
+        }
     }
 
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.source.size_hint()
+    fn end(self: Pin<&mut Self>) {
+        self.project().source.set(None);
+    }
+
+    fn is_ended(&self) -> bool {
+        self.source.is_none()
     }
 }

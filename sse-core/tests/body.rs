@@ -150,6 +150,50 @@ async fn shutdown_sends_final_event_and_ends() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_shutdown_lets_go_of_the_source_before_the_body_is_dropped() {
+    let shutdown = Shutdown::new();
+    let (sender, receiver) = channel(8);
+    let mut body = SseBody::new(receiver, &PublishOptions::new().shutdown(&shutdown));
+    shutdown.trigger_with(Event::message("bye"));
+    assert_eq!(
+        body.next().await.unwrap().unwrap(),
+        "data: bye
+
+"
+    );
+    // The framework still holds the body (a slow client may not have read the
+    // last event yet), but the producer already knows.
+    assert!(sender.is_closed());
+    assert!(body.next().await.is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_source_is_let_go_of_before_the_body_is_dropped() {
+    let (sender, receiver) = channel(8);
+    let dropped = std::sync::Arc::new(());
+    let guard = dropped.clone();
+    let source = receiver.map(move |frame| {
+        let _keep = &guard;
+        if frame.as_bytes() == b"data: fail\n\n" {
+            Err("bad")
+        } else {
+            Ok(frame)
+        }
+    });
+    let options = PublishOptions::new().on_error(|_| Some(Event::message("sorry")));
+    let mut body = SseBody::new(source, &options);
+    sender.send_data("fail").await.unwrap();
+    assert_eq!(body.next().await.unwrap().unwrap(), "data: sorry\n\n");
+    assert!(sender.is_closed());
+    assert_eq!(
+        std::sync::Arc::strong_count(&dropped),
+        1,
+        "the source is gone"
+    );
+    assert!(body.next().await.is_none());
+}
+
+#[tokio::test(start_paused = true)]
 async fn shutdown_triggered_before_first_poll_ends_at_once() {
     let shutdown = Shutdown::new();
     shutdown.trigger();
