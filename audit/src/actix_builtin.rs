@@ -9,7 +9,7 @@ use actix_web::middleware::Compress;
 use actix_web::{web, App, Either, HttpRequest, HttpResponse, HttpServer, Responder};
 use actix_web_lab::sse::{Data, Event, Sse};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use sse_conformance::{ConformanceState, COMPRESSED_PREFIX};
+use ssekit_conformance::{ConformanceState, COMPRESSED_PREFIX};
 use tokio::sync::mpsc;
 
 use crate::common::{self, Params, StreamCaps, INJECTION};
@@ -29,7 +29,7 @@ pub fn start(state: ConformanceState) -> std::io::Result<Running> {
     let caps = StreamCaps::default();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            // Server settings as in sse-actix's conformance test, so that only
+            // Server settings as in ssekit-actix's conformance test, so that only
             // the SSE type differs.
             let bound = HttpServer::new(move || {
                 App::new()

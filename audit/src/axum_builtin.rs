@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
-use sse_conformance::{ConformanceState, COMPRESSED_PREFIX};
+use ssekit_conformance::{ConformanceState, COMPRESSED_PREFIX};
 use tokio::sync::mpsc;
 use tower_http::compression::CompressionLayer;
 

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
-use sse_conformance::routes::TokenState;
-use sse_conformance::routes::{FLOOD_EVENT_BYTES, LIMITED_RETRY_AFTER, LIMITED_STREAMS};
-use sse_conformance::ConformanceState;
+use ssekit_conformance::routes::TokenState;
+use ssekit_conformance::routes::{FLOOD_EVENT_BYTES, LIMITED_RETRY_AFTER, LIMITED_STREAMS};
+use ssekit_conformance::ConformanceState;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
-pub use sse_conformance::routes::{FLOOD_QUEUE, INJECTION};
-pub use sse_conformance::script::{large_data, SCRIPT_RETRY};
+pub use ssekit_conformance::routes::{FLOOD_QUEUE, INJECTION};
+pub use ssekit_conformance::script::{large_data, SCRIPT_RETRY};
 
 /// Keep-alive interval of `/keep-alive`.
 pub const KEEP_ALIVE: Duration = Duration::from_millis(100);
@@ -25,7 +25,7 @@ pub const DISCONNECT_KEEP_ALIVE: Duration = Duration::from_millis(500);
 const DISCONNECT_REPORT_WAIT: Duration = Duration::from_secs(10);
 
 // The script's data strings, shared so that every framework is handed exactly
-// the text (CR, LF and CRLF included) of `sse_conformance::script::script_events`.
+// the text (CR, LF and CRLF included) of `ssekit_conformance::script::script_events`.
 pub const MULTI_LINE: &str = "multi\nline\r\ncrlf\rcr";
 pub const TRAILING: &str = "trailing\n";
 pub const LEADING_SPACES: &str = "  two leading spaces";

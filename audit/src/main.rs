@@ -5,7 +5,7 @@
 //! It answers "what would a user of the framework's own SSE support get?", next
 //! to the same suite run against this project's adapters. It is a report, not
 //! a test: it prints each table, saves each report as `DIR/<name>.json`
-//! (default `target/conformance`) for `sse-conformance matrix`, and exits 0
+//! (default `target/conformance`) for `ssekit-conformance matrix`, and exits 0
 //! whatever the cases found. It exits 1 only when a server cannot start or a
 //! report cannot be written.
 
@@ -18,7 +18,7 @@ mod warp_builtin;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use sse_conformance::{Config, ConformanceState};
+use ssekit_conformance::{Config, ConformanceState};
 
 fn main() -> ExitCode {
     let dir = std::env::args_os()
@@ -69,7 +69,7 @@ async fn audit(dir: &std::path::Path) -> bool {
         ),
     ];
     let config = Config {
-        compressed_prefix: Some(sse_conformance::COMPRESSED_PREFIX.into()),
+        compressed_prefix: Some(ssekit_conformance::COMPRESSED_PREFIX.into()),
         ..Config::default()
     };
     for (name, base) in servers {
@@ -82,7 +82,7 @@ async fn audit(dir: &std::path::Path) -> bool {
             }
         };
         println!("== {name}");
-        let report = sse_conformance::run(&base, &config).await;
+        let report = ssekit_conformance::run(&base, &config).await;
         println!("{}", report.to_table());
         match report.save(dir, name) {
             Ok(path) => println!("saved {}\n", path.display()),

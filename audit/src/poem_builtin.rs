@@ -9,7 +9,7 @@ use poem::middleware::Compression;
 use poem::web::sse::{Event, SSE};
 use poem::web::{Data, Query};
 use poem::{get, handler, EndpointExt, IntoResponse, Request, Response, Route, Server};
-use sse_conformance::{ConformanceState, COMPRESSED_PREFIX};
+use ssekit_conformance::{ConformanceState, COMPRESSED_PREFIX};
 use tokio::sync::mpsc;
 
 use crate::common::{self, Params, StreamCaps, INJECTION};

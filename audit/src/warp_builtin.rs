@@ -3,7 +3,7 @@
 use std::convert::Infallible;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use sse_conformance::{ConformanceState, COMPRESSED_PREFIX};
+use ssekit_conformance::{ConformanceState, COMPRESSED_PREFIX};
 use tokio::sync::mpsc;
 use warp::filters::BoxedFilter;
 use warp::http::{header, StatusCode};

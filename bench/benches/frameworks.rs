@@ -1,6 +1,6 @@
 //! Our encoder against the SSE encoders of axum, actix-web-lab, warp and poem,
 //! on the same inputs, from owned input to the bytes a connection writes.
-//! Run: `cargo bench -p sse-bench --bench frameworks`.
+//! Run: `cargo bench -p ssekit-bench --bench frameworks`.
 //!
 //! Each framework is driven the cheapest way that still runs its own code
 //! path, since none of them exposes its encoder:
@@ -36,7 +36,7 @@ use criterion::measurement::WallTime;
 use criterion::{criterion_group, BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use futures_util::stream;
 use http_body::Body as _;
-use sse_core::Event;
+use ssekit::Event;
 
 #[derive(Clone)]
 struct Input {

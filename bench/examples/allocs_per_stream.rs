@@ -2,11 +2,11 @@
 //! recipe: the heap side of the "RSS/conn idle" column of `bench-all`, counted
 //! exactly instead of read off RSS.
 //!
-//! `cargo run --release -p sse-bench --example allocs_per_stream`
+//! `cargo run --release -p ssekit-bench --example allocs_per_stream`
 //!
 //! Each variant builds 1 000 response bodies the way its server in
 //! `sse-bench-server` does (ours: a hub subscription published through
-//! `sse-axum`'s extractor; native: axum's `Sse` over a `BroadcastStream`),
+//! `ssekit-axum`'s extractor; native: axum's `Sse` over a `BroadcastStream`),
 //! polls each once (so lazily made timers exist, as on a connection waiting
 //! for its first event), keeps them all, and reports the heap blocks and
 //! bytes still held per body. The framework's own connection state (hyper's buffers, the
@@ -22,7 +22,7 @@ use axum::extract::FromRequestParts;
 use axum::response::IntoResponse;
 use futures_util::{FutureExt, StreamExt};
 use http_body::Body as _;
-use sse_core::SsePublisher;
+use ssekit::SsePublisher;
 
 /// The system allocator, counting the blocks and bytes held.
 struct Counting;
@@ -80,23 +80,23 @@ fn main() {
     // Bodies start their timers on first poll, inside a runtime.
     let _inside = runtime.enter();
 
-    let hub: sse_core::hub::Hub = sse_core::hub::Hub::new();
+    let hub: ssekit::hub::Hub = ssekit::hub::Hub::new();
     let ours = held_per_body(|| {
         // The adapter's own extractor and response, as a handler gets them.
         let (mut request, ()) = axum::http::Request::get("/sse")
             .body(())
             .expect("request")
             .into_parts();
-        let publisher = sse_axum::Publisher::from_request_parts(&mut request, &())
+        let publisher = ssekit_axum::Publisher::from_request_parts(&mut request, &())
             .now_or_never()
             .expect("the extractor is ready at once")
             .expect("the extractor never fails");
         publisher
-            .publish(hub.subscribe(sse_bench::TOPIC, None))
+            .publish(hub.subscribe(ssekit_bench::TOPIC, None))
             .into_body()
     });
 
-    let (sender, _keep_open) = tokio::sync::broadcast::channel::<String>(sse_bench::QUEUE);
+    let (sender, _keep_open) = tokio::sync::broadcast::channel::<String>(ssekit_bench::QUEUE);
     let native = held_per_body(|| {
         use axum::response::sse::{Event, KeepAlive, Sse};
         let events = tokio_stream::wrappers::BroadcastStream::new(sender.subscribe())
@@ -110,7 +110,7 @@ fn main() {
 
     println!("| variant | heap blocks per idle stream | bytes per idle stream |");
     println!("|---|---|---|");
-    for (name, (blocks, bytes)) in [("sse-axum + hub", ours), ("axum native", native)] {
+    for (name, (blocks, bytes)) in [("ssekit-axum + hub", ours), ("axum native", native)] {
         println!("| {name} | {blocks:.2} | {bytes:.0} |");
     }
 }

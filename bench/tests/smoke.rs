@@ -5,7 +5,7 @@
 use std::io::{BufReader, Write};
 use std::process::{Child, ChildStdout, Command, Stdio};
 
-use sse_bench::lines;
+use ssekit_bench::lines;
 
 const CONNS: u64 = 20;
 const EVENTS: u64 = 10;

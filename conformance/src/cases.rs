@@ -255,8 +255,8 @@ pub(crate) async fn keep_alive(ctx: &Ctx<'_>) -> CaseOutcome {
     let mut comments = 0;
     while comments < 3 {
         match reader.next_item(STEP).await? {
-            Some(sse_core::decode::Decoded::Comment(_)) => comments += 1,
-            Some(sse_core::decode::Decoded::Event(event)) => {
+            Some(ssekit::decode::Decoded::Comment(_)) => comments += 1,
+            Some(ssekit::decode::Decoded::Event(event)) => {
                 return Err(format!("an idle stream dispatched an event: {event:?}"))
             }
             Some(_) => {}
@@ -463,7 +463,7 @@ pub(crate) async fn http2(ctx: &Ctx<'_>) -> CaseOutcome {
     if response.version() != reqwest::Version::HTTP_2 {
         return Err(format!("answered with {:?}", response.version()));
     }
-    for name in &sse_core::head::HOP_BY_HOP {
+    for name in &ssekit::head::HOP_BY_HOP {
         if response.headers().contains_key(name) {
             return Err(format!("hop-by-hop header {name} over HTTP/2"));
         }
@@ -533,7 +533,7 @@ pub(crate) async fn last_event_id_hostile(ctx: &Ctx<'_>) -> CaseOutcome {
         match response.status {
             400 | 431 => {}
             200 => {
-                let events = sse_core::decode::events(&response.body).map_err(|e| e.to_string())?;
+                let events = ssekit::decode::events(&response.body).map_err(|e| e.to_string())?;
                 match events.as_slice() {
                     [event] if event.event_type == "no-last-event-id" => {}
                     other => {

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use sse_core::decode::{Decoded, Decoder, MessageEvent};
+use ssekit::decode::{Decoded, Decoder, MessageEvent};
 
 /// What went wrong with a request, with its causes (reqwest's own message
 /// rarely says), and without the URL, whose port changes from run to run:

@@ -1,14 +1,14 @@
 //! One conformance suite for Server-Sent Events servers.
 //!
 //! Every case runs over real HTTP on a real connection and judges what arrives
-//! with the WHATWG parser of [`sse_core::decode`]. The same cases run against
+//! with the WHATWG parser of [`ssekit::decode`]. The same cases run against
 //! each adapter of this project (each adapter crate's `tests/conformance.rs`),
-//! and against any server by URL with the `sse-conformance` binary:
+//! and against any server by URL with the `ssekit-conformance` binary:
 //!
 //! ```text
-//! sse-conformance run http://127.0.0.1:8080          # the suite, as a table
-//! sse-conformance run http://127.0.0.1:8080 --json   # for machines
-//! sse-conformance lint http://127.0.0.1:8080/events  # any SSE endpoint
+//! ssekit-conformance run http://127.0.0.1:8080          # the suite, as a table
+//! ssekit-conformance run http://127.0.0.1:8080 --json   # for machines
+//! ssekit-conformance lint http://127.0.0.1:8080/events  # any SSE endpoint
 //! ```
 //!
 //! # The conformance routes
@@ -42,7 +42,7 @@
 //! With `--compressed-prefix P`, the `/lockstep` route is also requested under
 //! `P` (served behind compression middleware) with `Accept-Encoding: gzip`.
 //!
-//! [`routes::handle`] implements all of them once, for any [`sse_core::SsePublisher`].
+//! [`routes::handle`] implements all of them once, for any [`ssekit::SsePublisher`].
 #![warn(missing_docs)]
 
 mod cases;
@@ -277,7 +277,7 @@ pub async fn run(base_url: &str, config: &Config) -> Report {
 ///
 /// The server must also mount the routes under [`COMPRESSED_PREFIX`] behind its
 /// stock compression middleware. The report is printed and saved as
-/// `<report_dir>/<name>.json` for `sse-conformance matrix`.
+/// `<report_dir>/<name>.json` for `ssekit-conformance matrix`.
 pub async fn assert_conformance(base_url: &str, name: &str, report_dir: &std::path::Path) {
     let config = Config {
         compressed_prefix: Some(COMPRESSED_PREFIX.into()),

@@ -1,4 +1,4 @@
-//! `sse-conformance lint URL`: connects to any SSE endpoint, reads its head and
+//! `ssekit-conformance lint URL`: connects to any SSE endpoint, reads its head and
 //! (for a bounded time and size) its stream, and reports what a browser's
 //! `EventSource`, a proxy or a non-browser client would trip over.
 //!
@@ -50,7 +50,7 @@ use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
-use sse_core::decode::{Decoded, Decoder};
+use ssekit::decode::{Decoded, Decoder};
 
 use crate::client::describe;
 
@@ -301,7 +301,7 @@ pub fn analyse_head(status: u16, version: http::Version, headers: &HeaderMap) ->
     }
 
     if version >= http::Version::HTTP_2 {
-        for name in &sse_core::head::HOP_BY_HOP {
+        for name in &ssekit::head::HOP_BY_HOP {
             if headers.contains_key(name) {
                 out.add(Severity::Error, "hop-by-hop-over-h2", Some(name.as_str().to_owned()), None, || {
                     format!("{name} is a connection-specific header, forbidden over {version:?}: clients treat the response as malformed")
@@ -1125,7 +1125,7 @@ mod tests {
             .collect();
         assert_eq!(
             details,
-            // In the order of `sse_core::head::HOP_BY_HOP`, which the lint walks.
+            // In the order of `ssekit::head::HOP_BY_HOP`, which the lint walks.
             [
                 "connection",
                 "keep-alive",

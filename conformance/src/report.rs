@@ -105,7 +105,7 @@ impl Report {
     }
 
     /// Writes the report as `<dir>/<name>.json`, for [`markdown_matrix`]
-    /// (`sse-conformance matrix`). Returns the file written.
+    /// (`ssekit-conformance matrix`). Returns the file written.
     pub fn save(&self, dir: &Path, name: &str) -> std::io::Result<PathBuf> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(format!("{name}.json"));

@@ -1,6 +1,6 @@
 //! The conformance routes, written once against [`SsePublisher`] and mounted by
 //! every adapter's test server. Servers in other languages implement the same
-//! routes (see the crate documentation) to be checked by `sse-conformance run`.
+//! routes (see the crate documentation) to be checked by `ssekit-conformance run`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
-use sse_core::limits::StreamLimits;
-use sse_core::{BoxError, Event, EventError, KeepAlive, PublishOptions, SsePublisher};
+use ssekit::limits::StreamLimits;
+use ssekit::{BoxError, Event, EventError, KeepAlive, PublishOptions, SsePublisher};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::script;
@@ -143,7 +143,7 @@ impl ConformanceState {
 /// Answers any conformance route; unknown paths get `204 No Content`.
 ///
 /// Mount it for every `GET` path (and again under [`COMPRESSED_PREFIX`] behind
-/// compression middleware); it routes on [`RequestInfo::path`](sse_core::RequestInfo::path).
+/// compression middleware); it routes on [`RequestInfo::path`](ssekit::RequestInfo::path).
 pub async fn handle<P: SsePublisher>(publisher: P, state: ConformanceState) -> P::Response {
     let path = publisher.request().path().to_owned();
     let route = path.strip_prefix(COMPRESSED_PREFIX).unwrap_or(&path);
@@ -282,7 +282,7 @@ fn lockstep<P: SsePublisher>(publisher: P, state: &ConformanceState) -> P::Respo
 /// the way a client's disconnect reaches a handler.
 fn disconnect<P: SsePublisher>(publisher: P, state: &ConformanceState) -> P::Response {
     let token = state.token_of(&publisher);
-    let (sender, receiver) = sse_core::channel(4);
+    let (sender, receiver) = ssekit::channel(4);
     tokio::spawn(async move {
         if sender.send_data("connected").await.is_ok() {
             sender.closed().await;
@@ -310,7 +310,7 @@ fn disconnect_report<P: SsePublisher>(publisher: P, state: &ConformanceState) ->
 /// counting them, until the client goes away.
 fn flood<P: SsePublisher>(publisher: P, state: &ConformanceState) -> P::Response {
     let token = state.token_of(&publisher);
-    let (sender, receiver) = sse_core::channel(FLOOD_QUEUE);
+    let (sender, receiver) = ssekit::channel(FLOOD_QUEUE);
     let frame = Event::message("x".repeat(FLOOD_EVENT_BYTES)).encode();
     tokio::spawn(async move {
         while sender.send_frame(frame.clone()).await.is_ok() {

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use sse_core::decode::MessageEvent;
-use sse_core::Event;
+use ssekit::decode::MessageEvent;
+use ssekit::Event;
 
 /// The retry hint sent first by `/script`.
 pub const SCRIPT_RETRY: Duration = Duration::from_millis(2500);
@@ -12,7 +12,7 @@ pub const SCRIPT_RETRY: Duration = Duration::from_millis(2500);
 /// The events of `/script`, in order (sent after the `retry: 2500` hint, with
 /// keep-alive off).
 pub fn script_events() -> Vec<Event> {
-    let built: Result<Vec<Event>, sse_core::EventError> = (|| {
+    let built: Result<Vec<Event>, ssekit::EventError> = (|| {
         Ok(vec![
             Event::new().with_comment("conformance script"),
             Event::message("hello").with_event("greeting")?,

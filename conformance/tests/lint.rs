@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sse_conformance::lint::{lint, LintOptions, LintReport, Severity};
+use ssekit_conformance::lint::{lint, LintOptions, LintReport, Severity};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;

@@ -1,5 +1,5 @@
 //! The examples' shared part: an [`App`] is written once against
-//! [`sse_core::SsePublisher`] and served by any of the four frameworks.
+//! [`ssekit::SsePublisher`] and served by any of the four frameworks.
 //!
 //! Each example binary (`chat`, `countdown`, `dashboard`, `progress`) takes
 //! `--framework axum|actix|warp|poem` (default axum) and `--port` (default 3000).
@@ -12,7 +12,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use sse_core::SsePublisher;
+use ssekit::SsePublisher;
 
 pub use serve::{serve, Framework};
 

@@ -6,8 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use sse_core::decode::{Decoded, Decoder, MessageEvent};
-use sse_redis::testing::RedisServer;
+use ssekit::decode::{Decoded, Decoder, MessageEvent};
+use ssekit_redis::testing::RedisServer;
 
 const WITHIN: Duration = Duration::from_secs(15);
 

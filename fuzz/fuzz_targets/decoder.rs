@@ -7,7 +7,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use sse_core::decode::{Decoded, Decoder};
+use ssekit::decode::{Decoded, Decoder};
 
 #[derive(Arbitrary, Debug)]
 struct Input<'a> {

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use sse_core::decode::{Decoded, Decoder};
-use sse_core::{Event, EventError, Field};
+use ssekit::decode::{Decoded, Decoder};
+use ssekit::{Event, EventError, Field};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -24,7 +24,7 @@ struct Input {
     comments: Vec<String>,
 }
 
-/// What `check` in `sse_core::event` must find: the first forbidden byte.
+/// What `check` in `ssekit::event` must find: the first forbidden byte.
 fn first_forbidden(value: &str, forbidden: &[u8]) -> Option<(char, usize)> {
     value
         .bytes()
@@ -136,7 +136,7 @@ fuzz_target!(|input: Input| {
             None | Some("") => "message".to_owned(),
             Some(named) => named.to_owned(),
         };
-        expected.push(Decoded::Event(sse_core::decode::MessageEvent {
+        expected.push(Decoded::Event(ssekit::decode::MessageEvent {
             event_type,
             data: normalised(data),
             last_event_id: last_event_id.clone(),

@@ -11,9 +11,9 @@
 //!
 //! Tests that take more than a few seconds, or need root (network
 //! namespaces, [`RemoteHost`]), are `#[ignore]`d and run in CI with
-//! `cargo test -p sse-reliability -- --ignored --test-threads=1`.
+//! `cargo test -p ssekit-reliability -- --ignored --test-threads=1`.
 //! Tests that fail today because of a known gap are behind the `known-bugs`
-//! feature (`cargo test -p sse-reliability --features known-bugs`):
+//! feature (`cargo test -p ssekit-reliability --features known-bugs`):
 //!
 //! * `vanishing.rs`, `stopped_reader_is_noticed::*`: a client that keeps
 //!   acknowledging but stops reading, on an idle stream, is noticed only once

@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use sse_core::SsePublisher;
+use ssekit::SsePublisher;
 use tokio::sync::oneshot;
 
 /// A handler written once against [`SsePublisher`], as an application would.
@@ -23,7 +23,7 @@ pub trait Handler: Clone + Send + Sync + 'static {
 #[derive(Clone)]
 pub struct Subscribe {
     /// The hub subscribed to.
-    pub hub: sse_core::hub::Hub,
+    pub hub: ssekit::hub::Hub,
     /// The topic every stream follows.
     pub topic: &'static str,
 }
@@ -38,13 +38,13 @@ impl Handler for Subscribe {
 /// The four frameworks with an adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framework {
-    /// axum 0.8 with `sse-axum`.
+    /// axum 0.8 with `ssekit-axum`.
     Axum,
-    /// actix-web 4 with `sse-actix`.
+    /// actix-web 4 with `ssekit-actix`.
     Actix,
-    /// warp 0.4 with `sse-warp`.
+    /// warp 0.4 with `ssekit-warp`.
     Warp,
-    /// poem 3 with `sse-poem`.
+    /// poem 3 with `ssekit-poem`.
     Poem,
 }
 
@@ -104,7 +104,7 @@ impl Server {
         Self::start_tuned(framework, handler, Listen::default()).await
     }
 
-    /// Like [`start`](Self::start), with [`sse_core::tcp::set_stall_timeout`]
+    /// Like [`start`](Self::start), with [`ssekit::tcp::set_stall_timeout`]
     /// set on the listening socket (accepted connections inherit it).
     pub async fn start_with_stall_timeout<H: Handler>(
         framework: Framework,
@@ -228,7 +228,7 @@ fn tokio_listener(listen: Listen) -> (tokio::net::TcpListener, SocketAddr) {
         .expect("bind to an ephemeral port");
     let listener = socket.listen(BACKLOG).expect("listen");
     if let Some(timeout) = listen.stall {
-        sse_core::tcp::set_stall_timeout(&listener, timeout).expect("TCP_USER_TIMEOUT");
+        ssekit::tcp::set_stall_timeout(&listener, timeout).expect("TCP_USER_TIMEOUT");
     }
     let addr = listener.local_addr().expect("a local address");
     (listener, addr)
@@ -255,7 +255,7 @@ where
 
 fn start_axum<H: Handler>(handler: H, listen: Listen) -> Server {
     let (listener, addr) = tokio_listener(listen);
-    let app = axum::Router::new().fallback(move |publisher: sse_axum::Publisher| {
+    let app = axum::Router::new().fallback(move |publisher: ssekit_axum::Publisher| {
         let handler = handler.clone();
         async move { handler.handle(publisher) }
     });
@@ -277,8 +277,8 @@ fn start_warp<H: Handler>(handler: H, listen: Listen) -> Server {
     use warp::Filter;
     let (listener, addr) = tokio_listener(listen);
     let routes = warp::any()
-        .and(sse_warp::publisher())
-        .map(move |publisher: sse_warp::Publisher| handler.handle(publisher));
+        .and(ssekit_warp::publisher())
+        .map(move |publisher: ssekit_warp::Publisher| handler.handle(publisher));
     let (signal, stopped) = oneshot::channel::<()>();
     let serve = warp::serve(routes)
         .incoming(listener)
@@ -292,7 +292,7 @@ fn start_warp<H: Handler>(handler: H, listen: Listen) -> Server {
 fn start_poem<H: Handler>(handler: H, listen: Listen) -> Server {
     let (listener, addr) = tokio_listener(listen);
     let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).expect("a poem acceptor");
-    let app = sse_poem::endpoint(move |publisher| {
+    let app = ssekit_poem::endpoint(move |publisher| {
         let handler = handler.clone();
         async move { handler.handle(publisher) }
     });
@@ -327,7 +327,7 @@ async fn start_actix<H: Handler>(handler: H, listen: Listen) -> Server {
                 let server = actix_web::HttpServer::new(move || {
                     let handler = handler.clone();
                     actix_web::App::new().default_service(actix_web::web::to(
-                        move |publisher: sse_actix::Publisher| {
+                        move |publisher: ssekit_actix::Publisher| {
                             let handler = handler.clone();
                             async move { handler.handle(publisher) }
                         },

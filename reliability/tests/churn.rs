@@ -9,10 +9,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
-use sse_core::decode::Decoded;
-use sse_core::hub::{Hub, Subscription};
-use sse_core::{Frame, KeepAlive, PublishOptions, SsePublisher};
-use sse_reliability::{
+use ssekit::decode::Decoded;
+use ssekit::hub::{Hub, Subscription};
+use ssekit::{Frame, KeepAlive, PublishOptions, SsePublisher};
+use ssekit_reliability::{
     open_fds, per_framework, rss_bytes, trimmed_rss_bytes, Framework, Handler, Next, PeakRss,
     RawClient, RawOptions, Server, MIB,
 };
@@ -100,7 +100,7 @@ impl Handler for Churn {
             .keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
         let subscription = self.hub.subscribe(TOPIC, None);
         if publisher.request().path() == "/channel" {
-            let (sender, receiver) = sse_core::channel(8);
+            let (sender, receiver) = ssekit::channel(8);
             let counters = self.counters.clone();
             tokio::spawn(async move {
                 let mut subscription = subscription;

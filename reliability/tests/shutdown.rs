@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use sse_core::decode::{Decoded, MessageEvent};
-use sse_core::hub::Hub;
-use sse_core::Event;
-use sse_reliability::{
+use ssekit::decode::{Decoded, MessageEvent};
+use ssekit::hub::Hub;
+use ssekit::Event;
+use ssekit_reliability::{
     http_client, per_framework, raise_open_files, End, Framework, Next, Server, SseReader,
     Subscribe,
 };

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use sse_core::decode::{Decoded, MessageEvent};
-use sse_core::hub::Hub;
-use sse_reliability::{
+use ssekit::decode::{Decoded, MessageEvent};
+use ssekit::hub::Hub;
+use ssekit_reliability::{
     http_client, per_framework, rss_bytes, End, Framework, Next, PeakRss, RawClient, RawOptions,
     Server, SseReader, Subscribe, MIB,
 };
@@ -154,7 +154,7 @@ async fn soak(framework: Framework, events: u64, stalled: usize) {
                 ),
             }
         }
-        let report = hub.publish(TOPIC, sse_core::Event::message(data_of(number)));
+        let report = hub.publish(TOPIC, ssekit::Event::message(data_of(number)));
         let now = hub.subscriber_count(TOPIC);
         if now < subscribers {
             // `PublishReport::delivered` counts only the subscribers the event

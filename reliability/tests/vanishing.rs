@@ -6,17 +6,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sse_core::decode::Decoded;
-use sse_core::hub::Hub;
-use sse_core::{Event, KeepAlive, PublishOptions, SsePublisher};
-use sse_reliability::{
+use ssekit::decode::Decoded;
+use ssekit::hub::Hub;
+use ssekit::{Event, KeepAlive, PublishOptions, SsePublisher};
+use ssekit_reliability::{
     per_framework, Framework, Handler, Next, RawClient, RawOptions, RemoteHost, Server,
 };
 use tokio::time::Instant;
 
 /// The keep-alive interval K of the idle streams.
 const KEEP_ALIVE: Duration = Duration::from_secs(1);
-/// The servers' stall timeout (`sse_core::tcp::set_stall_timeout`).
+/// The servers' stall timeout (`ssekit::tcp::set_stall_timeout`).
 const STALL: Duration = Duration::from_secs(1);
 
 /// How soon a client that resets, closes or half-closes must be noticed:
@@ -85,7 +85,7 @@ impl Handler for Idle {
             self.hub.publish(&token, Event::message("connected"));
             return publisher.publish_with(subscription, options);
         }
-        let (sender, receiver) = sse_core::channel(8);
+        let (sender, receiver) = ssekit::channel(8);
         let gone = self.gone.clone();
         tokio::spawn(async move {
             if sender.send(Event::message("connected")).await.is_err() {
@@ -293,17 +293,17 @@ mod half_close_is_noticed {
 
     #[test]
     fn axum() {
-        sse_reliability::run(Framework::Axum, half_close);
+        ssekit_reliability::run(Framework::Axum, half_close);
     }
 
     #[test]
     fn actix() {
-        sse_reliability::run(Framework::Actix, half_close);
+        ssekit_reliability::run(Framework::Actix, half_close);
     }
 
     #[test]
     fn warp() {
-        sse_reliability::run(Framework::Warp, half_close);
+        ssekit_reliability::run(Framework::Warp, half_close);
     }
 
     /// Fails: poem's `serve_connection` awaits hyper's connection again after
@@ -314,7 +314,7 @@ mod half_close_is_noticed {
     #[cfg(feature = "known-bugs")]
     #[test]
     fn poem() {
-        sse_reliability::run(Framework::Poem, half_close);
+        ssekit_reliability::run(Framework::Poem, half_close);
     }
 }
 

@@ -1,18 +1,18 @@
-//! Server-Sent Events for [actix-web] 4, through [`sse_core`].
+//! Server-Sent Events for [actix-web] 4, through [`ssekit`].
 //!
 //! [`Publisher`] is an extractor; handlers written against
-//! [`sse_core::SsePublisher`] are mounted as they are:
+//! [`ssekit::SsePublisher`] are mounted as they are:
 //!
 //! ```
 //! use actix_web::{web, App};
 //! use futures_util::stream;
-//! use sse_core::{Event, SsePublisher};
+//! use ssekit::{Event, SsePublisher};
 //!
 //! async fn hello<P: SsePublisher>(publisher: P) -> P::Response {
 //!     publisher.publish(stream::iter([Event::message("hello")]))
 //! }
 //!
-//! let app = App::new().route("/events", web::get().to(hello::<sse_actix::Publisher>));
+//! let app = App::new().route("/events", web::get().to(hello::<ssekit_actix::Publisher>));
 //! ```
 //!
 //! Two server settings matter for SSE:
@@ -32,11 +32,11 @@ use actix_web::dev::Payload;
 use actix_web::http::header::{ContentEncoding, CONTENT_ENCODING};
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
-use sse_core::{RequestInfo, SseBody};
+use ssekit::{RequestInfo, SseBody};
 
-pub use sse_core;
+pub use ssekit;
 
-/// The actix-web extractor implementing [`sse_core::SsePublisher`]. Never fails.
+/// The actix-web extractor implementing [`ssekit::SsePublisher`]. Never fails.
 #[derive(Debug, Clone)]
 pub struct Publisher {
     request: RequestInfo,
@@ -49,7 +49,7 @@ impl FromRequest for Publisher {
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let last_event_id = req
             .headers()
-            .get(sse_core::LAST_EVENT_ID.as_str())
+            .get(ssekit::LAST_EVENT_ID.as_str())
             .map(|v| v.as_bytes());
         ready(Ok(Self {
             request: RequestInfo::new(req.path(), req.uri().query(), last_event_id),
@@ -57,14 +57,14 @@ impl FromRequest for Publisher {
     }
 }
 
-impl sse_core::SsePublisher for Publisher {
+impl ssekit::SsePublisher for Publisher {
     type Response = HttpResponse;
 
     fn request(&self) -> &RequestInfo {
         &self.request
     }
 
-    fn respond(self, response: sse_core::head::Response<SseBody>) -> HttpResponse {
+    fn respond(self, response: ssekit::head::Response<SseBody>) -> HttpResponse {
         // actix-web speaks http 0.2: carry status and headers over as raw parts.
         let (parts, body) = response.into_parts();
         let status = StatusCode::from_u16(parts.status.as_u16())

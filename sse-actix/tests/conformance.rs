@@ -2,8 +2,8 @@
 
 use actix_web::middleware::Compress;
 use actix_web::{web, App, HttpServer};
-use sse_actix::Publisher;
-use sse_conformance::{handle, ConformanceState, COMPRESSED_PREFIX};
+use ssekit_actix::Publisher;
+use ssekit_conformance::{handle, ConformanceState, COMPRESSED_PREFIX};
 
 #[actix_web::test]
 async fn conformance() {
@@ -41,7 +41,7 @@ async fn conformance() {
     tokio::task::spawn_blocking(move || {
         tokio::runtime::Runtime::new()
             .unwrap()
-            .block_on(sse_conformance::assert_conformance(
+            .block_on(ssekit_conformance::assert_conformance(
                 &base,
                 "actix",
                 &std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance"),

@@ -1,18 +1,18 @@
-//! Server-Sent Events for [axum] 0.8, through [`sse_core`].
+//! Server-Sent Events for [axum] 0.8, through [`ssekit`].
 //!
 //! [`Publisher`] is an extractor; handlers written against
-//! [`sse_core::SsePublisher`] are mounted as they are:
+//! [`ssekit::SsePublisher`] are mounted as they are:
 //!
 //! ```
 //! use axum::{routing::get, Router};
 //! use futures_util::stream;
-//! use sse_core::{Event, SsePublisher};
+//! use ssekit::{Event, SsePublisher};
 //!
 //! async fn hello<P: SsePublisher>(publisher: P) -> P::Response {
 //!     publisher.publish(stream::iter([Event::message("hello")]))
 //! }
 //!
-//! let app: Router = Router::new().route("/events", get(hello::<sse_axum::Publisher>));
+//! let app: Router = Router::new().route("/events", get(hello::<ssekit_axum::Publisher>));
 //! ```
 //!
 //! tower-http's `CompressionLayer` leaves `text/event-stream` alone by default;
@@ -24,11 +24,11 @@ use std::convert::Infallible;
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::{self, request::Parts};
 use axum::response::Response;
-use sse_core::{RequestInfo, SseBody, LAST_EVENT_ID};
+use ssekit::{RequestInfo, SseBody, LAST_EVENT_ID};
 
-pub use sse_core;
+pub use ssekit;
 
-/// The axum extractor implementing [`sse_core::SsePublisher`]. Never rejects.
+/// The axum extractor implementing [`ssekit::SsePublisher`]. Never rejects.
 #[derive(Debug, Clone)]
 pub struct Publisher {
     request: RequestInfo,
@@ -51,7 +51,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Publisher {
     }
 }
 
-impl sse_core::SsePublisher for Publisher {
+impl ssekit::SsePublisher for Publisher {
     type Response = Response;
 
     fn request(&self) -> &RequestInfo {

@@ -4,8 +4,8 @@ use std::future::IntoFuture;
 
 use axum::routing::get;
 use axum::Router;
-use sse_axum::Publisher;
-use sse_conformance::{handle, ConformanceState, COMPRESSED_PREFIX};
+use ssekit_axum::Publisher;
+use ssekit_conformance::{handle, ConformanceState, COMPRESSED_PREFIX};
 use tower_http::compression::CompressionLayer;
 
 fn routes(state: ConformanceState) -> Router {
@@ -27,5 +27,5 @@ async fn conformance() {
     tokio::spawn(axum::serve(listener, app).into_future());
 
     let reports = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance");
-    sse_conformance::assert_conformance(&base, "axum", &reports).await;
+    ssekit_conformance::assert_conformance(&base, "axum", &reports).await;
 }

@@ -1,10 +1,10 @@
 //! Encoder throughput on the inputs of a typical stream.
-//! Run: `cargo bench -p sse-core --bench encode`.
+//! Run: `cargo bench -p ssekit --bench encode`.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sse_core::Event;
+use ssekit::Event;
 
 fn inputs() -> Vec<(&'static str, Event)> {
     let multi_line = "first line\r\nsecond line\rthird line\nfourth line\n".repeat(4);

@@ -154,7 +154,7 @@ impl SseBody {
     ///
     /// ```
     /// use futures_util::StreamExt;
-    /// use sse_core::{Event, PublishOptions, SseBody};
+    /// use ssekit::{Event, PublishOptions, SseBody};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {

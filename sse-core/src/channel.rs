@@ -22,7 +22,7 @@ use crate::event::Event;
 /// connection is bounded either way.
 ///
 /// ```
-/// use sse_core::{channel, Event};
+/// use ssekit::{channel, Event};
 /// use futures_util::StreamExt;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -195,7 +195,7 @@ impl Sender {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let (sender, receiver) = sse_core::channel(1);
+    /// let (sender, receiver) = ssekit::channel(1);
     /// drop(receiver); // what the framework does when the client disconnects
     /// sender.closed().await;
     /// assert!(sender.is_closed());

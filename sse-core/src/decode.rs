@@ -10,7 +10,7 @@
 //! with `\r\n` and `\r` replaced by `\n`.
 //!
 //! ```
-//! use sse_core::decode::{Decoded, Decoder};
+//! use ssekit::decode::{Decoded, Decoder};
 //!
 //! let mut decoder = Decoder::new();
 //! let mut items = decoder.feed(b"id: 1\nevent: greet\nda").unwrap();
@@ -326,7 +326,7 @@ impl Decoder {
 /// is discarded, as a client would at the end of the stream.
 ///
 /// ```
-/// let items = sse_core::decode::decode_all(b"data: a\n\ndata: cut off").unwrap();
+/// let items = ssekit::decode::decode_all(b"data: a\n\ndata: cut off").unwrap();
 /// assert_eq!(items.len(), 1);
 /// ```
 pub fn decode_all(bytes: &[u8]) -> Result<Vec<Decoded>, DecodeError> {

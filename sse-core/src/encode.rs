@@ -14,7 +14,7 @@ use crate::event::Event;
 /// an event boundary: it never holds half an event.
 ///
 /// ```
-/// use sse_core::{Event, Frame};
+/// use ssekit::{Event, Frame};
 ///
 /// let frame: Frame = Event::message("hello").encode();
 /// let for_another_client = frame.clone(); // same bytes, no copy
@@ -27,7 +27,7 @@ impl Frame {
     /// A frame holding only a comment (one comment line per line of `text`).
     ///
     /// ```
-    /// assert_eq!(sse_core::Frame::comment("keep-alive").as_bytes(), b": keep-alive\n\n");
+    /// assert_eq!(ssekit::Frame::comment("keep-alive").as_bytes(), b": keep-alive\n\n");
     /// ```
     pub fn comment(text: &str) -> Self {
         Event::new().with_comment(text).encode()
@@ -103,7 +103,7 @@ impl Event {
     /// An event with nothing set encodes to no bytes.
     ///
     /// ```
-    /// let frame = sse_core::Event::message("a\r\nb\rc\n").encode();
+    /// let frame = ssekit::Event::message("a\r\nb\rc\n").encode();
     /// assert_eq!(frame.as_bytes(), b"data: a\ndata: b\ndata: c\ndata: \n\n");
     /// ```
     pub fn encode(&self) -> Frame {

@@ -37,7 +37,7 @@ impl fmt::Display for Field {
 /// never reach the wire.
 ///
 /// ```
-/// use sse_core::{Event, Field};
+/// use ssekit::{Event, Field};
 ///
 /// let err = Event::message("hi").with_event("x\n\ndata: evil").unwrap_err();
 /// assert_eq!(err.field(), Field::Event);
@@ -98,7 +98,7 @@ impl std::error::Error for EventError {}
 ///
 /// ```
 /// use std::time::Duration;
-/// use sse_core::Event;
+/// use ssekit::Event;
 ///
 /// let event = Event::message("line one\nline two")
 ///     .with_event("update")?
@@ -109,7 +109,7 @@ impl std::error::Error for EventError {}
 ///     event.encode().as_bytes(),
 ///     b": for humans\nevent: update\nid: 42\nretry: 3000\ndata: line one\ndata: line two\n\n"
 /// );
-/// # Ok::<(), sse_core::EventError>(())
+/// # Ok::<(), ssekit::EventError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Event {
@@ -136,7 +136,7 @@ impl Event {
     /// JSON text never contains a raw line break, so the data is always one line.
     ///
     /// ```
-    /// let event = sse_core::Event::json(&serde_json::json!({"n": 1}))?;
+    /// let event = ssekit::Event::json(&serde_json::json!({"n": 1}))?;
     /// assert_eq!(event.data(), Some(r#"{"n":1}"#));
     /// # Ok::<(), serde_json::Error>(())
     /// ```

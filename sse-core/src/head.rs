@@ -34,7 +34,7 @@ pub const HOP_BY_HOP: [HeaderName; 7] = [
 /// and `X-Accel-Buffering`.
 ///
 /// ```
-/// let headers = sse_core::head::standard_headers();
+/// let headers = ssekit::head::standard_headers();
 /// assert_eq!(headers["content-type"], "text/event-stream");
 /// assert_eq!(headers["cache-control"], "no-cache, no-transform");
 /// assert_eq!(headers["x-accel-buffering"], "no");
@@ -59,9 +59,9 @@ pub fn standard_headers() -> HeaderMap {
 ///
 /// ```
 /// use futures_util::stream;
-/// use sse_core::{Event, PublishOptions};
+/// use ssekit::{Event, PublishOptions};
 ///
-/// let response = sse_core::response(stream::iter([Event::message("hi")]), PublishOptions::new());
+/// let response = ssekit::response(stream::iter([Event::message("hi")]), PublishOptions::new());
 /// assert_eq!(response.status(), 200);
 /// assert_eq!(response.headers()["content-type"], "text/event-stream");
 /// ```
@@ -90,7 +90,7 @@ where
 /// reconnecting.
 ///
 /// ```
-/// assert_eq!(sse_core::no_content().status(), 204);
+/// assert_eq!(ssekit::no_content().status(), 204);
 /// ```
 pub fn no_content() -> Response<SseBody> {
     let mut response = Response::new(SseBody::empty());

@@ -13,7 +13,7 @@ use crate::encode::Frame;
 ///
 /// ```
 /// use std::time::Duration;
-/// use sse_core::KeepAlive;
+/// use ssekit::KeepAlive;
 ///
 /// let keep_alive = KeepAlive::default().interval(Duration::from_secs(5)).text("ping");
 /// assert_eq!(keep_alive.frame().as_bytes(), b": ping\n\n");

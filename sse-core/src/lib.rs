@@ -1,7 +1,7 @@
 //! Framework-neutral Server-Sent Events.
 //!
 //! Handlers are written once against [`SsePublisher`] and run on any framework
-//! that has an adapter (`sse-axum`, `sse-actix`, `sse-warp`, `sse-poem`). This
+//! that has an adapter (`ssekit-axum`, `ssekit-actix`, `ssekit-warp`, `ssekit-poem`). This
 //! crate holds everything that is not framework-specific:
 //!
 //! * [`Event`]: the event model, validated when built ([`EventError`]);
@@ -17,7 +17,7 @@
 //!
 //! ```
 //! use futures_util::stream;
-//! use sse_core::{decode, Event, SseBody, PublishOptions};
+//! use ssekit::{decode, Event, SseBody, PublishOptions};
 //! use futures_util::StreamExt;
 //!
 //! # #[tokio::main(flavor = "current_thread")]

@@ -9,8 +9,8 @@
 //! ```
 //! use std::time::Duration;
 //! use futures_util::stream;
-//! use sse_core::limits::StreamLimits;
-//! use sse_core::{Event, SsePublisher};
+//! use ssekit::limits::StreamLimits;
+//! use ssekit::{Event, SsePublisher};
 //!
 //! async fn chat<P: SsePublisher>(publisher: P, limits: StreamLimits) -> P::Response {
 //!     match limits.try_acquire(Some("chat")) {
@@ -47,7 +47,7 @@ use crate::body::SseBody;
 /// cap too: it bounds how many topics can be open at once.
 ///
 /// ```
-/// use sse_core::limits::{LimitExceeded, StreamLimits};
+/// use ssekit::limits::{LimitExceeded, StreamLimits};
 ///
 /// let limits = StreamLimits::new().global(3).per_topic(2);
 /// let a = limits.try_acquire(Some("news"))?;
@@ -226,8 +226,8 @@ impl StreamPermit {
     ///
     /// ```
     /// use futures_util::{stream, StreamExt};
-    /// use sse_core::limits::StreamLimits;
-    /// use sse_core::{Event, PublishOptions, SseBody};
+    /// use ssekit::limits::StreamLimits;
+    /// use ssekit::{Event, PublishOptions, SseBody};
     ///
     /// let limits = StreamLimits::new().global(1);
     /// let source = limits.try_acquire(None)?.attach(stream::pending::<Event>());
@@ -235,7 +235,7 @@ impl StreamPermit {
     /// assert!(limits.try_acquire(None).is_err());
     /// drop(body); // the client went away
     /// assert!(limits.try_acquire(None).is_ok());
-    /// # Ok::<(), sse_core::limits::LimitExceeded>(())
+    /// # Ok::<(), ssekit::limits::LimitExceeded>(())
     /// ```
     pub fn attach<S: Stream>(self, source: S) -> Limited<S> {
         Limited {
@@ -313,7 +313,7 @@ impl<S: fmt::Debug> fmt::Debug for Limited<S> {
 /// ```
 /// use std::time::Duration;
 ///
-/// let response = sse_core::too_many_streams(Duration::from_millis(1500));
+/// let response = ssekit::too_many_streams(Duration::from_millis(1500));
 /// assert_eq!(response.status(), 503);
 /// assert_eq!(response.headers()["retry-after"], "2");
 /// ```

@@ -21,7 +21,7 @@ pub(crate) type ErrorMapper = Arc<dyn Fn(&BoxError) -> Option<Event> + Send + Sy
 /// ```
 /// use std::time::Duration;
 /// use http::StatusCode;
-/// use sse_core::{KeepAlive, PublishOptions, Shutdown};
+/// use ssekit::{KeepAlive, PublishOptions, Shutdown};
 ///
 /// let shutdown = Shutdown::new();
 /// let options = PublishOptions::new()
@@ -134,7 +134,7 @@ impl PublishOptions {
     /// sent are never cut in half.
     ///
     /// ```
-    /// use sse_core::{Event, PublishOptions};
+    /// use ssekit::{Event, PublishOptions};
     ///
     /// let options = PublishOptions::new().on_error(|error| {
     ///     Event::message(error.to_string()).with_event("error").ok()

@@ -17,7 +17,7 @@ use crate::source::IntoFrame;
 /// ```
 /// use std::time::Duration;
 /// use futures_util::stream::{self, StreamExt};
-/// use sse_core::{Event, SsePublisher};
+/// use ssekit::{Event, SsePublisher};
 ///
 /// /// Counts down from 3, resuming after the client's last event id.
 /// async fn countdown<P: SsePublisher>(publisher: P) -> P::Response {

@@ -14,7 +14,7 @@ pub const MAX_LAST_EVENT_ID_LEN: usize = 1024;
 /// each adapter's extractor.
 ///
 /// ```
-/// use sse_core::RequestInfo;
+/// use ssekit::RequestInfo;
 ///
 /// let info = RequestInfo::new("/chat/stream", Some("room=42"), Some(b"41"));
 /// assert_eq!(info.path(), "/chat/stream");

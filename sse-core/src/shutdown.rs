@@ -16,7 +16,7 @@ use crate::event::Event;
 /// event and ends cleanly, and the clients reconnect (to another instance).
 ///
 /// ```
-/// use sse_core::{Event, Shutdown};
+/// use ssekit::{Event, Shutdown};
 ///
 /// let shutdown = Shutdown::new();
 /// let for_streams = shutdown.clone();

@@ -18,13 +18,13 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 ///
 /// ```
 /// use futures_util::stream;
-/// use sse_core::{Event, EventError};
+/// use ssekit::{Event, EventError};
 ///
 /// // The async-generator style: a stream of events.
 /// let plain = stream::iter(vec![Event::message("a"), Event::message("b")]);
 /// // A fallible stream: building an event may fail, and so may the source.
 /// let fallible = stream::iter(vec![Event::message("a").with_id("1")]);
-/// # fn is_source<S: futures_core::Stream>(_: S) where S::Item: sse_core::IntoFrame {}
+/// # fn is_source<S: futures_core::Stream>(_: S) where S::Item: ssekit::IntoFrame {}
 /// # is_source(plain); is_source(fallible);
 /// ```
 pub trait IntoFrame {

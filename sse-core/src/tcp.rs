@@ -38,7 +38,7 @@ pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(15);
 /// ```no_run
 /// # async fn example() -> std::io::Result<()> {
 /// let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await?;
-/// sse_core::tcp::set_stall_timeout(&listener, sse_core::tcp::DEFAULT_STALL_TIMEOUT)?;
+/// ssekit::tcp::set_stall_timeout(&listener, ssekit::tcp::DEFAULT_STALL_TIMEOUT)?;
 /// // axum::serve(listener, app), warp::serve(..).incoming(listener),
 /// // poem's TcpAcceptor::from_tokio(listener), actix's listen(listener.into_std()?)
 /// # Ok(()) }

@@ -5,8 +5,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use futures_util::FutureExt;
-use sse_core::channel::{SendError, TrySendError};
-use sse_core::{channel, Event, Frame, KeepAlive, PublishOptions, Shutdown, SseBody};
+use ssekit::channel::{SendError, TrySendError};
+use ssekit::{channel, Event, Frame, KeepAlive, PublishOptions, Shutdown, SseBody};
 
 fn text(bytes: Bytes) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sse_core::decode::{Decoded, Decoder, MessageEvent};
+use ssekit::decode::{Decoded, Decoder, MessageEvent};
 
 /// Decodes `input` whole and byte by byte; both must agree.
 fn decode(input: &[u8]) -> (Vec<Decoded>, Decoder) {

@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
-use sse_core::decode::{events, MessageEvent};
-use sse_core::hub::{Hub, HubConfig, IdMode, LagPolicy, Published, Subscription};
-use sse_core::{Event, Frame};
+use ssekit::decode::{events, MessageEvent};
+use ssekit::hub::{Hub, HubConfig, IdMode, LagPolicy, Published, Subscription};
+use ssekit::{Event, Frame};
 
 fn decode(frame: &Frame) -> MessageEvent {
     let mut seen = events(frame.as_bytes()).unwrap();
@@ -327,7 +327,7 @@ async fn exactly_once_in_order_across_replay_and_live_under_concurrency() {
 
 #[tokio::test(start_paused = true)]
 async fn a_subscription_is_a_source_with_keep_alive() {
-    use sse_core::{KeepAlive, PublishOptions, SseBody};
+    use ssekit::{KeepAlive, PublishOptions, SseBody};
     let hub: Hub = Hub::new();
     let options =
         PublishOptions::new().keep_alive(KeepAlive::new().interval(Duration::from_secs(5)));

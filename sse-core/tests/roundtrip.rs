@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use sse_core::decode::{Decoded, Decoder};
-use sse_core::{Event, Field};
+use ssekit::decode::{Decoded, Decoder};
+use ssekit::{Event, Field};
 
 /// Text drawn from the characters that matter on the wire.
 fn wire_text() -> impl Strategy<Value = String> {
@@ -52,7 +52,7 @@ fn fields() -> impl Strategy<Value = Fields> {
         })
 }
 
-fn build(fields: &Fields) -> Result<Event, sse_core::EventError> {
+fn build(fields: &Fields) -> Result<Event, ssekit::EventError> {
     let mut event = Event::new();
     if let Some(data) = &fields.data {
         event = event.with_data(data.clone());
@@ -136,7 +136,7 @@ proptest! {
                 None | Some("") => "message".to_owned(),
                 Some(name) => name.to_owned(),
             };
-            expected.push(Decoded::Event(sse_core::decode::MessageEvent {
+            expected.push(Decoded::Event(ssekit::decode::MessageEvent {
                 event_type,
                 data: normalise(data),
                 last_event_id: last_event_id.clone(),
@@ -172,7 +172,7 @@ proptest! {
         for id in &ids {
             wire.extend_from_slice(Event::message("x").with_id(id.clone()).unwrap().encode().as_bytes());
         }
-        let seen = sse_core::decode::events(&wire).unwrap();
+        let seen = ssekit::decode::events(&wire).unwrap();
         let seen_ids: Vec<_> = seen.into_iter().map(|e| e.last_event_id).collect();
         prop_assert_eq!(seen_ids, ids);
     }

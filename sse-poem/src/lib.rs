@@ -1,18 +1,18 @@
-//! Server-Sent Events for [poem] 3, through [`sse_core`].
+//! Server-Sent Events for [poem] 3, through [`ssekit`].
 //!
 //! [`Publisher`] is an extractor; handlers written against
-//! [`sse_core::SsePublisher`] are mounted as they are:
+//! [`ssekit::SsePublisher`] are mounted as they are:
 //!
 //! ```
 //! use futures_util::stream;
 //! use poem::{get, Route};
-//! use sse_core::{Event, SsePublisher};
+//! use ssekit::{Event, SsePublisher};
 //!
 //! async fn hello<P: SsePublisher>(publisher: P) -> P::Response {
 //!     publisher.publish(stream::iter([Event::message("hello")]))
 //! }
 //!
-//! let app = Route::new().at("/events", get(sse_poem::endpoint(hello::<sse_poem::Publisher>)));
+//! let app = Route::new().at("/events", get(ssekit_poem::endpoint(hello::<ssekit_poem::Publisher>)));
 //! ```
 //!
 //! In a `#[poem::handler]`, take a [`Publisher`] argument as any extractor.
@@ -32,11 +32,11 @@ use std::future::Future;
 
 use futures_util::TryStreamExt;
 use poem::{Endpoint, FromRequest, Request, RequestBody, Response, ResponseParts};
-use sse_core::{RequestInfo, SseBody, LAST_EVENT_ID};
+use ssekit::{RequestInfo, SseBody, LAST_EVENT_ID};
 
-pub use sse_core;
+pub use ssekit;
 
-/// The poem extractor implementing [`sse_core::SsePublisher`]. Never fails.
+/// The poem extractor implementing [`ssekit::SsePublisher`]. Never fails.
 #[derive(Debug, Clone)]
 pub struct Publisher {
     request: RequestInfo,
@@ -59,7 +59,7 @@ impl<'a> FromRequest<'a> for Publisher {
     }
 }
 
-impl sse_core::SsePublisher for Publisher {
+impl ssekit::SsePublisher for Publisher {
     type Response = Response;
 
     fn request(&self) -> &RequestInfo {

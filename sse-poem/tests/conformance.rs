@@ -3,12 +3,12 @@
 use poem::listener::TcpAcceptor;
 use poem::middleware::Compression;
 use poem::{get, EndpointExt, Route, Server};
-use sse_conformance::{handle, ConformanceState, COMPRESSED_PREFIX};
+use ssekit_conformance::{handle, ConformanceState, COMPRESSED_PREFIX};
 
 fn routes(state: ConformanceState) -> Route {
     Route::new().at(
         "/*path",
-        get(sse_poem::endpoint(move |p| handle(p, state.clone()))),
+        get(ssekit_poem::endpoint(move |p| handle(p, state.clone()))),
     )
 }
 
@@ -22,5 +22,5 @@ async fn conformance() {
     tokio::spawn(Server::new_with_acceptor(acceptor).run(app));
 
     let reports = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance");
-    sse_conformance::assert_conformance(&base, "poem", &reports).await;
+    ssekit_conformance::assert_conformance(&base, "poem", &reports).await;
 }

@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use sse_core::hub::LagPolicy;
+use ssekit::hub::LagPolicy;
 
 /// How a [`RedisHub`](crate::RedisHub) stores history and treats subscribers.
 ///
 /// ```
 /// use std::time::Duration;
-/// use sse_redis::RedisHubConfig;
+/// use ssekit_redis::RedisHubConfig;
 ///
 /// let config = RedisHubConfig::default()
 ///     .max_len(10_000)

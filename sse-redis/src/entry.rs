@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use redis::Value;
-use sse_core::Event;
+use ssekit::Event;
 
 const EVENT: &str = "event";
 const DATA: &str = "data";

@@ -1,6 +1,6 @@
 //! The hub across processes: publish appends to a Redis Stream; each node
 //! reads the streams of the topics it has local subscribers for and fans them
-//! out through a local `sse_core` hub.
+//! out through a local `ssekit` hub.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Value;
-use sse_core::hub::{Hub, HubConfig, IdMode};
-use sse_core::{Event, Frame};
+use ssekit::hub::{Hub, HubConfig, IdMode};
+use ssekit::{Event, Frame};
 
 use crate::config::RedisHubConfig;
 use crate::entry;
@@ -140,12 +140,12 @@ impl RedisHub {
     }
 
     /// Subscribes to `topic` on this node, resuming after `last_event_id`
-    /// (pass the publisher's [`last_event_id`](sse_core::SsePublisher::last_event_id)).
+    /// (pass the publisher's [`last_event_id`](ssekit::SsePublisher::last_event_id)).
     /// The subscription is a source any adapter can publish; it starts talking
     /// to Redis when first polled, so the response head goes out at once.
     ///
     /// When the id cannot be resumed from exactly, a gap event comes first
-    /// (as with [`sse_core::hub`]): `expired` if the stream was trimmed past it
+    /// (as with [`ssekit::hub`]): `expired` if the stream was trimmed past it
     /// (then the whole remaining history follows), `unknown` if it is not an
     /// id of this stream (then live events follow).
     pub fn subscribe(&self, topic: &str, last_event_id: Option<&str>) -> RedisSubscription {
@@ -176,7 +176,7 @@ impl RedisHub {
         &self,
         topic: &str,
         last_event_id: Option<&str>,
-    ) -> Result<(VecDeque<Frame>, sse_core::hub::Subscription), Error> {
+    ) -> Result<(VecDeque<Frame>, ssekit::hub::Subscription), Error> {
         if self.inner.shut_down.load(Ordering::Acquire) {
             return Err(Error::Shutdown);
         }

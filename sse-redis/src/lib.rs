@@ -1,14 +1,14 @@
-//! The [`sse_core`] broadcast hub across many processes, with history in
+//! The [`ssekit`] broadcast hub across many processes, with history in
 //! Redis Streams.
 //!
 //! Run several servers behind a load balancer; a client may reconnect to any
 //! of them with its `Last-Event-ID` and get exactly what it missed.
 //!
 //! ```no_run
-//! use sse_core::{Event, SsePublisher};
-//! use sse_redis::{RedisHub, RedisHubConfig};
+//! use ssekit::{Event, SsePublisher};
+//! use ssekit_redis::{RedisHub, RedisHubConfig};
 //!
-//! # async fn example() -> Result<(), sse_redis::Error> {
+//! # async fn example() -> Result<(), ssekit_redis::Error> {
 //! let hub = RedisHub::connect("redis://127.0.0.1:6379", RedisHubConfig::default()).await?;
 //!
 //! // In a handler, on any framework:

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use sse_core::hub::{Published, Subscription};
+use ssekit::hub::{Published, Subscription};
 use tokio::sync::OnceCell;
 
 use crate::entry;

@@ -7,8 +7,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use sse_core::hub::Subscription;
-use sse_core::Frame;
+use ssekit::hub::Subscription;
+use ssekit::Frame;
 
 use crate::error::Error;
 

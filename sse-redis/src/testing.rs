@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 /// A `redis-server` child process on a free loopback port.
 ///
 /// ```no_run
-/// let redis = sse_redis::testing::RedisServer::start()?;
+/// let redis = ssekit_redis::testing::RedisServer::start()?;
 /// println!("{}", redis.url());
 /// # Ok::<(), std::io::Error>(())
 /// ```

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use sse_core::decode::{events, MessageEvent};
-use sse_core::Event;
-use sse_redis::testing::RedisServer;
-use sse_redis::{RedisHub, RedisHubConfig, RedisSubscription};
+use ssekit::decode::{events, MessageEvent};
+use ssekit::Event;
+use ssekit_redis::testing::RedisServer;
+use ssekit_redis::{RedisHub, RedisHubConfig, RedisSubscription};
 
 const WITHIN: Duration = Duration::from_secs(10);
 
@@ -79,7 +79,7 @@ async fn every_node_gets_every_event_once_in_one_order() {
     }
     assert!(ids
         .windows(2)
-        .all(|w| w[0].parse::<sse_redis::StreamId>().unwrap() < w[1].parse().unwrap()));
+        .all(|w| w[0].parse::<ssekit_redis::StreamId>().unwrap() < w[1].parse().unwrap()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -331,6 +331,6 @@ async fn shutdown_ends_local_streams() {
         .is_none());
     assert!(matches!(
         hub.publish("t", Event::message("x")).await,
-        Err(sse_redis::Error::Shutdown)
+        Err(ssekit_redis::Error::Shutdown)
     ));
 }

@@ -1,11 +1,11 @@
-//! Server-Sent Events for [warp] 0.4, through [`sse_core`].
+//! Server-Sent Events for [warp] 0.4, through [`ssekit`].
 //!
 //! The [`publisher`] filter extracts a [`Publisher`]; handlers written against
-//! [`sse_core::SsePublisher`] are mounted as they are:
+//! [`ssekit::SsePublisher`] are mounted as they are:
 //!
 //! ```
 //! use futures_util::stream;
-//! use sse_core::{Event, SsePublisher};
+//! use ssekit::{Event, SsePublisher};
 //! use warp::Filter;
 //!
 //! async fn hello<P: SsePublisher>(publisher: P) -> P::Response {
@@ -14,8 +14,8 @@
 //!
 //! let route = warp::path("events")
 //!     .and(warp::get())
-//!     .and(sse_warp::publisher())
-//!     .then(hello::<sse_warp::Publisher>);
+//!     .and(ssekit_warp::publisher())
+//!     .then(hello::<ssekit_warp::Publisher>);
 //! ```
 //!
 //! warp's compression filters (`warp::compression::gzip()` ...) compress every
@@ -25,15 +25,15 @@
 
 use std::convert::Infallible;
 
-use sse_core::{RequestInfo, SseBody, LAST_EVENT_ID};
+use ssekit::{RequestInfo, SseBody, LAST_EVENT_ID};
 use warp::filters::path::FullPath;
 use warp::http::HeaderMap;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-pub use sse_core;
+pub use ssekit;
 
-/// The request side of a warp SSE route, implementing [`sse_core::SsePublisher`].
+/// The request side of a warp SSE route, implementing [`ssekit::SsePublisher`].
 #[derive(Debug, Clone)]
 pub struct Publisher {
     request: RequestInfo,
@@ -58,7 +58,7 @@ pub fn publisher() -> impl Filter<Extract = (Publisher,), Error = Infallible> + 
         )
 }
 
-impl sse_core::SsePublisher for Publisher {
+impl ssekit::SsePublisher for Publisher {
     type Response = Response;
 
     fn request(&self) -> &RequestInfo {

@@ -1,7 +1,7 @@
 //! The shared conformance suite against warp with this adapter, over real HTTP.
 
-use sse_conformance::{handle, ConformanceState, COMPRESSED_PREFIX};
-use sse_warp::{publisher, Publisher};
+use ssekit_conformance::{handle, ConformanceState, COMPRESSED_PREFIX};
+use ssekit_warp::{publisher, Publisher};
 use warp::Filter;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,5 +23,5 @@ async fn conformance() {
     tokio::spawn(warp::serve(routes).incoming(listener).run());
 
     let reports = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance");
-    sse_conformance::assert_conformance(&base, "warp", &reports).await;
+    ssekit_conformance::assert_conformance(&base, "warp", &reports).await;
 }

@@ -1,6 +1,6 @@
 //! Runs the whole fan-out benchmark and writes the report.
 //!
-//! `cargo run --release -p sse-bench --bin bench-all [-- options]`
+//! `cargo run --release -p ssekit-bench --bin bench-all [-- options]`
 //!
 //! For every mode, every round runs the eight variants one after the other
 //! (axum, actix, warp and poem; ours and native), each on a fresh server
@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sse_bench::{lines, proc};
+use ssekit_bench::{lines, proc};
 
 const FRAMEWORKS: [&str; 4] = ["axum", "actix", "warp", "poem"];
 
@@ -197,10 +197,10 @@ fn parse_options() -> Options {
         }
     }
     assert!(
-        options.events as usize <= sse_bench::QUEUE
-            && options.paced_events as usize <= sse_bench::QUEUE,
+        options.events as usize <= ssekit_bench::QUEUE
+            && options.paced_events as usize <= ssekit_bench::QUEUE,
         "a burst must fit the {} frames each subscriber may queue",
-        sse_bench::QUEUE
+        ssekit_bench::QUEUE
     );
     options
 }
@@ -212,7 +212,7 @@ fn ensure_binaries() -> PathBuf {
     let dir = exe.parent().expect("bin dir").to_path_buf();
     if let Ok(cargo) = std::env::var("CARGO") {
         let mut build = Command::new(cargo);
-        build.args(["build", "-p", "sse-bench", "--bins", "--quiet"]);
+        build.args(["build", "-p", "ssekit-bench", "--bins", "--quiet"]);
         if dir.ends_with("release") {
             build.arg("--release");
         }
@@ -222,7 +222,7 @@ fn ensure_binaries() -> PathBuf {
     for bin in ["sse-bench-server", "sse-bench-load"] {
         assert!(
             dir.join(bin).exists(),
-            "{bin} missing: run `cargo build --release -p sse-bench`"
+            "{bin} missing: run `cargo build --release -p ssekit-bench`"
         );
     }
     dir

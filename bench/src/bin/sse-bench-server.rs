@@ -21,9 +21,9 @@ use std::io::{BufRead, Write};
 use std::time::Duration;
 
 use futures_util::{future, Stream, StreamExt};
-use sse_bench::{listener, now_ns, payload, raise_nofile_limit, QUEUE, TOPIC};
-use sse_core::hub::{Hub, HubConfig, IdMode};
-use sse_core::{Event, SsePublisher};
+use ssekit::hub::{Hub, HubConfig, IdMode};
+use ssekit::{Event, SsePublisher};
+use ssekit_bench::{listener, now_ns, payload, raise_nofile_limit, QUEUE, TOPIC};
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 
@@ -125,7 +125,7 @@ async fn axum_server(listener: std::net::TcpListener, source: Source) -> std::io
     use axum::response::sse::{Event as AxumEvent, KeepAlive, Sse};
     use axum::routing::get;
     let route = match source {
-        Source::Ours(hub) => get(move |publisher: sse_axum::Publisher| {
+        Source::Ours(hub) => get(move |publisher: ssekit_axum::Publisher| {
             let subscription = hub.subscribe(TOPIC, None);
             async move { publisher.publish(subscription) }
         }),
@@ -145,7 +145,7 @@ async fn actix_server(listener: std::net::TcpListener, source: Source) -> std::i
     HttpServer::new(move || {
         let route =
             match source.clone() {
-                Source::Ours(hub) => web::get().to(move |publisher: sse_actix::Publisher| {
+                Source::Ours(hub) => web::get().to(move |publisher: ssekit_actix::Publisher| {
                     let subscription = hub.subscribe(TOPIC, None);
                     async move { publisher.publish(subscription) }
                 }),
@@ -179,8 +179,8 @@ async fn warp_server(listener: std::net::TcpListener, source: Source) -> std::io
     match source {
         Source::Ours(hub) => {
             let route =
-                sse.and(sse_warp::publisher())
-                    .map(move |publisher: sse_warp::Publisher| {
+                sse.and(ssekit_warp::publisher())
+                    .map(move |publisher: ssekit_warp::Publisher| {
                         publisher.publish(hub.subscribe(TOPIC, None))
                     });
             warp::serve(route).incoming(listener).run().await;
@@ -203,10 +203,12 @@ async fn poem_server(listener: std::net::TcpListener, source: Source) -> std::io
     use poem::{endpoint::make, get, EndpointExt, IntoEndpoint, IntoResponse, Route, Server};
     let acceptor = TcpAcceptor::from_tokio(tokio::net::TcpListener::from_std(listener)?)?;
     let endpoint = match source {
-        Source::Ours(hub) => get(sse_poem::endpoint(move |publisher: sse_poem::Publisher| {
-            let subscription = hub.subscribe(TOPIC, None);
-            async move { publisher.publish(subscription) }
-        }))
+        Source::Ours(hub) => get(ssekit_poem::endpoint(
+            move |publisher: ssekit_poem::Publisher| {
+                let subscription = hub.subscribe(TOPIC, None);
+                async move { publisher.publish(subscription) }
+            },
+        ))
         .boxed(),
         Source::Native(sender) => get(make(move |_request| {
             let events = native_stream(&sender).map(PoemEvent::message);

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use sse_core::hub::{Hub, HubConfig};
-use sse_core::{Event, PublishOptions, SsePublisher};
-use sse_redis::{RedisHub, RedisHubConfig};
+use ssekit::hub::{Hub, HubConfig};
+use ssekit::{Event, PublishOptions, SsePublisher};
+use ssekit_redis::{RedisHub, RedisHubConfig};
 
 use crate::App;
 
@@ -54,7 +54,7 @@ impl Chat {
     /// A chat room shared by every process connected to the Redis at `url`:
     /// a message sent to any of them reaches the pages of all of them, and a
     /// page can reconnect to any of them and resume.
-    pub async fn with_redis(url: &str) -> Result<Self, sse_redis::Error> {
+    pub async fn with_redis(url: &str) -> Result<Self, ssekit_redis::Error> {
         let hub = RedisHub::connect(
             url,
             RedisHubConfig::default().max_len(500).key_prefix("chat:"),

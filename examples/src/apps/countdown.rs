@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
-use sse_core::{Event, PublishOptions, Shutdown, SsePublisher};
+use ssekit::{Event, PublishOptions, Shutdown, SsePublisher};
 
 use crate::App;
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Serialize;
-use sse_core::hub::{Hub, HubConfig};
-use sse_core::{Event, SsePublisher};
+use ssekit::hub::{Hub, HubConfig};
+use ssekit::{Event, SsePublisher};
 
 use crate::App;
 

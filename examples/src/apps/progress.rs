@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Deserialize;
-use sse_core::hub::Hub;
-use sse_core::{Event, SsePublisher};
+use ssekit::hub::Hub;
+use ssekit::{Event, SsePublisher};
 
 use crate::App;
 

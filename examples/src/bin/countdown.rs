@@ -1,5 +1,5 @@
-//! Runs the countdown example: `cargo run -p sse-examples --bin countdown -- --framework axum`.
+//! Runs the countdown example: `cargo run -p ssekit-examples --bin countdown -- --framework axum`.
 
 fn main() -> std::io::Result<()> {
-    sse_examples::main_with(sse_examples::apps::countdown::Countdown::new)
+    ssekit_examples::main_with(ssekit_examples::apps::countdown::Countdown::new)
 }

@@ -1,7 +1,7 @@
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse, HttpServer};
-use sse_core::SsePublisher;
+use ssekit::SsePublisher;
 use tokio::net::TcpListener;
 
 use crate::App;
@@ -15,7 +15,7 @@ pub(super) async fn serve<A: App>(
     let server = HttpServer::new(move || {
         let app = app.clone();
         actix_web::App::new().default_service(web::to(
-            move |request: HttpRequest, publisher: sse_actix::Publisher, body: Bytes| {
+            move |request: HttpRequest, publisher: ssekit_actix::Publisher, body: Bytes| {
                 handle(app.clone(), request.method().clone(), publisher, body)
             },
         ))
@@ -36,7 +36,7 @@ pub(super) async fn serve<A: App>(
 async fn handle<A: App>(
     app: A,
     method: Method,
-    publisher: sse_actix::Publisher,
+    publisher: ssekit_actix::Publisher,
     body: Bytes,
 ) -> HttpResponse {
     let path = publisher.request().path().to_owned();

@@ -3,7 +3,7 @@ use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
-use sse_core::SsePublisher;
+use ssekit::SsePublisher;
 use tokio::net::TcpListener;
 
 use crate::App;
@@ -14,7 +14,7 @@ pub(super) async fn serve<A: App>(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let router = Router::new().fallback(any(
-        move |method: Method, publisher: sse_axum::Publisher, body: Bytes| {
+        move |method: Method, publisher: ssekit_axum::Publisher, body: Bytes| {
             let app = app.clone();
             async move { handle(app, method, publisher, body).await }
         },
@@ -27,7 +27,7 @@ pub(super) async fn serve<A: App>(
 async fn handle<A: App>(
     app: A,
     method: Method,
-    publisher: sse_axum::Publisher,
+    publisher: ssekit_axum::Publisher,
     body: Bytes,
 ) -> Response {
     let path = publisher.request().path().to_owned();

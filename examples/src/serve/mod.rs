@@ -15,13 +15,13 @@ use crate::App;
 /// The frameworks an app can be served by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Framework {
-    /// axum 0.8 with `sse-axum`.
+    /// axum 0.8 with `ssekit-axum`.
     Axum,
-    /// actix-web 4 with `sse-actix`.
+    /// actix-web 4 with `ssekit-actix`.
     Actix,
-    /// warp 0.4 with `sse-warp`.
+    /// warp 0.4 with `ssekit-warp`.
     Warp,
-    /// poem 3 with `sse-poem`.
+    /// poem 3 with `ssekit-poem`.
     Poem,
 }
 
@@ -58,7 +58,7 @@ pub(crate) fn run_until_signal<A: App>(
         let app = app.await?;
         let listener = TcpListener::bind(addr).await?;
         // Cut off clients that vanish without a FIN or RST, or stop reading.
-        sse_core::tcp::set_stall_timeout(&listener, sse_core::tcp::DEFAULT_STALL_TIMEOUT)?;
+        ssekit::tcp::set_stall_timeout(&listener, ssekit::tcp::DEFAULT_STALL_TIMEOUT)?;
         let local = listener.local_addr()?;
         println!("{framework:?} serving on http://{local}/ (Ctrl-C to stop)");
         serve(app, framework, listener, async {

@@ -1,7 +1,7 @@
 use poem::http::{header, Method, StatusCode};
 use poem::listener::TcpAcceptor;
 use poem::{Request, Response, Server};
-use sse_core::SsePublisher;
+use ssekit::SsePublisher;
 use tokio::net::TcpListener;
 
 use crate::App;
@@ -18,7 +18,7 @@ pub(super) async fn serve<A: App>(
 }
 
 async fn handle<A: App>(app: A, mut request: Request) -> Response {
-    let publisher = sse_poem::Publisher::from(&request);
+    let publisher = ssekit_poem::Publisher::from(&request);
     let path = publisher.request().path().to_owned();
     match super::route(&app, request.method() == Method::POST, &path) {
         super::Route::Post => {

@@ -1,5 +1,5 @@
 use bytes::Bytes;
-use sse_core::SsePublisher;
+use ssekit::SsePublisher;
 use tokio::net::TcpListener;
 use warp::http::{header, Method, StatusCode};
 use warp::reply::Response;
@@ -13,10 +13,10 @@ pub(super) async fn serve<A: App>(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let routes = warp::method()
-        .and(sse_warp::publisher())
+        .and(ssekit_warp::publisher())
         .and(warp::body::bytes())
         .then(
-            move |method: Method, publisher: sse_warp::Publisher, body: Bytes| {
+            move |method: Method, publisher: ssekit_warp::Publisher, body: Bytes| {
                 handle(app.clone(), method, publisher, body)
             },
         );
@@ -31,7 +31,7 @@ pub(super) async fn serve<A: App>(
 async fn handle<A: App>(
     app: A,
     method: Method,
-    publisher: sse_warp::Publisher,
+    publisher: ssekit_warp::Publisher,
     body: Bytes,
 ) -> Response {
     let path = publisher.request().path().to_owned();

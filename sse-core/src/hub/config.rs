@@ -34,7 +34,7 @@ pub enum IdMode {
 ///
 /// ```
 /// use std::time::Duration;
-/// use sse_core::hub::{HubConfig, LagPolicy};
+/// use ssekit::hub::{HubConfig, LagPolicy};
 ///
 /// let config = HubConfig::default()
 ///     .history(500)
@@ -109,7 +109,7 @@ impl HubConfig {
     /// (while it averages under a million events a second). A client that
     /// reconnects to a restarted server then resumes without a gap notice; the
     /// events the old process held in memory are gone, though (for history
-    /// that survives restarts, use a shared backplane such as `sse-redis`).
+    /// that survives restarts, use a shared backplane such as `ssekit-redis`).
     pub fn ids_from_clock(self) -> Self {
         let micros = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use futures_util::StreamExt;
-//! use sse_core::{hub::Hub, Event};
+//! use ssekit::{hub::Hub, Event};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
@@ -376,13 +376,13 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use sse_core::hub::Hub;
+    /// use ssekit::hub::Hub;
     ///
     /// let hub: Hub = Hub::new();
     /// let alerts_only = hub.subscribe_filtered(
     ///     "metrics",
     ///     None,
-    ///     Some(Arc::new(|event: &sse_core::hub::Published<'_>| event.event_type == Some("alert"))),
+    ///     Some(Arc::new(|event: &ssekit::hub::Published<'_>| event.event_type == Some("alert"))),
     /// );
     /// ```
     pub fn subscribe_filtered<Q>(

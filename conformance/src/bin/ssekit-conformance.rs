@@ -1,4 +1,4 @@
-//! `sse-conformance run BASE_URL` / `sse-conformance lint URL`.
+//! `ssekit-conformance run BASE_URL` / `ssekit-conformance lint URL`.
 
 use std::process::ExitCode;
 
@@ -53,7 +53,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
-        options: sse_conformance::lint::LintOptions,
+        options: ssekit_conformance::lint::LintOptions,
     },
 }
 
@@ -68,13 +68,13 @@ async fn main() -> ExitCode {
             concurrent_streams,
             only,
         } => {
-            let config = sse_conformance::Config {
+            let config = ssekit_conformance::Config {
                 http2: !no_http2,
                 compressed_prefix,
                 concurrent_streams,
                 only,
             };
-            let report = sse_conformance::run(&base_url, &config).await;
+            let report = ssekit_conformance::run(&base_url, &config).await;
             finish(
                 json,
                 report.to_json(),
@@ -84,7 +84,7 @@ async fn main() -> ExitCode {
         }
         Command::Matrix { reports, update } => matrix(&reports, update.as_deref()),
         Command::Lint { url, json, options } => {
-            let report = sse_conformance::lint::lint(&url, &options).await;
+            let report = ssekit_conformance::lint::lint(&url, &options).await;
             finish(
                 json,
                 report.to_json(),
@@ -125,21 +125,22 @@ fn write_matrix(
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let report = sse_conformance::Report::load(path)
+        let report = ssekit_conformance::Report::load(path)
             .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
         reports.push((name, report));
     }
-    let columns: Vec<(&str, &sse_conformance::Report)> =
+    let columns: Vec<(&str, &ssekit_conformance::Report)> =
         reports.iter().map(|(n, r)| (n.as_str(), r)).collect();
-    let table = sse_conformance::markdown_matrix(&columns);
+    let table = ssekit_conformance::markdown_matrix(&columns);
     let Some(target) = update else {
         print!("{table}");
         return Ok(());
     };
     let document = std::fs::read_to_string(target)
         .map_err(|error| format!("cannot read {}: {error}", target.display()))?;
-    let updated = sse_conformance::replace_between_markers(&document, "conformance-matrix", &table)
-        .ok_or_else(|| format!("{} has no conformance-matrix markers", target.display()))?;
+    let updated =
+        ssekit_conformance::replace_between_markers(&document, "conformance-matrix", &table)
+            .ok_or_else(|| format!("{} has no conformance-matrix markers", target.display()))?;
     std::fs::write(target, updated)
         .map_err(|error| format!("cannot write {}: {error}", target.display()))
 }
