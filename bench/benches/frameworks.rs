@@ -89,10 +89,10 @@ fn inputs() -> Vec<Input> {
 fn ours(input: Input) -> (Bytes, Event) {
     let mut event = Event::message(input.data);
     if let Some(name) = input.event {
-        event = event.with_event(name).unwrap();
+        event = event.try_with_event(name).unwrap();
     }
     if let Some(id) = input.id {
-        event = event.with_id(id).unwrap();
+        event = event.try_with_id(id).unwrap();
     }
     (event.encode().into_bytes(), event)
 }

@@ -463,7 +463,7 @@ pub(crate) async fn http2(ctx: &Ctx<'_>) -> CaseOutcome {
     if response.version() != reqwest::Version::HTTP_2 {
         return Err(format!("answered with {:?}", response.version()));
     }
-    for name in &ssekit::head::HOP_BY_HOP {
+    for name in &ssekit::adapter::HOP_BY_HOP {
         if response.headers().contains_key(name) {
             return Err(format!("hop-by-hop header {name} over HTTP/2"));
         }

@@ -301,7 +301,7 @@ pub fn analyse_head(status: u16, version: http::Version, headers: &HeaderMap) ->
     }
 
     if version >= http::Version::HTTP_2 {
-        for name in &ssekit::head::HOP_BY_HOP {
+        for name in &ssekit::adapter::HOP_BY_HOP {
             if headers.contains_key(name) {
                 out.add(Severity::Error, "hop-by-hop-over-h2", Some(name.as_str().to_owned()), None, || {
                     format!("{name} is a connection-specific header, forbidden over {version:?}: clients treat the response as malformed")
@@ -1125,7 +1125,7 @@ mod tests {
             .collect();
         assert_eq!(
             details,
-            // In the order of `ssekit::head::HOP_BY_HOP`, which the lint walks.
+            // In the order of `ssekit::adapter::HOP_BY_HOP`, which the lint walks.
             [
                 "connection",
                 "keep-alive",

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
-use ssekit::limits::StreamLimits;
+use ssekit::limits::{StreamCaps, StreamLimits};
 use ssekit::{BoxError, Event, EventError, KeepAlive, PublishOptions, SsePublisher};
 use tokio::sync::{Notify, Semaphore};
 
@@ -48,7 +48,7 @@ impl Default for ConformanceState {
             tokens: Arc::default(),
             // Each token is its own topic, so runs of the suite against one
             // server do not take each other's slots.
-            limited: StreamLimits::new().per_topic(LIMITED_STREAMS),
+            limited: StreamLimits::with_caps(StreamCaps::new().with_per_topic(LIMITED_STREAMS)),
         }
     }
 }
@@ -147,11 +147,11 @@ impl ConformanceState {
 pub async fn handle<P: SsePublisher>(publisher: P, state: ConformanceState) -> P::Response {
     let path = publisher.request().path().to_owned();
     let route = path.strip_prefix(COMPRESSED_PREFIX).unwrap_or(&path);
-    let quiet = PublishOptions::new().no_keep_alive();
+    let quiet = PublishOptions::new().without_keep_alive();
     match route {
         "/script" => publisher.publish_with(
             stream::iter(script::script_events()),
-            quiet.retry(script::SCRIPT_RETRY),
+            quiet.with_retry(script::SCRIPT_RETRY),
         ),
         "/no-content" => publisher.no_content(),
         "/last-event-id" => {
@@ -168,8 +168,7 @@ pub async fn handle<P: SsePublisher>(publisher: P, state: ConformanceState) -> P
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(10)
                 .min(100_000);
-            let events =
-                stream::iter(1..=n).map(|i| Event::message(i.to_string()).with_id(i.to_string()));
+            let events = stream::iter(1..=n).map(|i| Event::message(i.to_string()).with_id(i));
             publisher.publish_with(events, quiet)
         }
         "/large" => publisher.publish_with(
@@ -183,7 +182,8 @@ pub async fn handle<P: SsePublisher>(publisher: P, state: ConformanceState) -> P
         }
         "/keep-alive" => publisher.publish_with(
             stream::pending::<Event>(),
-            PublishOptions::new().keep_alive(KeepAlive::new().interval(Duration::from_millis(100))),
+            PublishOptions::new()
+                .with_keep_alive(KeepAlive::new().with_interval(Duration::from_millis(100))),
         ),
         "/disconnect" => disconnect(publisher, &state),
         "/disconnect-report" => disconnect_report(publisher, &state),
@@ -194,7 +194,7 @@ pub async fn handle<P: SsePublisher>(publisher: P, state: ConformanceState) -> P
         }
         "/fail-mid-stream" => {
             let events = stream::iter(1..=3).map(|n| match n {
-                1 | 2 => numbered(n).map_err(BoxError::from),
+                1 | 2 => Ok::<_, BoxError>(numbered(n)),
                 _ => Err("conformance: deliberate source error in /fail-mid-stream".into()),
             });
             publisher.publish_with(events, quiet)
@@ -213,8 +213,8 @@ pub async fn handle<P: SsePublisher>(publisher: P, state: ConformanceState) -> P
 }
 
 /// Event `n`, with id `n`.
-fn numbered(n: u64) -> Result<Event, EventError> {
-    Event::message(n.to_string()).with_id(n.to_string())
+fn numbered(n: u64) -> Event {
+    Event::message(n.to_string()).with_id(n)
 }
 
 /// Tries to inject a field through `event` and through `id`: each refusal is
@@ -223,14 +223,14 @@ fn numbered(n: u64) -> Result<Event, EventError> {
 /// data, where it is harmless: it arrives as data, nothing more.
 fn injection() -> Vec<Result<Event, EventError>> {
     let attempts = [
-        Event::message("x").with_event(format!("x{INJECTION}")),
-        Event::message("x").with_id(format!("1{INJECTION}")),
+        Event::message("x").try_with_event(format!("x{INJECTION}")),
+        Event::message("x").try_with_id(format!("1{INJECTION}")),
     ];
     let mut events: Vec<_> = attempts
         .into_iter()
         .map(|attempt| match attempt {
             Ok(injected) => Ok(injected),
-            Err(refused) => Event::message(refused.field().as_str()).with_event("rejected"),
+            Err(refused) => Ok(Event::message(refused.field().as_str()).with_event("rejected")),
         })
         .collect();
     events.push(Ok(Event::message(format!("x{INJECTION}"))));
@@ -248,7 +248,7 @@ fn limited<P: SsePublisher>(publisher: P, state: &ConformanceState) -> P::Respon
             publisher.publish_with(
                 permit.attach(events),
                 PublishOptions::new()
-                    .keep_alive(KeepAlive::new().interval(Duration::from_millis(500))),
+                    .with_keep_alive(KeepAlive::new().with_interval(Duration::from_millis(500))),
             )
         }
         Err(_) => publisher.too_many_streams(LIMITED_RETRY_AFTER),
@@ -272,10 +272,10 @@ fn lockstep<P: SsePublisher>(publisher: P, state: &ConformanceState) -> P::Respo
                 return None;
             }
             token.pass_gate().await;
-            Some((Event::message(n.to_string()).with_id(n.to_string()), n + 1))
+            Some((Event::message(n.to_string()).with_id(n), n + 1))
         }
     });
-    publisher.publish_with(events, PublishOptions::new().no_keep_alive())
+    publisher.publish_with(events, PublishOptions::new().without_keep_alive())
 }
 
 /// Streams from a channel and records when the channel's `closed()` fires:
@@ -291,7 +291,8 @@ fn disconnect<P: SsePublisher>(publisher: P, state: &ConformanceState) -> P::Res
     });
     publisher.publish_with(
         receiver,
-        PublishOptions::new().keep_alive(KeepAlive::new().interval(Duration::from_millis(500))),
+        PublishOptions::new()
+            .with_keep_alive(KeepAlive::new().with_interval(Duration::from_millis(500))),
     )
 }
 
@@ -303,7 +304,10 @@ fn disconnect_report<P: SsePublisher>(publisher: P, state: &ConformanceState) ->
         let closed = token.wait_disconnected(Duration::from_secs(10)).await;
         Event::message(if closed { "closed" } else { "open" })
     };
-    publisher.publish_with(stream::once(report), PublishOptions::new().no_keep_alive())
+    publisher.publish_with(
+        stream::once(report),
+        PublishOptions::new().without_keep_alive(),
+    )
 }
 
 /// Produces 4 KiB events as fast as the client's bounded queue lets it,
@@ -317,5 +321,5 @@ fn flood<P: SsePublisher>(publisher: P, state: &ConformanceState) -> P::Response
             token.count_flood_event();
         }
     });
-    publisher.publish_with(receiver, PublishOptions::new().no_keep_alive())
+    publisher.publish_with(receiver, PublishOptions::new().without_keep_alive())
 }

@@ -15,18 +15,18 @@ pub fn script_events() -> Vec<Event> {
     let built: Result<Vec<Event>, ssekit::EventError> = (|| {
         Ok(vec![
             Event::new().with_comment("conformance script"),
-            Event::message("hello").with_event("greeting")?,
+            Event::message("hello").with_event("greeting"),
             Event::message("multi\nline\r\ncrlf\rcr"),
             Event::message(""),
             Event::message("trailing\n"),
-            Event::new().with_id("7")?,
+            Event::new().try_with_id("7")?,
             Event::message("  two leading spaces"),
             Event::message("héllo wörld 😀 ñ 中文"),
             Event::message("with id")
-                .with_id("8")?
+                .try_with_id("8")?
                 .with_retry(Duration::from_millis(1000)),
-            Event::message("id reset").with_id("")?,
-            Event::message("bye").with_event("done")?,
+            Event::message("id reset").try_with_id("")?,
+            Event::message("bye").with_event("done"),
         ])
     })();
     built.expect("the script's fields are valid")

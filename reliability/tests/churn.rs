@@ -96,8 +96,8 @@ impl Handler for Churn {
         // The retry hint is the first bytes of the body: a client that has
         // read it knows the body is being polled.
         let options = PublishOptions::new()
-            .retry(Duration::from_millis(1500))
-            .keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
+            .with_retry(Duration::from_millis(1500))
+            .with_keep_alive(KeepAlive::new().with_interval(KEEP_ALIVE));
         let subscription = self.hub.subscribe(TOPIC, None);
         if publisher.request().path() == "/channel" {
             let (sender, receiver) = ssekit::channel(8);

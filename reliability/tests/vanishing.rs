@@ -78,7 +78,8 @@ struct Idle {
 impl Handler for Idle {
     fn handle<P: SsePublisher>(&self, publisher: P) -> P::Response {
         let token = publisher.request().query_param("token").unwrap_or_default();
-        let options = PublishOptions::new().keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
+        let options =
+            PublishOptions::new().with_keep_alive(KeepAlive::new().with_interval(KEEP_ALIVE));
         let path = publisher.request().path().to_owned();
         if path == "/hub" {
             let subscription = self.hub.subscribe(&token, None);

@@ -32,7 +32,8 @@ use actix_web::dev::Payload;
 use actix_web::http::header::{ContentEncoding, CONTENT_ENCODING};
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
-use ssekit::{RequestInfo, SseBody};
+use ssekit::adapter::{self, http as http1, Adapter, SseBody};
+use ssekit::RequestInfo;
 
 pub use ssekit;
 
@@ -47,24 +48,41 @@ impl FromRequest for Publisher {
     type Future = Ready<Result<Self, Infallible>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let last_event_id = req
-            .headers()
-            .get(ssekit::LAST_EVENT_ID.as_str())
-            .map(|v| v.as_bytes());
         ready(Ok(Self {
-            request: RequestInfo::new(req.path(), req.uri().query(), last_event_id),
+            request: request_info(req),
         }))
     }
 }
 
-impl ssekit::SsePublisher for Publisher {
+/// actix-web speaks `http` 0.2: the request is carried over to `http` 1 types
+/// part by part. What does not carry over (none of it can, coming from a
+/// request actix parsed) is left out rather than failing the request.
+fn request_info(req: &HttpRequest) -> RequestInfo {
+    let method = http1::Method::from_bytes(req.method().as_str().as_bytes()).unwrap_or_default();
+    let uri = req
+        .uri()
+        .to_string()
+        .parse()
+        .unwrap_or_else(|_| http1::Uri::from_static("/"));
+    let mut headers = http1::HeaderMap::with_capacity(req.headers().len());
+    for (name, value) in req.headers() {
+        let name = http1::HeaderName::from_bytes(name.as_str().as_bytes());
+        let value = http1::HeaderValue::from_bytes(value.as_bytes());
+        if let (Ok(name), Ok(value)) = (name, value) {
+            headers.append(name, value);
+        }
+    }
+    adapter::request_info(method, &uri, headers)
+}
+
+impl Adapter for Publisher {
     type Response = HttpResponse;
 
-    fn request(&self) -> &RequestInfo {
+    fn request_info(&self) -> &RequestInfo {
         &self.request
     }
 
-    fn respond(self, response: ssekit::head::Response<SseBody>) -> HttpResponse {
+    fn respond(&self, response: http1::Response<SseBody>) -> HttpResponse {
         // actix-web speaks http 0.2: carry status and headers over as raw parts.
         let (parts, body) = response.into_parts();
         let status = StatusCode::from_u16(parts.status.as_u16())

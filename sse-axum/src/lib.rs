@@ -24,7 +24,8 @@ use std::convert::Infallible;
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::{self, request::Parts};
 use axum::response::Response;
-use ssekit::{RequestInfo, SseBody, LAST_EVENT_ID};
+use ssekit::adapter::{self, Adapter, SseBody};
+use ssekit::RequestInfo;
 
 pub use ssekit;
 
@@ -44,21 +45,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Publisher {
             .extensions
             .get::<OriginalUri>()
             .map_or(&parts.uri, |original| &original.0);
-        let last_event_id = parts.headers.get(LAST_EVENT_ID).map(|v| v.as_bytes());
         Ok(Self {
-            request: RequestInfo::new(uri.path(), uri.query(), last_event_id),
+            request: adapter::request_info(parts.method.clone(), uri, parts.headers.clone()),
         })
     }
 }
 
-impl ssekit::SsePublisher for Publisher {
+impl Adapter for Publisher {
     type Response = Response;
 
-    fn request(&self) -> &RequestInfo {
+    fn request_info(&self) -> &RequestInfo {
         &self.request
     }
 
-    fn respond(self, response: http::Response<SseBody>) -> Response {
+    fn respond(&self, response: http::Response<SseBody>) -> Response {
         // hyper queues chunks without copying them (vectored writes), so a
         // backlog can leave in a few large chunks.
         response.map(|body| axum::body::Body::new(body.coalesce(SseBody::COALESCE_BYTES)))

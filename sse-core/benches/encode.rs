@@ -21,13 +21,15 @@ fn inputs() -> Vec<(&'static str, Event)> {
             "small",
             Event::message("hello world")
                 .with_event("greeting")
-                .unwrap()
-                .with_id("42")
+                .try_with_id("42")
                 .unwrap(),
         ),
         ("multi_line", Event::message(multi_line)),
         ("large_64k", Event::message(large)),
-        ("json", Event::json(&json).unwrap().with_id("7").unwrap()),
+        (
+            "json",
+            Event::json(&json).unwrap().try_with_id("7").unwrap(),
+        ),
     ]
 }
 

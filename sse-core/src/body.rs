@@ -30,7 +30,7 @@ use crate::source::{BoxError, FrameSource, Frames, IntoFrame};
 /// * While the source is idle for the keep-alive interval, a keep-alive comment
 ///   is sent; every frame restarts the interval.
 /// * The body ends when the source ends, when the source fails or panics
-///   (after the event from [`PublishOptions::on_error`], if any; the error is
+///   (after the event from [`PublishOptions::with_error_event`], if any; the error is
 ///   logged), or when the [`Shutdown`] is triggered (after its final event).
 ///   It always ends cleanly, between two events.
 /// * Dropping the body (the framework does so when the client goes away) drops
@@ -96,7 +96,8 @@ struct KeepAliveTimer {
 impl SseBody {
     /// A body streaming `source` with `options`' keep-alive, retry hint, shutdown
     /// and error handling (the status and headers are the response's business:
-    /// see [`response`](crate::response)).
+    /// see [`response`](crate::adapter::response)).
+    #[must_use]
     pub fn new<S>(source: S, options: &PublishOptions) -> Self
     where
         S: Stream + Send + 'static,
@@ -109,7 +110,7 @@ impl SseBody {
             .keep_alive
             .as_ref()
             .map(|keep_alive| KeepAliveTimer {
-                interval: keep_alive.get_interval(),
+                interval: keep_alive.interval(),
                 frame: keep_alive.frame().clone().into_bytes(),
                 last_activity: None,
             });
@@ -136,8 +137,44 @@ impl SseBody {
     }
 
     /// A body with no bytes, for answers such as 204 No Content.
+    #[must_use]
     pub fn empty() -> Self {
         Self { streaming: None }
+    }
+
+    /// A body that sends `bytes` at once and ends: a complete answer, such
+    /// as a refusal's message.
+    ///
+    /// ```
+    /// use futures_util::StreamExt;
+    /// use ssekit::adapter::SseBody;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut body = SseBody::full("not here".into());
+    /// assert_eq!(body.next().await.unwrap().unwrap(), "not here");
+    /// assert!(body.next().await.is_none());
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn full(bytes: Bytes) -> Self {
+        if bytes.is_empty() {
+            return Self::empty();
+        }
+        let streaming: BoxStreaming = Box::pin(Streaming {
+            carry: Some(bytes),
+            coalesce: 0,
+            write_each_chunk: false,
+            chunk_sent: false,
+            keep_alive: None,
+            sleep: None,
+            shutdown: None,
+            on_error: None,
+            source: Frames::new(NoFrames),
+        });
+        Self {
+            streaming: Some(SyncWrapper::new(streaming)),
+        }
     }
 
     /// What adapters pass to [`coalesce`](Self::coalesce): a burst of a few
@@ -154,7 +191,8 @@ impl SseBody {
     ///
     /// ```
     /// use futures_util::StreamExt;
-    /// use ssekit::{Event, PublishOptions, SseBody};
+    /// use ssekit::adapter::SseBody;
+    /// use ssekit::{Event, PublishOptions};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -163,6 +201,7 @@ impl SseBody {
     /// assert_eq!(body.next().await.unwrap().unwrap(), "data: a\n\ndata: b\n\n");
     /// # }
     /// ```
+    #[must_use]
     pub fn coalesce(mut self, max_bytes: usize) -> Self {
         if let Some(streaming) = self.streaming.as_mut() {
             *streaming.get_mut().as_mut().project().coalesce = max_bytes;
@@ -182,6 +221,7 @@ impl SseBody {
     /// until the body is `Pending` (actix-web; hyper when the connection has no
     /// vectored writes) then write each chunk before copying the next, so a
     /// backlog never grows that per-connection buffer past one chunk.
+    #[must_use]
     pub fn write_each_chunk(mut self) -> Self {
         if let Some(streaming) = self.streaming.as_mut() {
             *streaming.get_mut().as_mut().project().write_each_chunk = true;
@@ -190,6 +230,7 @@ impl SseBody {
     }
 
     /// True once the body has nothing more to send.
+    #[must_use]
     pub fn is_finished(&self) -> bool {
         self.streaming.is_none()
     }
@@ -394,6 +435,17 @@ impl KeepAliveTimer {
     }
 }
 
+/// The source of a complete answer, whose bytes are all carried.
+struct NoFrames;
+
+impl Stream for NoFrames {
+    type Item = Frame;
+
+    fn poll_next(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Frame>> {
+        Poll::Ready(None)
+    }
+}
+
 impl Stream for SseBody {
     type Item = Result<Bytes, Infallible>;
 
@@ -455,7 +507,10 @@ mod tests {
 
     fn events(data: &[&str]) -> SseBody {
         let events: Vec<Event> = data.iter().map(|d| Event::message(*d)).collect();
-        SseBody::new(stream::iter(events), &PublishOptions::new().no_keep_alive())
+        SseBody::new(
+            stream::iter(events),
+            &PublishOptions::new().without_keep_alive(),
+        )
     }
 
     #[test]
@@ -481,8 +536,8 @@ mod tests {
     #[test]
     fn the_retry_hint_leads_the_first_chunk() {
         let options = PublishOptions::new()
-            .no_keep_alive()
-            .retry(Duration::from_secs(1));
+            .without_keep_alive()
+            .with_retry(Duration::from_secs(1));
         let source = stream::iter([Event::message("a")]);
         let mut body = SseBody::new(source, &options).coalesce(1024);
         assert_eq!(
@@ -494,7 +549,9 @@ mod tests {
     #[test]
     fn a_frame_carried_over_goes_before_the_shutdown_event() {
         let shutdown = Shutdown::new();
-        let options = PublishOptions::new().no_keep_alive().shutdown(&shutdown);
+        let options = PublishOptions::new()
+            .without_keep_alive()
+            .with_shutdown(&shutdown);
         let source =
             stream::iter([Event::message("a"), Event::message("b")]).chain(stream::pending());
         let mut body = SseBody::new(source, &options).coalesce(10);
@@ -537,7 +594,7 @@ mod tests {
     #[test]
     fn write_each_chunk_costs_no_extra_poll_when_nothing_more_is_ready() {
         let (sender, receiver) = crate::channel(4);
-        let options = PublishOptions::new().no_keep_alive();
+        let options = PublishOptions::new().without_keep_alive();
         let mut body = SseBody::new(receiver, &options)
             .coalesce(1024)
             .write_each_chunk();

@@ -392,21 +392,18 @@ mod tests {
     #[test]
     fn empty_data_differs_from_absent_data() {
         assert_eq!(wire(Event::message("")), "data: \n\n");
-        assert_eq!(wire(Event::new().with_id("7").unwrap()), "id: 7\n\n");
+        assert_eq!(wire(Event::new().try_with_id("7").unwrap()), "id: 7\n\n");
     }
 
     #[test]
     fn leading_space_is_preserved_by_the_separator_space() {
         assert_eq!(wire(Event::message(" x")), "data:  x\n\n");
-        assert_eq!(
-            wire(Event::new().with_event(" t").unwrap()),
-            "event:  t\n\n"
-        );
+        assert_eq!(wire(Event::new().with_event(" t")), "event:  t\n\n");
     }
 
     #[test]
     fn empty_id_resets() {
-        assert_eq!(wire(Event::new().with_id("").unwrap()), "id: \n\n");
+        assert_eq!(wire(Event::new().try_with_id("").unwrap()), "id: \n\n");
     }
 
     #[test]
@@ -511,11 +508,7 @@ mod tests {
             Event::message("\r\n\r\n\n\r"),
             Event::new().with_comment("\r\r\n\r"),
             Event::new().with_comment("\n\n").with_retry(Duration::MAX),
-            Event::message("x")
-                .with_event("e")
-                .unwrap()
-                .with_id("")
-                .unwrap(),
+            Event::message("x").with_event("e").try_with_id("").unwrap(),
         ];
         for event in events {
             assert_eq!(event.encode().len(), event.encoded_len_upper_bound());

@@ -15,7 +15,8 @@ use crate::encode::Frame;
 /// use std::time::Duration;
 /// use ssekit::KeepAlive;
 ///
-/// let keep_alive = KeepAlive::default().interval(Duration::from_secs(5)).text("ping");
+/// let keep_alive = KeepAlive::new().with_interval(Duration::from_secs(5)).with_text("ping");
+/// assert_eq!(keep_alive.interval(), Duration::from_secs(5));
 /// assert_eq!(keep_alive.frame().as_bytes(), b": ping\n\n");
 /// ```
 #[derive(Debug, Clone)]
@@ -32,32 +33,37 @@ impl KeepAlive {
     pub const MIN_INTERVAL: Duration = Duration::from_millis(1);
     /// The longest interval accepted (a year); longer ones are lowered to it, so
     /// timer arithmetic cannot overflow. To send no keep-alives at all, use
-    /// [`PublishOptions::no_keep_alive`](crate::PublishOptions::no_keep_alive).
+    /// [`PublishOptions::without_keep_alive`](crate::PublishOptions::without_keep_alive).
     pub const MAX_INTERVAL: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
     /// The default keep-alive.
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Sets how long the stream must be idle before a comment is sent.
-    pub fn interval(mut self, interval: Duration) -> Self {
+    #[must_use]
+    pub fn with_interval(mut self, interval: Duration) -> Self {
         self.interval = interval.clamp(Self::MIN_INTERVAL, Self::MAX_INTERVAL);
         self
     }
 
     /// Sets the comment text (line breaks make several comment lines).
-    pub fn text(mut self, text: &str) -> Self {
+    #[must_use]
+    pub fn with_text(mut self, text: &str) -> Self {
         self.frame = Frame::comment(text);
         self
     }
 
     /// The idle interval.
-    pub fn get_interval(&self) -> Duration {
+    #[must_use]
+    pub fn interval(&self) -> Duration {
         self.interval
     }
 
     /// The encoded comment that is sent.
+    #[must_use]
     pub fn frame(&self) -> &Frame {
         &self.frame
     }

@@ -1,44 +1,75 @@
-//! Framework-neutral Server-Sent Events.
+//! Server-Sent Events for every Rust web framework: write a handler once,
+//! against [`SsePublisher`], and mount it on axum, actix-web, warp or poem
+//! through their adapter crates (`ssekit-axum`, `ssekit-actix`, `ssekit-warp`,
+//! `ssekit-poem`), which re-export this crate.
 //!
-//! Handlers are written once against [`SsePublisher`] and run on any framework
-//! that has an adapter (`ssekit-axum`, `ssekit-actix`, `ssekit-warp`, `ssekit-poem`). This
-//! crate holds everything that is not framework-specific:
+//! ```
+//! use std::time::Duration;
+//! use futures_util::stream::{self, StreamExt};
+//! use http::StatusCode;
+//! use ssekit::hub::Hub;
+//! use ssekit::{Event, PublishOptions, SsePublisher};
+//!
+//! /// A chat room's stream: resumes after the client's last event id, and
+//! /// refuses clients without a name.
+//! async fn chat<P: SsePublisher>(publisher: P, hub: Hub) -> P::Response {
+//!     if publisher.request().query_param("name").is_none() {
+//!         return publisher.reject(StatusCode::UNAUTHORIZED, "who are you?");
+//!     }
+//!     publisher.publish(hub.subscribe("chat", publisher.last_event_id()))
+//! }
+//!
+//! /// Counts down from 3, then tells the client to stop reconnecting.
+//! async fn countdown<P: SsePublisher>(publisher: P) -> P::Response {
+//!     let start: u64 = publisher.last_event_id().and_then(|id| id.parse().ok()).unwrap_or(4);
+//!     if start <= 1 {
+//!         return publisher.no_content();
+//!     }
+//!     let events = stream::iter((1..start).rev()).map(|n| {
+//!         Event::message(n.to_string()).with_event("tick").with_id(n)
+//!     });
+//!     publisher.publish_with(events, PublishOptions::new().with_retry(Duration::from_secs(1)))
+//! }
+//!
+//! // Anywhere: every subscriber of "chat" gets these bytes, encoded once.
+//! # let hub: Hub = Hub::new();
+//! hub.publish("chat", Event::message("hello").with_event("message"));
+//! ```
+//!
+//! What is here:
 //!
 //! * [`Event`]: the event model, validated when built ([`EventError`]);
-//! * [`Frame`]: an event encoded once to its exact WHATWG wire form, cheap to
+//!   [`Frame`]: an event encoded once to its exact WHATWG wire form, cheap to
 //!   share among many connections;
-//! * [`decode`]: the WHATWG parser, the oracle for tests and clients;
 //! * [`SsePublisher`], [`PublishOptions`], [`KeepAlive`], [`Shutdown`]: the
-//!   contract and its options;
-//! * [`SseBody`]: the response body every adapter sends;
+//!   contract handlers are written against, and its options;
 //! * [`channel()`]: an imperative handle (send, comment, close, `closed().await`);
+//! * [`hub`]: topics, encode-once fan-out, history and `Last-Event-ID` resume
+//!   (feature `hub`);
 //! * [`limits`]: caps on concurrent streams, overall and per topic;
-//! * [`tcp`]: the socket setting that bounds how long a vanished client lingers.
+//! * [`decode`]: the WHATWG parser, the oracle for tests and clients (feature
+//!   `decode`);
+//! * [`tcp`]: the socket setting that bounds how long a vanished client
+//!   lingers (feature `tcp`);
+//! * [`adapter`]: for adapter authors only: what it takes to bring every
+//!   handler to another framework.
 //!
-//! ```
-//! use futures_util::stream;
-//! use ssekit::{decode, Event, SseBody, PublishOptions};
-//! use futures_util::StreamExt;
+//! # Features
 //!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() {
-//! let events = stream::iter([Event::message("multi\nline"), Event::message("")]);
-//! let body = SseBody::new(events, &PublishOptions::new());
-//! let bytes: Vec<u8> = body.map(|chunk| chunk.unwrap().to_vec()).concat().await;
-//!
-//! let seen = decode::events(&bytes).unwrap();
-//! assert_eq!(seen[0].data, "multi\nline");
-//! assert_eq!(seen[1].data, "");
-//! # }
-//! ```
+//! All on by default: `hub`, `decode`, `tcp` (the `socket2` dependency),
+//! `json` (`serde` and `serde_json`: [`Event::json`], `Sender::send_json`).
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod adapter;
 mod body;
 pub mod channel;
+#[cfg(feature = "decode")]
 pub mod decode;
 mod encode;
 mod event;
-pub mod head;
+#[cfg(feature = "hub")]
 pub mod hub;
 mod keep_alive;
 pub mod limits;
@@ -47,15 +78,14 @@ mod publisher;
 mod request;
 mod shutdown;
 mod source;
+#[cfg(feature = "tcp")]
 pub mod tcp;
 
-pub use body::SseBody;
 pub use channel::channel;
 pub use encode::Frame;
-pub use event::{Event, EventError, Field};
-pub use head::{no_content, response};
+pub use event::{Event, EventError, EventId, Field};
 pub use keep_alive::KeepAlive;
-pub use limits::{too_many_streams, LimitExceeded, StreamLimits, StreamPermit};
+pub use limits::{LimitExceeded, StreamCaps, StreamLimits, StreamPermit};
 pub use options::PublishOptions;
 pub use publisher::SsePublisher;
 pub use request::{parse_last_event_id, RequestInfo, LAST_EVENT_ID, MAX_LAST_EVENT_ID_LEN};

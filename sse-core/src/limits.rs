@@ -3,13 +3,13 @@
 //! Every open SSE stream holds a connection, a task and its buffers for as long
 //! as the client stays. Without a cap, a burst of clients degrades every stream
 //! at once; with one, the streams over the cap are refused up front with a
-//! clear answer ([`too_many_streams`]: `503 Service Unavailable` with
-//! `Retry-After`) and the admitted ones keep their quality.
+//! clear answer ([`SsePublisher::too_many_streams`](crate::SsePublisher::too_many_streams):
+//! `503 Service Unavailable` with `Retry-After`) and the admitted ones keep their quality.
 //!
 //! ```
 //! use std::time::Duration;
 //! use futures_util::stream;
-//! use ssekit::limits::StreamLimits;
+//! use ssekit::limits::{StreamCaps, StreamLimits};
 //! use ssekit::{Event, SsePublisher};
 //!
 //! async fn chat<P: SsePublisher>(publisher: P, limits: StreamLimits) -> P::Response {
@@ -20,7 +20,7 @@
 //!     }
 //! }
 //!
-//! let limits = StreamLimits::new().global(10_000).per_topic(500);
+//! let limits = StreamLimits::with_caps(StreamCaps::new().with_global(10_000).with_per_topic(500));
 //! ```
 
 use std::collections::HashMap;
@@ -28,28 +28,76 @@ use std::fmt;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use futures_core::Stream;
-use http::header::{HeaderValue, RETRY_AFTER};
-use http::{Response, StatusCode};
 
-use crate::body::SseBody;
-
-/// Concurrent-stream caps, shared by all clones (an `Arc` inside: cloning is
-/// cheap, and every clone counts against the same totals and limits).
+/// The caps a [`StreamLimits`] enforces, fixed when it is made.
 ///
-/// Both caps are off by default. A stream takes a [`StreamPermit`] with
+/// Both caps are off by default.
+///
+/// ```
+/// use ssekit::limits::StreamCaps;
+///
+/// let caps = StreamCaps::new().with_global(10_000).with_per_topic(500);
+/// assert_eq!(caps.global(), Some(10_000));
+/// assert_eq!(caps.per_topic(), Some(500));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamCaps {
+    global: Option<usize>,
+    per_topic: Option<usize>,
+}
+
+impl StreamCaps {
+    /// No caps.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Admits at most `max` streams at once in total.
+    #[must_use]
+    pub fn with_global(mut self, max: usize) -> Self {
+        self.global = Some(max);
+        self
+    }
+
+    /// Admits at most `max` streams at once per topic.
+    #[must_use]
+    pub fn with_per_topic(mut self, max: usize) -> Self {
+        self.per_topic = Some(max);
+        self
+    }
+
+    /// The cap on all streams, if any.
+    #[must_use]
+    pub fn global(&self) -> Option<usize> {
+        self.global
+    }
+
+    /// The cap on the streams of one topic, if any.
+    #[must_use]
+    pub fn per_topic(&self) -> Option<usize> {
+        self.per_topic
+    }
+}
+
+/// Concurrent-stream caps and counts, shared by all clones (an `Arc` inside:
+/// cloning is cheap, and every clone counts against the same totals).
+///
+/// The caps ([`StreamCaps`]) are set when the limits are made and never
+/// change, so a clone handed to a handler enforces exactly what its maker
+/// configured. A stream takes a [`StreamPermit`] with
 /// [`try_acquire`](Self::try_acquire) and gives it back when the permit is
 /// dropped. Topic counts live only while a topic has streams, so the
 /// bookkeeping is proportional to the streams open, never to the topics ever
-/// seen. When topic names come from the request, set a [`global`](Self::global)
-/// cap too: it bounds how many topics can be open at once.
+/// seen. When topic names come from the request, set a global cap too: it
+/// bounds how many topics can be open at once.
 ///
 /// ```
-/// use ssekit::limits::{LimitExceeded, StreamLimits};
+/// use ssekit::limits::{LimitExceeded, StreamCaps, StreamLimits};
 ///
-/// let limits = StreamLimits::new().global(3).per_topic(2);
+/// let limits = StreamLimits::with_caps(StreamCaps::new().with_global(3).with_per_topic(2));
 /// let a = limits.try_acquire(Some("news"))?;
 /// let b = limits.try_acquire(Some("news"))?;
 /// assert_eq!(
@@ -66,13 +114,17 @@ use crate::body::SseBody;
 /// ```
 #[derive(Clone, Default)]
 pub struct StreamLimits {
-    shared: Arc<Mutex<Counts>>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    caps: StreamCaps,
+    counts: Mutex<Counts>,
 }
 
 #[derive(Default)]
 struct Counts {
-    global_max: Option<usize>,
-    per_topic_max: Option<usize>,
     total: usize,
     /// Only topics with at least one open stream: entries go when they reach zero.
     topics: HashMap<Box<str>, usize>,
@@ -80,22 +132,26 @@ struct Counts {
 
 impl StreamLimits {
     /// No caps: every stream is admitted (and counted).
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Admits at most `max` streams at once in total. Applies to every clone,
-    /// and to streams opened from now on: open streams are never cut.
-    pub fn global(self, max: usize) -> Self {
-        self.counts().global_max = Some(max);
-        self
+    /// Limits enforcing `caps`.
+    #[must_use]
+    pub fn with_caps(caps: StreamCaps) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                caps,
+                counts: Mutex::default(),
+            }),
+        }
     }
 
-    /// Admits at most `max` streams at once per topic. Applies to every clone,
-    /// and to streams opened from now on.
-    pub fn per_topic(self, max: usize) -> Self {
-        self.counts().per_topic_max = Some(max);
-        self
+    /// The caps enforced.
+    #[must_use]
+    pub fn caps(&self) -> StreamCaps {
+        self.shared.caps
     }
 
     /// Takes a slot for one stream on `topic` (or on no topic: then only the
@@ -104,15 +160,16 @@ impl StreamLimits {
     /// Hold the permit for as long as the stream is open; the simplest way is
     /// to publish [`StreamPermit::attach`]'s stream, which owns it.
     pub fn try_acquire(&self, topic: Option<&str>) -> Result<StreamPermit, LimitExceeded> {
+        let caps = self.shared.caps;
         let mut counts = self.counts();
-        if let Some(max) = counts.global_max {
+        if let Some(max) = caps.global {
             if counts.total >= max {
                 return Err(LimitExceeded::Global { max });
             }
         }
         if let Some(topic) = topic {
             let open = counts.topics.get(topic).copied().unwrap_or(0);
-            if let Some(max) = counts.per_topic_max {
+            if let Some(max) = caps.per_topic {
                 if open >= max {
                     return Err(LimitExceeded::Topic {
                         topic: topic.to_owned(),
@@ -144,7 +201,7 @@ impl StreamLimits {
         // Nothing panics while the lock is held, and the counts stay
         // consistent even if something did: recovering beats failing every
         // stream afterwards.
-        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+        self.shared.counts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn release(&self, topic: Option<&str>) {
@@ -166,8 +223,7 @@ impl fmt::Debug for StreamLimits {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let counts = self.counts();
         f.debug_struct("StreamLimits")
-            .field("global", &counts.global_max)
-            .field("per_topic", &counts.per_topic_max)
+            .field("caps", &self.shared.caps)
             .field("active", &counts.total)
             .field("active_topics", &counts.topics.len())
             .finish()
@@ -178,12 +234,12 @@ impl fmt::Debug for StreamLimits {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LimitExceeded {
-    /// The server-wide cap ([`StreamLimits::global`]).
+    /// The server-wide cap ([`StreamCaps::with_global`]).
     Global {
         /// The cap.
         max: usize,
     },
-    /// The cap of one topic ([`StreamLimits::per_topic`]).
+    /// The cap of one topic ([`StreamCaps::with_per_topic`]).
     Topic {
         /// The topic that is full.
         topic: String,
@@ -226,10 +282,11 @@ impl StreamPermit {
     ///
     /// ```
     /// use futures_util::{stream, StreamExt};
-    /// use ssekit::limits::StreamLimits;
-    /// use ssekit::{Event, PublishOptions, SseBody};
+    /// use ssekit::adapter::SseBody;
+    /// use ssekit::limits::{StreamCaps, StreamLimits};
+    /// use ssekit::{Event, PublishOptions};
     ///
-    /// let limits = StreamLimits::new().global(1);
+    /// let limits = StreamLimits::with_caps(StreamCaps::new().with_global(1));
     /// let source = limits.try_acquire(None)?.attach(stream::pending::<Event>());
     /// let body = SseBody::new(source, &PublishOptions::new());
     /// assert!(limits.try_acquire(None).is_err());
@@ -301,34 +358,6 @@ impl<S: fmt::Debug> fmt::Debug for Limited<S> {
     }
 }
 
-/// `503 Service Unavailable` with `Retry-After` (whole seconds, rounded up),
-/// and an empty body: the answer to a stream over a [`StreamLimits`] cap.
-///
-/// A browser's `EventSource` treats any status but 200 as fatal: it fires
-/// `error`, closes, and does **not** reconnect by itself, whatever
-/// `Retry-After` says. Pages that want to come back must create a new
-/// `EventSource` themselves (for instance after a delay). Custom clients can
-/// honour `Retry-After`.
-///
-/// ```
-/// use std::time::Duration;
-///
-/// let response = ssekit::too_many_streams(Duration::from_millis(1500));
-/// assert_eq!(response.status(), 503);
-/// assert_eq!(response.headers()["retry-after"], "2");
-/// ```
-pub fn too_many_streams(retry_after: Duration) -> Response<SseBody> {
-    let seconds = retry_after
-        .as_secs()
-        .saturating_add(u64::from(retry_after.subsec_nanos() > 0));
-    let mut response = Response::new(SseBody::empty());
-    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    response
-        .headers_mut()
-        .insert(RETRY_AFTER, HeaderValue::from(seconds));
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -336,6 +365,7 @@ mod tests {
     use futures_util::stream::{self, StreamExt};
 
     use super::*;
+    use crate::body::SseBody;
     use crate::event::Event;
     use crate::options::PublishOptions;
 
@@ -358,7 +388,7 @@ mod tests {
 
     #[test]
     fn global_cap_counts_streams_with_and_without_topic() {
-        let limits = StreamLimits::new().global(2);
+        let limits = StreamLimits::with_caps(StreamCaps::new().with_global(2));
         let _a = limits.try_acquire(None).unwrap();
         let _b = limits.try_acquire(Some("t")).unwrap();
         assert_eq!(
@@ -373,7 +403,7 @@ mod tests {
 
     #[test]
     fn topic_cap_is_per_topic() {
-        let limits = StreamLimits::new().per_topic(1);
+        let limits = StreamLimits::with_caps(StreamCaps::new().with_per_topic(1));
         let _a = limits.try_acquire(Some("a")).unwrap();
         let _b = limits.try_acquire(Some("b")).unwrap();
         let err = limits.try_acquire(Some("a")).unwrap_err();
@@ -394,7 +424,7 @@ mod tests {
 
     #[test]
     fn a_refused_stream_takes_nothing() {
-        let limits = StreamLimits::new().global(5).per_topic(1);
+        let limits = StreamLimits::with_caps(StreamCaps::new().with_global(5).with_per_topic(1));
         let _a = limits.try_acquire(Some("a")).unwrap();
         for _ in 0..10 {
             assert!(limits.try_acquire(Some("a")).is_err());
@@ -405,7 +435,7 @@ mod tests {
 
     #[test]
     fn zero_cap_refuses_all() {
-        let limits = StreamLimits::new().global(0);
+        let limits = StreamLimits::with_caps(StreamCaps::new().with_global(0));
         assert_eq!(
             limits.try_acquire(None).unwrap_err(),
             LimitExceeded::Global { max: 0 }
@@ -414,17 +444,17 @@ mod tests {
 
     #[test]
     fn clones_share_counts_and_caps() {
-        let limits = StreamLimits::new();
+        let limits = StreamLimits::with_caps(StreamCaps::new().with_per_topic(1));
         let clone = limits.clone();
         let _a = limits.try_acquire(Some("t")).unwrap();
-        let clone = clone.per_topic(1);
-        assert!(limits.try_acquire(Some("t")).is_err());
+        assert!(clone.try_acquire(Some("t")).is_err());
         assert_eq!(clone.active(), 1);
+        assert_eq!(clone.caps(), limits.caps());
     }
 
     #[test]
     fn topic_entries_do_not_outlive_their_streams() {
-        let limits = StreamLimits::new().per_topic(3);
+        let limits = StreamLimits::with_caps(StreamCaps::new().with_per_topic(3));
         for round in 0..1000 {
             let topic = format!("topic-{round}");
             let a = limits.try_acquire(Some(&topic)).unwrap();
@@ -439,7 +469,7 @@ mod tests {
 
     #[test]
     fn concurrent_acquire_and_release_balance() {
-        let limits = StreamLimits::new().global(8).per_topic(4);
+        let limits = StreamLimits::with_caps(StreamCaps::new().with_global(8).with_per_topic(4));
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 let limits = limits.clone();
@@ -462,27 +492,9 @@ mod tests {
         assert_eq!(tracked_topics(&limits), 0);
     }
 
-    #[test]
-    fn retry_after_rounds_up_to_whole_seconds() {
-        let header = |d| too_many_streams(d).headers()[RETRY_AFTER].clone();
-        assert_eq!(header(Duration::ZERO), "0");
-        assert_eq!(header(Duration::from_secs(5)), "5");
-        assert_eq!(header(Duration::from_millis(5001)), "6");
-        assert_eq!(header(Duration::MAX), u64::MAX.to_string().as_str());
-    }
-
-    #[tokio::test]
-    async fn too_many_streams_has_an_empty_body() {
-        let response = too_many_streams(Duration::from_secs(1));
-        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        let mut body = response.into_body();
-        assert!(body.is_finished());
-        assert!(body.next().await.is_none());
-    }
-
     #[tokio::test(start_paused = true)]
     async fn attached_permit_lives_as_long_as_the_body() {
-        let limits = StreamLimits::new().global(1);
+        let limits = StreamLimits::with_caps(StreamCaps::new().with_global(1));
         let source = limits
             .try_acquire(None)
             .unwrap()
@@ -499,7 +511,7 @@ mod tests {
 
     #[tokio::test]
     async fn attached_permit_is_released_when_the_source_ends() {
-        let limits = StreamLimits::new().per_topic(1);
+        let limits = StreamLimits::with_caps(StreamCaps::new().with_per_topic(1));
         let permit = limits.try_acquire(Some("t")).unwrap();
         assert_eq!(permit.topic(), Some("t"));
         let mut source = permit.attach(stream::iter([Event::message("a")]));
@@ -517,7 +529,7 @@ mod tests {
 
     #[tokio::test]
     async fn attached_permit_is_released_when_the_source_panics() {
-        let limits = StreamLimits::new().global(1);
+        let limits = StreamLimits::with_caps(StreamCaps::new().with_global(1));
         let source = limits
             .try_acquire(None)
             .unwrap()
@@ -525,7 +537,7 @@ mod tests {
                 assert!(n < 2, "deliberate panic in a test source");
                 Event::message(n.to_string())
             }));
-        let body = SseBody::new(source, &PublishOptions::new().no_keep_alive());
+        let body = SseBody::new(source, &PublishOptions::new().without_keep_alive());
         let chunks: Vec<_> = body.map(|chunk| chunk.unwrap()).collect().await;
         assert_eq!(chunks, [&b"data: 1\n\n"[..]]);
         assert_eq!(limits.active(), 0);

@@ -15,6 +15,9 @@ pub(crate) type ErrorMapper = Arc<dyn Fn(&BoxError) -> Option<Event> + Send + Sy
 
 /// Options for [`SsePublisher::publish_with`](crate::SsePublisher::publish_with).
 ///
+/// Setters are `with_*` and take and return the options by value; getters
+/// are the bare names.
+///
 /// The defaults suit browsers: status 200, keep-alive every 15 s while idle, no
 /// retry hint, no shutdown signal.
 ///
@@ -25,11 +28,11 @@ pub(crate) type ErrorMapper = Arc<dyn Fn(&BoxError) -> Option<Event> + Send + Sy
 ///
 /// let shutdown = Shutdown::new();
 /// let options = PublishOptions::new()
-///     .keep_alive(KeepAlive::default().interval(Duration::from_secs(10)))
-///     .retry(Duration::from_secs(2))
-///     .header(http::header::HeaderName::from_static("x-stream"), http::HeaderValue::from_static("chat"))
-///     .shutdown(&shutdown);
-/// assert_eq!(options.get_status(), StatusCode::OK);
+///     .with_keep_alive(KeepAlive::new().with_interval(Duration::from_secs(10)))
+///     .with_retry(Duration::from_secs(2))
+///     .with_header(http::header::HeaderName::from_static("x-stream"), http::HeaderValue::from_static("chat"))
+///     .with_shutdown(&shutdown);
+/// assert_eq!(options.status(), StatusCode::OK);
 /// ```
 #[derive(Clone)]
 pub struct PublishOptions {
@@ -69,57 +72,85 @@ impl fmt::Debug for PublishOptions {
 
 impl PublishOptions {
     /// The defaults.
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Sets the keep-alive comment and interval.
-    pub fn keep_alive(mut self, keep_alive: KeepAlive) -> Self {
+    #[must_use]
+    pub fn with_keep_alive(mut self, keep_alive: KeepAlive) -> Self {
         self.keep_alive = Some(keep_alive);
         self
     }
 
     /// Sends no keep-alive comments.
-    pub fn no_keep_alive(mut self) -> Self {
+    #[must_use]
+    pub fn without_keep_alive(mut self) -> Self {
         self.keep_alive = None;
         self
     }
 
     /// Sends `retry: <ms>` as the first bytes of the stream, telling the client
     /// how long to wait before reconnecting.
-    pub fn retry(mut self, retry: Duration) -> Self {
+    #[must_use]
+    pub fn with_retry(mut self, retry: Duration) -> Self {
         self.retry = Some(retry);
         self
     }
 
     /// Sets the status code. `EventSource` treats anything but 200 as a fatal
     /// error and does not reconnect; to stop a client from reconnecting, answer
-    /// [`SsePublisher::no_content`](crate::SsePublisher::no_content) instead.
-    pub fn status(mut self, status: StatusCode) -> Self {
+    /// [`SsePublisher::no_content`](crate::SsePublisher::no_content) instead; to
+    /// refuse a stream with a message, [`SsePublisher::reject`](crate::SsePublisher::reject).
+    #[must_use]
+    pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
         self
     }
 
-    /// Adds a response header, replacing any standard one of the same name.
-    /// Hop-by-hop headers (`Connection`, `Keep-Alive`, `Transfer-Encoding`, ...)
-    /// are dropped: they are illegal in HTTP/2 and the server manages them.
-    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.insert(name, value);
+    /// Adds a response header. Several values of one name all go out (two
+    /// `Set-Cookie`), and a name among the standard SSE headers
+    /// (`Content-Type`, `Cache-Control`, `X-Accel-Buffering`) replaces the
+    /// standard value. Hop-by-hop headers (`Connection`, `Keep-Alive`,
+    /// `Transfer-Encoding`, ...) are dropped: they are illegal in HTTP/2 and
+    /// the server manages them.
+    ///
+    /// ```
+    /// use http::header::{HeaderValue, SET_COOKIE};
+    /// use ssekit::PublishOptions;
+    ///
+    /// let options = PublishOptions::new()
+    ///     .with_header(SET_COOKIE, HeaderValue::from_static("a=1"))
+    ///     .with_header(SET_COOKIE, HeaderValue::from_static("b=2"));
+    /// assert_eq!(options.headers().get_all(SET_COOKIE).iter().count(), 2);
+    /// ```
+    #[must_use]
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
         self
     }
 
-    /// Adds response headers, as [`header`](Self::header) does for one.
-    pub fn headers(mut self, headers: HeaderMap) -> Self {
+    /// Adds every header of `headers`, as [`with_header`](Self::with_header)
+    /// does for one.
+    #[must_use]
+    pub fn with_headers(mut self, headers: HeaderMap) -> Self {
+        let mut current = None;
         for (name, value) in headers {
-            if let Some(name) = name {
-                self.headers.insert(name, value);
+            // The owning iterator names a header only before its first value.
+            if name.is_some() {
+                current = name;
+            }
+            if let Some(name) = &current {
+                self.headers.append(name.clone(), value);
             }
         }
         self
     }
 
     /// Ends the stream when `shutdown` is triggered.
-    pub fn shutdown(mut self, shutdown: &Shutdown) -> Self {
+    #[must_use]
+    pub fn with_shutdown(mut self, shutdown: &Shutdown) -> Self {
         self.shutdown = Some(shutdown.clone());
         self
     }
@@ -136,11 +167,12 @@ impl PublishOptions {
     /// ```
     /// use ssekit::{Event, PublishOptions};
     ///
-    /// let options = PublishOptions::new().on_error(|error| {
-    ///     Event::message(error.to_string()).with_event("error").ok()
+    /// let options = PublishOptions::new().with_error_event(|error| {
+    ///     Some(Event::message(error.to_string()).with_event("error"))
     /// });
     /// ```
-    pub fn on_error<F>(mut self, map: F) -> Self
+    #[must_use]
+    pub fn with_error_event<F>(mut self, map: F) -> Self
     where
         F: Fn(&BoxError) -> Option<Event> + Send + Sync + 'static,
     {
@@ -149,7 +181,26 @@ impl PublishOptions {
     }
 
     /// The status code to answer with.
-    pub fn get_status(&self) -> StatusCode {
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
         self.status
+    }
+
+    /// The extra response headers.
+    #[must_use]
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The keep-alive, unless turned off.
+    #[must_use]
+    pub fn keep_alive(&self) -> Option<&KeepAlive> {
+        self.keep_alive.as_ref()
+    }
+
+    /// The retry hint sent first, if any.
+    #[must_use]
+    pub fn retry(&self) -> Option<Duration> {
+        self.retry
     }
 }

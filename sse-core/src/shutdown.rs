@@ -20,7 +20,7 @@ use crate::event::Event;
 ///
 /// let shutdown = Shutdown::new();
 /// let for_streams = shutdown.clone();
-/// shutdown.trigger_with(Event::message("bye").with_event("shutdown").unwrap());
+/// shutdown.trigger_with(Event::message("bye").with_event("shutdown"));
 /// assert!(for_streams.is_triggered());
 /// ```
 #[derive(Debug, Clone, Default)]

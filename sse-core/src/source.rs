@@ -13,7 +13,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// An item a source may yield: an [`Event`], a pre-encoded [`Frame`], or a
 /// `Result` of either, whose `Err` ends the stream (see
-/// [`PublishOptions::on_error`](crate::PublishOptions::on_error) for what the
+/// [`PublishOptions::with_error_event`](crate::PublishOptions::with_error_event) for what the
 /// client sees then).
 ///
 /// ```
@@ -23,7 +23,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// // The async-generator style: a stream of events.
 /// let plain = stream::iter(vec![Event::message("a"), Event::message("b")]);
 /// // A fallible stream: building an event may fail, and so may the source.
-/// let fallible = stream::iter(vec![Event::message("a").with_id("1")]);
+/// let fallible = stream::iter(vec![Event::message("a").try_with_id("1")]);
 /// # fn is_source<S: futures_core::Stream>(_: S) where S::Item: ssekit::IntoFrame {}
 /// # is_source(plain); is_source(fallible);
 /// ```

@@ -5,8 +5,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use futures_util::FutureExt;
+use ssekit::adapter::SseBody;
 use ssekit::channel::{SendError, TrySendError};
-use ssekit::{channel, Event, Frame, KeepAlive, PublishOptions, Shutdown, SseBody};
+use ssekit::{channel, Event, Frame, KeepAlive, PublishOptions, Shutdown};
 
 fn text(bytes: Bytes) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
@@ -41,7 +42,7 @@ async fn each_event_is_its_own_frame_and_the_body_ends_with_the_source() {
 
 #[tokio::test(start_paused = true)]
 async fn retry_hint_comes_first() {
-    let options = PublishOptions::new().retry(Duration::from_millis(2500));
+    let options = PublishOptions::new().with_retry(Duration::from_millis(2500));
     let body = SseBody::new(stream::iter([Event::message("x")]), &options);
     assert_eq!(collect(body).await, "retry: 2500\n\ndata: x\n\n");
 }
@@ -49,8 +50,8 @@ async fn retry_hint_comes_first() {
 #[tokio::test(start_paused = true)]
 async fn keep_alive_fires_only_when_idle() {
     let (sender, receiver) = channel(8);
-    let options =
-        PublishOptions::new().keep_alive(KeepAlive::new().interval(Duration::from_secs(10)));
+    let options = PublishOptions::new()
+        .with_keep_alive(KeepAlive::new().with_interval(Duration::from_secs(10)));
     let mut body = SseBody::new(receiver, &options);
 
     // Idle: nothing before 10 s, a comment at 10 s.
@@ -89,8 +90,11 @@ async fn keep_alive_fires_only_when_idle() {
 #[tokio::test(start_paused = true)]
 async fn busy_stream_gets_no_keep_alive() {
     let (sender, receiver) = channel(8);
-    let options = PublishOptions::new()
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(1)).text("ka"));
+    let options = PublishOptions::new().with_keep_alive(
+        KeepAlive::new()
+            .with_interval(Duration::from_secs(1))
+            .with_text("ka"),
+    );
     let mut body = SseBody::new(receiver, &options);
     for n in 0..30 {
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -105,7 +109,7 @@ async fn busy_stream_gets_no_keep_alive() {
 #[tokio::test(start_paused = true)]
 async fn no_keep_alive_when_disabled() {
     let (_sender, receiver) = channel(1);
-    let mut body = SseBody::new(receiver, &PublishOptions::new().no_keep_alive());
+    let mut body = SseBody::new(receiver, &PublishOptions::new().without_keep_alive());
     assert_eq!(
         next_within(&mut body, Duration::from_secs(3600)).await,
         None
@@ -137,10 +141,10 @@ fn polling_outside_a_runtime_does_not_panic() {
 async fn shutdown_sends_final_event_and_ends() {
     let shutdown = Shutdown::new();
     let (sender, receiver) = channel(8);
-    let mut body = SseBody::new(receiver, &PublishOptions::new().shutdown(&shutdown));
+    let mut body = SseBody::new(receiver, &PublishOptions::new().with_shutdown(&shutdown));
     sender.send_data("1").await.unwrap();
     assert_eq!(body.next().await.unwrap().unwrap(), "data: 1\n\n");
-    shutdown.trigger_with(Event::message("bye").with_event("shutdown").unwrap());
+    shutdown.trigger_with(Event::message("bye").with_event("shutdown"));
     assert_eq!(collect(body).await, "event: shutdown\ndata: bye\n\n");
     // The body was dropped, so the producer learns the stream is gone.
     assert!(matches!(
@@ -153,7 +157,7 @@ async fn shutdown_sends_final_event_and_ends() {
 async fn a_shutdown_lets_go_of_the_source_before_the_body_is_dropped() {
     let shutdown = Shutdown::new();
     let (sender, receiver) = channel(8);
-    let mut body = SseBody::new(receiver, &PublishOptions::new().shutdown(&shutdown));
+    let mut body = SseBody::new(receiver, &PublishOptions::new().with_shutdown(&shutdown));
     shutdown.trigger_with(Event::message("bye"));
     assert_eq!(
         body.next().await.unwrap().unwrap(),
@@ -180,7 +184,7 @@ async fn a_failed_source_is_let_go_of_before_the_body_is_dropped() {
             Ok(frame)
         }
     });
-    let options = PublishOptions::new().on_error(|_| Some(Event::message("sorry")));
+    let options = PublishOptions::new().with_error_event(|_| Some(Event::message("sorry")));
     let mut body = SseBody::new(source, &options);
     sender.send_data("fail").await.unwrap();
     assert_eq!(body.next().await.unwrap().unwrap(), "data: sorry\n\n");
@@ -199,7 +203,7 @@ async fn shutdown_triggered_before_first_poll_ends_at_once() {
     shutdown.trigger();
     let body = SseBody::new(
         stream::pending::<Event>(),
-        &PublishOptions::new().shutdown(&shutdown),
+        &PublishOptions::new().with_shutdown(&shutdown),
     );
     assert_eq!(collect(body).await, "");
 }
@@ -211,8 +215,11 @@ async fn source_error_ends_cleanly_with_the_mapped_event() {
         Err(std::io::Error::other("database gone")),
         Ok(Event::message("never")),
     ]);
-    let options = PublishOptions::new()
-        .on_error(|error| Event::message(error.to_string()).with_event("error").ok());
+    let options = PublishOptions::new().with_error_event(|error| {
+        Event::message(error.to_string())
+            .try_with_event("error")
+            .ok()
+    });
     assert_eq!(
         collect(SseBody::new(source, &options)).await,
         "data: ok\n\nevent: error\ndata: database gone\n\n"
@@ -244,7 +251,7 @@ async fn a_panicking_source_ends_the_stream_cleanly() {
 
 #[tokio::test(start_paused = true)]
 async fn invalid_events_from_a_fallible_source_end_the_stream() {
-    let source = stream::iter(["ok", "bad\nid"]).map(|id| Event::message("x").with_id(id));
+    let source = stream::iter(["ok", "bad\nid"]).map(|id| Event::message("x").try_with_id(id));
     assert_eq!(
         collect(SseBody::new(source, &PublishOptions::new())).await,
         "id: ok\ndata: x\n\n"
@@ -345,7 +352,7 @@ async fn close_from_the_sender_delivers_what_is_queued_then_ends() {
 #[tokio::test(start_paused = true)]
 async fn close_wakes_an_idle_body() {
     let (sender, receiver) = channel(8);
-    let body = SseBody::new(receiver, &PublishOptions::new().no_keep_alive());
+    let body = SseBody::new(receiver, &PublishOptions::new().without_keep_alive());
     let collected = tokio::spawn(collect(body));
     tokio::time::sleep(Duration::from_secs(1)).await;
     sender.close();

@@ -89,7 +89,7 @@ async fn resume_from_the_newest_id_replays_nothing() {
 
 #[tokio::test]
 async fn an_expired_id_gets_a_gap_then_all_history() {
-    let hub: Hub = Hub::with_config(HubConfig::default().history(3));
+    let hub: Hub = Hub::with_config(HubConfig::default().with_history(3));
     publish_n(&hub, "t", 10);
     let mut resumed = hub.subscribe("t", Some("2"));
     let seen = drain(&mut resumed);
@@ -124,7 +124,7 @@ async fn an_unknown_id_gets_a_gap_then_live_only() {
 
 #[tokio::test(start_paused = true)]
 async fn history_is_bounded_by_age() {
-    let hub: Hub = Hub::with_config(HubConfig::default().max_age(Duration::from_secs(60)));
+    let hub: Hub = Hub::with_config(HubConfig::default().with_max_age(Duration::from_secs(60)));
     publish_n(&hub, "t", 2); // ids 1, 2
     tokio::time::advance(Duration::from_secs(45)).await;
     publish_n(&hub, "t", 1); // id 3
@@ -137,9 +137,9 @@ async fn history_is_bounded_by_age() {
 
 #[tokio::test]
 async fn keep_mode_resumes_by_the_publishers_ids() {
-    let hub: Hub = Hub::with_config(HubConfig::default().ids(IdMode::Keep));
+    let hub: Hub = Hub::with_config(HubConfig::default().with_ids(IdMode::Keep));
     for id in ["a", "b", "c"] {
-        hub.publish("t", Event::message(id).with_id(id).unwrap());
+        hub.publish("t", Event::message(id).try_with_id(id).unwrap());
     }
     assert_eq!(ids(&drain(&mut hub.subscribe("t", Some("a")))), ["b", "c"]);
     let seen = drain(&mut hub.subscribe("t", Some("zzz")));
@@ -148,7 +148,7 @@ async fn keep_mode_resumes_by_the_publishers_ids() {
 
 #[tokio::test]
 async fn lagging_subscriber_is_disconnected_and_resumes_without_loss() {
-    let hub: Hub = Hub::with_config(HubConfig::default().queue(4));
+    let hub: Hub = Hub::with_config(HubConfig::default().with_queue(4));
     let mut slow = hub.subscribe("t", None);
     let mut fast = hub.subscribe("t", None);
     let mut fast_seen = Vec::new();
@@ -178,8 +178,8 @@ async fn lagging_subscriber_is_disconnected_and_resumes_without_loss() {
 async fn drop_oldest_policy_reports_the_gap() {
     let hub: Hub = Hub::with_config(
         HubConfig::default()
-            .queue(4)
-            .lag_policy(LagPolicy::DropOldest),
+            .with_queue(4)
+            .with_lag_policy(LagPolicy::DropOldest),
     );
     let mut slow = hub.subscribe("t", None);
     publish_n(&hub, "t", 10);
@@ -194,11 +194,11 @@ async fn drop_oldest_policy_reports_the_gap() {
 #[tokio::test]
 async fn filters_apply_to_live_and_replayed_events() {
     let hub: Hub = Hub::new();
-    hub.publish("t", Event::message("a").with_event("alert").unwrap());
+    hub.publish("t", Event::message("a").with_event("alert"));
     hub.publish("t", Event::message("b"));
     let only_alerts = Arc::new(|e: &Published<'_>| e.event_type == Some("alert"));
     let mut sub = hub.subscribe_filtered("t", Some("0"), Some(only_alerts));
-    hub.publish("t", Event::message("c").with_event("alert").unwrap());
+    hub.publish("t", Event::message("c").with_event("alert"));
     hub.publish("t", Event::message("d"));
     let seen = drain(&mut sub);
     assert_eq!(
@@ -210,7 +210,7 @@ async fn filters_apply_to_live_and_replayed_events() {
 #[tokio::test]
 async fn churn_leaves_no_subscriber_behind() {
     // Room for every event, so the idle `keep` subscriber is not dropped for lagging.
-    let hub: Hub = Hub::with_config(HubConfig::default().queue(200));
+    let hub: Hub = Hub::with_config(HubConfig::default().with_queue(200));
     let keep = hub.subscribe("busy", None);
     for i in 0..10_000 {
         let topic = if i % 2 == 0 { "busy" } else { "quiet" };
@@ -236,7 +236,7 @@ async fn shutdown_ends_every_stream_with_the_final_event() {
     let mut a = hub.subscribe("a", None);
     let mut b = hub.subscribe("b", None);
     hub.publish("a", Event::message("before"));
-    hub.shutdown_with(Event::message("bye").with_event("shutdown").unwrap());
+    hub.shutdown_with(Event::message("bye").with_event("shutdown"));
     let a_seen: Vec<_> = a.by_ref().map(|f| decode(&f)).collect().await;
     assert_eq!(
         a_seen.iter().map(|e| e.data.as_str()).collect::<Vec<_>>(),
@@ -272,7 +272,11 @@ async fn a_waiting_subscriber_is_woken_by_publish() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_once_in_order_across_replay_and_live_under_concurrency() {
     const TOTAL: u64 = 3000;
-    let hub: Hub = Hub::with_config(HubConfig::default().history(TOTAL as usize).queue(8));
+    let hub: Hub = Hub::with_config(
+        HubConfig::default()
+            .with_history(TOTAL as usize)
+            .with_queue(8),
+    );
     let mut consumers = Vec::new();
     for c in 0..6u64 {
         let hub = hub.clone();
@@ -327,10 +331,11 @@ async fn exactly_once_in_order_across_replay_and_live_under_concurrency() {
 
 #[tokio::test(start_paused = true)]
 async fn a_subscription_is_a_source_with_keep_alive() {
-    use ssekit::{KeepAlive, PublishOptions, SseBody};
+    use ssekit::adapter::SseBody;
+    use ssekit::{KeepAlive, PublishOptions};
     let hub: Hub = Hub::new();
-    let options =
-        PublishOptions::new().keep_alive(KeepAlive::new().interval(Duration::from_secs(5)));
+    let options = PublishOptions::new()
+        .with_keep_alive(KeepAlive::new().with_interval(Duration::from_secs(5)));
     let mut body = SseBody::new(hub.subscribe("t", None), &options);
     hub.publish("t", Event::message("x"));
     assert_eq!(body.next().await.unwrap().unwrap(), "id: 1\ndata: x\n\n");
@@ -349,11 +354,11 @@ fn hub_and_subscription_are_thread_safe() {
 
 #[tokio::test]
 async fn clock_based_ids_survive_a_restart() {
-    let before = Hub::<String>::with_config(HubConfig::default().ids_from_clock());
+    let before = Hub::<String>::with_config(HubConfig::default().with_ids_from_clock());
     let old_id = before.publish("t", Event::message("old")).id.unwrap();
     drop(before); // the process restarts
     tokio::time::sleep(Duration::from_millis(2)).await;
-    let after = Hub::<String>::with_config(HubConfig::default().ids_from_clock());
+    let after = Hub::<String>::with_config(HubConfig::default().with_ids_from_clock());
     let mut resumed = after.subscribe("t", Some(&old_id));
     after.publish("t", Event::message("new"));
     let seen = drain(&mut resumed);
@@ -363,7 +368,7 @@ async fn clock_based_ids_survive_a_restart() {
 
 #[tokio::test]
 async fn delivered_counts_only_subscribers_that_queued_the_event() {
-    let hub: Hub = Hub::with_config(HubConfig::default().queue(2));
+    let hub: Hub = Hub::with_config(HubConfig::default().with_queue(2));
     let _stalled = hub.subscribe("t", None);
     let mut healthy = hub.subscribe("t", None);
     assert_eq!(hub.publish("t", Event::message("1")).delivered, 2);

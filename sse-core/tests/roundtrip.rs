@@ -64,10 +64,10 @@ fn build(fields: &Fields) -> Result<Event, ssekit::EventError> {
         event = event.with_retry(Duration::from_millis(retry.into()));
     }
     if let Some(name) = &fields.event {
-        event = event.with_event(name.clone())?;
+        event = event.try_with_event(name.clone())?;
     }
     if let Some(id) = &fields.id {
-        event = event.with_id(id.clone())?;
+        event = event.try_with_id(id.clone())?;
     }
     Ok(event)
 }
@@ -170,7 +170,7 @@ proptest! {
     ) {
         let mut wire = Vec::new();
         for id in &ids {
-            wire.extend_from_slice(Event::message("x").with_id(id.clone()).unwrap().encode().as_bytes());
+            wire.extend_from_slice(Event::message("x").try_with_id(id.clone()).unwrap().encode().as_bytes());
         }
         let seen = ssekit::decode::events(&wire).unwrap();
         let seen_ids: Vec<_> = seen.into_iter().map(|e| e.last_event_id).collect();

@@ -32,7 +32,8 @@ use std::future::Future;
 
 use futures_util::TryStreamExt;
 use poem::{Endpoint, FromRequest, Request, RequestBody, Response, ResponseParts};
-use ssekit::{RequestInfo, SseBody, LAST_EVENT_ID};
+use ssekit::adapter::{self, Adapter, SseBody};
+use ssekit::RequestInfo;
 
 pub use ssekit;
 
@@ -45,10 +46,12 @@ pub struct Publisher {
 impl From<&Request> for Publisher {
     fn from(req: &Request) -> Self {
         // `original_uri` is what the client sent, before `Route::nest` rewrote it.
-        let uri = req.original_uri();
-        let last_event_id = req.headers().get(LAST_EVENT_ID).map(|v| v.as_bytes());
         Self {
-            request: RequestInfo::new(uri.path(), uri.query(), last_event_id),
+            request: adapter::request_info(
+                req.method().clone(),
+                req.original_uri(),
+                req.headers().clone(),
+            ),
         }
     }
 }
@@ -59,14 +62,14 @@ impl<'a> FromRequest<'a> for Publisher {
     }
 }
 
-impl ssekit::SsePublisher for Publisher {
+impl Adapter for Publisher {
     type Response = Response;
 
-    fn request(&self) -> &RequestInfo {
+    fn request_info(&self) -> &RequestInfo {
         &self.request
     }
 
-    fn respond(self, response: poem::http::Response<SseBody>) -> Response {
+    fn respond(&self, response: poem::http::Response<SseBody>) -> Response {
         let (parts, body) = response.into_parts();
         // poem's server hands hyper a connection without vectored writes, so
         // hyper copies each chunk into its write buffer until the body is

@@ -11,9 +11,9 @@ use ssekit::hub::LagPolicy;
 /// use ssekit_redis::RedisHubConfig;
 ///
 /// let config = RedisHubConfig::default()
-///     .max_len(10_000)
-///     .max_age(Duration::from_secs(3600))
-///     .key_prefix("chat:");
+///     .with_max_len(10_000)
+///     .with_max_age(Duration::from_secs(3600))
+///     .with_key_prefix("chat:");
 /// ```
 #[derive(Debug, Clone)]
 pub struct RedisHubConfig {
@@ -42,26 +42,30 @@ impl Default for RedisHubConfig {
 
 impl RedisHubConfig {
     /// Prefix of the Redis key of each topic's stream (default `sse:`).
-    pub fn key_prefix(mut self, prefix: &str) -> Self {
+    #[must_use]
+    pub fn with_key_prefix(mut self, prefix: &str) -> Self {
         self.key_prefix = prefix.to_owned();
         self
     }
 
     /// Keep about `entries` events per topic (Redis trims approximately, in
     /// whole nodes, so slightly more may remain). Default 10 000.
-    pub fn max_len(mut self, entries: usize) -> Self {
+    #[must_use]
+    pub fn with_max_len(mut self, entries: usize) -> Self {
         self.max_len = Some(entries);
         self
     }
 
     /// Keep history regardless of length (bounded by age alone, if set).
-    pub fn unbounded_len(mut self) -> Self {
+    #[must_use]
+    pub fn with_unbounded_len(mut self) -> Self {
         self.max_len = None;
         self
     }
 
     /// Trim events older than `age` (checked on every publish).
-    pub fn max_age(mut self, age: Duration) -> Self {
+    #[must_use]
+    pub fn with_max_age(mut self, age: Duration) -> Self {
         self.max_age = Some(age);
         self
     }
@@ -69,27 +73,31 @@ impl RedisHubConfig {
     /// How long a node's reader waits in one `XREAD BLOCK` (default 1 s). A
     /// topic's reader stops at most this long after its last local subscriber
     /// left.
-    pub fn block(mut self, block: Duration) -> Self {
+    #[must_use]
+    pub fn with_block(mut self, block: Duration) -> Self {
         self.block = block.max(Duration::from_millis(1));
         self
     }
 
     /// How long `publish` and the start of a subscription wait for Redis before
     /// failing (default 2 s).
-    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+    #[must_use]
+    pub fn with_command_timeout(mut self, timeout: Duration) -> Self {
         self.command_timeout = timeout;
         self
     }
 
     /// At most `frames` events wait for one local subscriber (default 64).
-    pub fn queue(mut self, frames: usize) -> Self {
+    #[must_use]
+    pub fn with_queue(mut self, frames: usize) -> Self {
         self.queue = frames.max(1);
         self
     }
 
     /// What to do with a local subscriber whose queue is full (default:
     /// disconnect it; its client resumes from Redis with `Last-Event-ID`).
-    pub fn lag_policy(mut self, policy: LagPolicy) -> Self {
+    #[must_use]
+    pub fn with_lag_policy(mut self, policy: LagPolicy) -> Self {
         self.lag_policy = policy;
         self
     }

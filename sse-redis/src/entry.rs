@@ -49,7 +49,7 @@ pub(crate) fn event(id: &str, map: &HashMap<String, Value>) -> Event {
         event = event.with_retry(Duration::from_millis(retry));
     }
     if let Some(event_type) = text(EVENT) {
-        event = match event.clone().with_event(event_type) {
+        event = match event.clone().try_with_event(event_type) {
             Ok(typed) => typed,
             Err(error) => {
                 tracing::warn!(%error, id, "ignoring an invalid event type in a Redis entry");
@@ -58,5 +58,5 @@ pub(crate) fn event(id: &str, map: &HashMap<String, Value>) -> Event {
         };
     }
     // Stream ids are `digits-digits`: always a valid event id.
-    event.clone().with_id(id).unwrap_or(event)
+    event.clone().try_with_id(id).unwrap_or(event)
 }

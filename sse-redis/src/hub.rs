@@ -76,10 +76,10 @@ impl RedisHub {
         )
         .await?;
         let local_config = HubConfig::default()
-            .history(0)
-            .ids(IdMode::Keep)
-            .queue(config.queue)
-            .lag_policy(config.lag_policy);
+            .with_history(0)
+            .with_ids(IdMode::Keep)
+            .with_queue(config.queue)
+            .with_lag_policy(config.lag_policy);
         Ok(Self {
             inner: Arc::new(Inner {
                 client,

@@ -25,9 +25,10 @@
 
 use std::convert::Infallible;
 
-use ssekit::{RequestInfo, SseBody, LAST_EVENT_ID};
+use ssekit::adapter::{self, Adapter, SseBody};
+use ssekit::RequestInfo;
 use warp::filters::path::FullPath;
-use warp::http::HeaderMap;
+use warp::http::{HeaderMap, Method, Uri};
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
@@ -45,27 +46,34 @@ pub fn publisher() -> impl Filter<Extract = (Publisher,), Error = Infallible> + 
         .map(Some)
         .or(warp::any().map(|| None))
         .unify();
-    warp::path::full()
+    warp::method()
+        .and(warp::path::full())
         .and(query)
         .and(warp::header::headers_cloned())
         .map(
-            |path: FullPath, query: Option<String>, headers: HeaderMap| {
-                let last_event_id = headers.get(LAST_EVENT_ID).map(|v| v.as_bytes());
+            |method: Method, path: FullPath, query: Option<String>, headers: HeaderMap| {
+                // warp hands out the path and query apart; a path warp
+                // accepted, with its query, is a valid URI again.
+                let uri = match query {
+                    Some(query) => format!("{}?{query}", path.as_str()),
+                    None => path.as_str().to_owned(),
+                };
+                let uri = uri.parse().unwrap_or_else(|_| Uri::from_static("/"));
                 Publisher {
-                    request: RequestInfo::new(path.as_str(), query.as_deref(), last_event_id),
+                    request: adapter::request_info(method, &uri, headers),
                 }
             },
         )
 }
 
-impl ssekit::SsePublisher for Publisher {
+impl Adapter for Publisher {
     type Response = Response;
 
-    fn request(&self) -> &RequestInfo {
+    fn request_info(&self) -> &RequestInfo {
         &self.request
     }
 
-    fn respond(self, response: warp::http::Response<SseBody>) -> Response {
+    fn respond(&self, response: warp::http::Response<SseBody>) -> Response {
         let (parts, body) = response.into_parts();
         // hyper queues chunks without copying them (vectored writes), so a
         // backlog can leave in a few large chunks.

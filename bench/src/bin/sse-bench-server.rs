@@ -66,7 +66,9 @@ fn main() -> std::io::Result<()> {
     raise_nofile_limit();
     let source = match variant.as_str() {
         "ours" => Source::Ours(Hub::with_config(
-            HubConfig::default().queue(QUEUE).ids(IdMode::Keep),
+            HubConfig::default()
+                .with_queue(QUEUE)
+                .with_ids(IdMode::Keep),
         )),
         "native" => Source::Native(broadcast::channel(QUEUE).0),
         other => panic!("unknown variant {other:?}"),

@@ -46,7 +46,7 @@ impl Chat {
     pub fn new() -> Self {
         Self {
             room: Room::Local(Hub::with_config(
-                HubConfig::default().history(500).ids_from_clock(),
+                HubConfig::default().with_history(500).with_ids_from_clock(),
             )),
         }
     }
@@ -57,7 +57,9 @@ impl Chat {
     pub async fn with_redis(url: &str) -> Result<Self, ssekit_redis::Error> {
         let hub = RedisHub::connect(
             url,
-            RedisHubConfig::default().max_len(500).key_prefix("chat:"),
+            RedisHubConfig::default()
+                .with_max_len(500)
+                .with_key_prefix("chat:"),
         )
         .await?;
         Ok(Self {
@@ -83,7 +85,7 @@ impl App for Chat {
 
     async fn stream<P: SsePublisher + Send + 'static>(&self, publisher: P) -> P::Response {
         // Reconnect quickly after a restart: this is a demo.
-        let options = PublishOptions::new().retry(Duration::from_millis(500));
+        let options = PublishOptions::new().with_retry(Duration::from_millis(500));
         match &self.room {
             Room::Local(hub) => {
                 let subscription = hub.subscribe(ROOM, publisher.last_event_id());
@@ -117,7 +119,7 @@ impl App for Chat {
         }
         let event = Event::new()
             .with_json(&Message { user, text })
-            .and_then(|e| e.with_event("chat").map_err(serde::ser::Error::custom));
+            .and_then(|e| e.try_with_event("chat").map_err(serde::ser::Error::custom));
         let event = match event {
             Ok(event) => event,
             Err(error) => return super::error(500, &error.to_string()),

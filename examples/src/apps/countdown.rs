@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
-use ssekit::{Event, PublishOptions, Shutdown, SsePublisher};
+use ssekit::{Event, EventId, PublishOptions, Shutdown, SsePublisher};
 
 use crate::App;
 
@@ -71,18 +71,16 @@ impl App for Countdown {
             let event = if n == 0 {
                 Event::message("liftoff")
                     .with_event("done")
-                    .and_then(|e| e.with_id("done"))
+                    .with_id(EventId::from_static("done"))
             } else {
-                Event::message(n.to_string())
-                    .with_event("tick")
-                    .and_then(|e| e.with_id(n.to_string()))
+                Event::message(n.to_string()).with_event("tick").with_id(n)
             };
             Some((event, (n > 0).then(|| n - 1)))
         })
         .boxed();
         let options = PublishOptions::new()
-            .retry(Duration::from_secs(1))
-            .shutdown(&self.shutdown);
+            .with_retry(Duration::from_secs(1))
+            .with_shutdown(&self.shutdown);
         publisher.publish_with(ticks, options)
     }
 

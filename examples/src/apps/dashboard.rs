@@ -31,7 +31,8 @@ impl Dashboard {
     /// Starts the sampler (needs a Tokio runtime). The last 60 samples are kept,
     /// so a new page draws the last minute at once.
     pub fn start(interval: Duration) -> Self {
-        let hub: Hub = Hub::with_config(HubConfig::default().history(60).ids_from_clock());
+        let hub: Hub =
+            Hub::with_config(HubConfig::default().with_history(60).with_ids_from_clock());
         let sampler = hub.clone();
         tokio::spawn(async move {
             let mut cpu = CpuTimes::read();

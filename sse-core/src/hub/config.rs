@@ -1,5 +1,6 @@
 //! How a hub keeps history, assigns ids and treats slow subscribers.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::event::{Event, EventError};
@@ -21,8 +22,15 @@ pub enum LagPolicy {
 /// Where event ids come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IdMode {
-    /// The hub numbers each topic's events 1, 2, 3, … (replacing any id the
-    /// event had), so resume can tell an expired id from an unknown one.
+    /// The hub numbers events (replacing any id the event had), so resume can
+    /// tell an expired id from an unknown one.
+    ///
+    /// The numbers come from one counter for the whole hub, not one per
+    /// topic: each topic's ids are increasing decimal integers, unique across
+    /// the hub's topics, but not consecutive when several topics are
+    /// published to (`a` may get 1 and 3 while `b` gets 2). A client may
+    /// compare two ids of one hub as numbers: the larger was published later.
+    /// Nothing should count on a topic's ids having no holes.
     #[default]
     Assign,
     /// The publisher's ids are kept as they are. Events without an id cannot be
@@ -36,11 +44,11 @@ pub enum IdMode {
 /// use std::time::Duration;
 /// use ssekit::hub::{HubConfig, LagPolicy};
 ///
-/// let config = HubConfig::default()
-///     .history(500)
-///     .max_age(Duration::from_secs(300))
-///     .queue(32)
-///     .lag_policy(LagPolicy::DropOldest);
+/// let config = HubConfig::new()
+///     .with_history(500)
+///     .with_max_age(Duration::from_secs(300))
+///     .with_queue(32)
+///     .with_lag_policy(LagPolicy::DropOldest);
 /// ```
 #[derive(Debug, Clone)]
 pub struct HubConfig {
@@ -49,7 +57,7 @@ pub struct HubConfig {
     pub(crate) queue: usize,
     pub(crate) lag_policy: LagPolicy,
     pub(crate) ids: IdMode,
-    pub(crate) gap_event: String,
+    pub(crate) gap_event: Cow<'static, str>,
     pub(crate) first_id: u64,
 }
 
@@ -61,45 +69,59 @@ impl Default for HubConfig {
             queue: 64,
             lag_policy: LagPolicy::default(),
             ids: IdMode::default(),
-            gap_event: "gap".to_owned(),
+            gap_event: Cow::Borrowed("gap"),
             first_id: 1,
         }
     }
 }
 
 impl HubConfig {
+    /// The defaults: history of 1000 events per topic, no age limit, a queue
+    /// of 64 events per subscriber, [`LagPolicy::Disconnect`],
+    /// [`IdMode::Assign`] from 1, gap notices of type `gap`.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
     /// Keep at most `events` past events per topic for resume (0 disables resume).
-    pub fn history(mut self, events: usize) -> Self {
+    #[must_use]
+    pub fn with_history(mut self, events: usize) -> Self {
         self.history = events;
         self
     }
 
     /// Forget events older than `age`.
-    pub fn max_age(mut self, age: Duration) -> Self {
+    #[must_use]
+    pub fn with_max_age(mut self, age: Duration) -> Self {
         self.max_age = Some(age);
         self
     }
 
     /// At most `frames` events wait for one subscriber (raised to at least 1).
-    pub fn queue(mut self, frames: usize) -> Self {
+    #[must_use]
+    pub fn with_queue(mut self, frames: usize) -> Self {
         self.queue = frames.max(1);
         self
     }
 
     /// What to do with a subscriber whose queue is full.
-    pub fn lag_policy(mut self, policy: LagPolicy) -> Self {
+    #[must_use]
+    pub fn with_lag_policy(mut self, policy: LagPolicy) -> Self {
         self.lag_policy = policy;
         self
     }
 
     /// Where event ids come from.
-    pub fn ids(mut self, mode: IdMode) -> Self {
+    #[must_use]
+    pub fn with_ids(mut self, mode: IdMode) -> Self {
         self.ids = mode;
         self
     }
 
-    /// With [`IdMode::Assign`], the first id the hub issues (default 1).
-    pub fn first_id(mut self, id: u64) -> Self {
+    /// With [`IdMode::Assign`], the first number the hub issues (default 1).
+    #[must_use]
+    pub fn with_first_id(mut self, id: u64) -> Self {
         self.first_id = id.max(1);
         self
     }
@@ -110,17 +132,34 @@ impl HubConfig {
     /// reconnects to a restarted server then resumes without a gap notice; the
     /// events the old process held in memory are gone, though (for history
     /// that survives restarts, use a shared backplane such as `ssekit-redis`).
-    pub fn ids_from_clock(self) -> Self {
+    #[must_use]
+    pub fn with_ids_from_clock(self) -> Self {
         let micros = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |elapsed| elapsed.as_micros() as u64);
-        self.first_id(micros)
+        self.with_first_id(micros)
     }
 
-    /// The event type of gap notices (default `gap`). Refuses CR and LF.
-    pub fn gap_event_type(mut self, event_type: &str) -> Result<Self, EventError> {
-        Event::new().with_event(event_type)?;
-        self.gap_event = event_type.to_owned();
+    /// The event type of gap notices (default `gap`), fixed in the program.
+    ///
+    /// # Panics
+    ///
+    /// If `event_type` contains CR or LF (see [`Event::with_event`]).
+    #[must_use]
+    #[track_caller]
+    pub fn with_gap_event_type(mut self, event_type: &'static str) -> Self {
+        let checked = Event::new().with_event(event_type);
+        self.gap_event = checked.event.unwrap_or_default();
+        self
+    }
+
+    /// The event type of gap notices, from any text. Refuses CR and LF.
+    pub fn try_with_gap_event_type(
+        mut self,
+        event_type: impl Into<String>,
+    ) -> Result<Self, EventError> {
+        let checked = Event::new().try_with_event(event_type)?;
+        self.gap_event = checked.event.unwrap_or_default();
         Ok(self)
     }
 

@@ -316,7 +316,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
             let number = self.shared.last_number.fetch_add(1, Ordering::Relaxed) + 1;
             topic.used = true;
             if config.ids == IdMode::Assign {
-                event.id = Some(number.to_string());
+                event.id = Some(itoa::Buffer::new().format(number).to_owned().into());
             }
             let frame = event.encode();
             let published = Published::of(&event);
@@ -334,7 +334,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
                 delivered += usize::from(pushed.queued);
                 pushed.queued
             });
-            let id = event.id.clone();
+            let id = event.id.as_deref().map(str::to_owned);
             if keep {
                 let now = Instant::now();
                 topic.history.push_back(Entry {
@@ -353,7 +353,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
                 report
             }
             None => PublishReport {
-                id: event.and_then(|e| e.id),
+                id: event.and_then(|e| e.id).map(std::borrow::Cow::into_owned),
                 delivered: 0,
             },
         }
