@@ -33,7 +33,7 @@ async fn serve_once(response: &'static [u8], hold: Duration) -> (String, JoinHan
 }
 
 fn codes(report: &LintReport) -> Vec<&'static str> {
-    report.findings.iter().map(|f| f.code).collect()
+    report.findings.iter().map(|f| f.code.as_str()).collect()
 }
 
 fn options(seconds: u64) -> LintOptions {
@@ -78,7 +78,7 @@ async fn a_bad_stream_reports_its_problems() {
     );
     let first = &report.findings[0];
     assert_eq!(
-        first.severity,
+        first.severity(),
         Severity::Error,
         "errors come first: {found:?}"
     );
@@ -99,7 +99,10 @@ async fn a_clean_stream_has_no_errors_or_warnings() {
     let (url, _server) = serve_once(response, Duration::ZERO).await;
     let report = lint(&url, &options(10)).await;
     assert!(
-        report.findings.iter().all(|f| f.severity == Severity::Info),
+        report
+            .findings
+            .iter()
+            .all(|f| f.severity() == Severity::Info),
         "{}",
         report.to_table()
     );

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use super::finding::{Finding, Findings, Severity};
+use super::code::Code;
+use super::finding::{Finding, Findings};
 use super::head::analyse_head;
 use super::report::LintReport;
 use super::scan::StreamAnalysis;
@@ -70,14 +71,14 @@ fn limit_findings(limit: Limit, analysis: &StreamAnalysis, bytes: usize) -> Vec<
         Limit::Time(d) => format!("the time limit of {} s", d.as_secs_f64()),
         Limit::Bytes(n) => format!("the limit of {n} bytes"),
     };
-    out.add(Severity::Info, "read-limit", None, None, || {
+    out.add(Code::ReadLimit, None, None, || {
         format!(
             "stopped reading at {reason} (the body had not ended): read {bytes} bytes, {} events, {} comments",
             analysis.events, analysis.comments
         )
     });
     if bytes == 0 {
-        out.add(Severity::Info, "no-bytes", None, None, || {
+        out.add(Code::NoBytes, None, None, || {
             "nothing arrived after the head: proxies drop idle connections, so servers usually send a comment every 15-30 s".into()
         });
     }
@@ -109,8 +110,7 @@ pub async fn lint(url: &str, options: &LintOptions) -> LintReport {
         Ok(client) => client,
         Err(e) => {
             report.push(
-                Severity::Error,
-                "connect-failed",
+                Code::ConnectFailed,
                 format!("could not build an HTTP client: {}", describe(e)),
             );
             return report.finish();
@@ -131,8 +131,7 @@ pub async fn lint(url: &str, options: &LintOptions) -> LintReport {
             }
             Err(_) => {
                 report.push(
-                    Severity::Error,
-                    "connect-failed",
+                    Code::ConnectFailed,
                     format!("--last-event-id {id:?} is not a valid header value"),
                 );
                 return report.finish();
@@ -151,8 +150,7 @@ pub async fn lint(url: &str, options: &LintOptions) -> LintReport {
     {
         Err(_) => {
             report.push(
-                Severity::Error,
-                "head-timeout",
+                Code::HeadTimeout,
                 format!("no response head within {} s: EventSource stays connecting (does the server hold the head back until the first event?)", options.seconds),
             );
             return report.finish();
@@ -162,7 +160,7 @@ pub async fn lint(url: &str, options: &LintOptions) -> LintReport {
             if url.starts_with("https:") {
                 message.push_str(" (this build has no TLS support; use http://)");
             }
-            report.push(Severity::Error, "connect-failed", message);
+            report.push(Code::ConnectFailed, message);
             return report.finish();
         }
         Ok(Ok(response)) => response,
@@ -176,8 +174,7 @@ pub async fn lint(url: &str, options: &LintOptions) -> LintReport {
     if reqwest::Url::parse(url).ok().as_ref() != Some(response.url()) {
         report.final_url = Some(response.url().to_string());
         report.push(
-            Severity::Info,
-            "redirected",
+            Code::Redirected,
             format!(
                 "redirects led to {}; EventSource follows them too",
                 response.url()
@@ -213,8 +210,7 @@ pub async fn lint(url: &str, options: &LintOptions) -> LintReport {
             }
             Ok(Err(e)) => {
                 report.push(
-                    Severity::Error,
-                    "body-failed",
+                    Code::BodyFailed,
                     format!("reading the body failed after {} bytes: {}; clients treat this as a network error and reconnect", body.len(), describe(e)),
                 );
                 break;
@@ -223,10 +219,9 @@ pub async fn lint(url: &str, options: &LintOptions) -> LintReport {
     }
     report.bytes_read = body.len();
 
-    if report.findings.iter().any(|f| f.code == "compressed") {
+    if report.findings.iter().any(|f| f.code == Code::Compressed) {
         report.push(
-            Severity::Info,
-            "stream-not-analysed",
+            Code::StreamNotAnalysed,
             "the body is compressed, so its lines were not checked".into(),
         );
         return report.finish();
@@ -247,6 +242,7 @@ pub async fn lint(url: &str, options: &LintOptions) -> LintReport {
 mod tests {
     use super::*;
     use crate::lint::finding::codes;
+    use crate::lint::Severity;
 
     #[test]
     fn limit_findings_say_how_much_was_read() {
@@ -262,7 +258,7 @@ mod tests {
         );
         let findings = limit_findings(Limit::Bytes(0), &StreamAnalysis::default(), 0);
         assert_eq!(codes(&findings), ["read-limit", "no-bytes"]);
-        assert!(findings.iter().all(|f| f.severity == Severity::Info));
+        assert!(findings.iter().all(|f| f.severity() == Severity::Info));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+
+use super::code::Code;
 
 /// How much a finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -43,23 +45,54 @@ impl fmt::Display for Location {
 }
 
 /// One problem (or fact) found in the head or stream.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    /// How much it matters.
-    pub severity: Severity,
-    /// Stable kebab-case code, e.g. `lone-cr` (see the [module docs](super)).
-    pub code: &'static str,
+    /// What it is about; it also fixes the [`severity`](Finding::severity).
+    pub code: Code,
     /// What distinguishes findings of the same code that are reported
     /// separately, e.g. the unknown field's name or the header's name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     /// What was found and why it matters, for people; describes the first occurrence.
     pub message: String,
     /// Where it first occurred, for findings in the stream.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
     /// How many times it occurred (at least 1).
     pub count: usize,
+}
+
+impl Finding {
+    /// How much it matters: its code's severity.
+    pub fn severity(&self) -> Severity {
+        self.code.severity()
+    }
+}
+
+/// The JSON form of a [`Finding`], which carries the severity next to the code
+/// so that readers of the output need no table.
+#[derive(Serialize)]
+struct FindingJson<'a> {
+    severity: Severity,
+    code: Code,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: &'a Option<String>,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<Location>,
+    count: usize,
+}
+
+impl Serialize for Finding {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        FindingJson {
+            severity: self.severity(),
+            code: self.code,
+            detail: &self.detail,
+            message: &self.message,
+            location: self.location,
+            count: self.count,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// Gathers findings, folding repeats of one code and detail together.
@@ -71,8 +104,7 @@ impl Findings {
     /// large stream would otherwise allocate for nothing.
     pub(super) fn add(
         &mut self,
-        severity: Severity,
-        code: &'static str,
+        code: Code,
         detail: Option<String>,
         location: Option<Location>,
         message: impl FnOnce() -> String,
@@ -86,7 +118,6 @@ impl Findings {
             return;
         }
         self.0.push(Finding {
-            severity,
             code,
             detail,
             message: message(),
@@ -96,8 +127,39 @@ impl Findings {
     }
 }
 
-/// The codes of `findings`, in order, for tests to compare.
+/// The code names of `findings`, in order, for tests to compare.
 #[cfg(test)]
 pub(super) fn codes(findings: &[Finding]) -> Vec<&'static str> {
-    findings.iter().map(|f| f.code).collect()
+    findings.iter().map(|f| f.code.as_str()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialises_with_the_severity_before_the_code_name() {
+        let finding = Finding {
+            code: Code::LoneCr,
+            detail: None,
+            message: "m".into(),
+            location: Some(Location { line: 1, byte: 7 }),
+            count: 4,
+        };
+        assert_eq!(
+            serde_json::to_string(&finding).unwrap(),
+            r#"{"severity":"warning","code":"lone-cr","message":"m","location":{"line":1,"byte":7},"count":4}"#
+        );
+        let finding = Finding {
+            code: Code::UnknownField,
+            detail: Some("foo".into()),
+            location: None,
+            count: 1,
+            ..finding
+        };
+        assert_eq!(
+            serde_json::to_string(&finding).unwrap(),
+            r#"{"severity":"warning","code":"unknown-field","detail":"foo","message":"m","count":1}"#
+        );
+    }
 }

@@ -2,7 +2,8 @@
 
 use http::header::{self, HeaderMap, HeaderName};
 
-use super::finding::{Finding, Findings, Severity};
+use super::code::Code;
+use super::finding::{Finding, Findings};
 
 /// Checks a response head: status, then (for 200 only) the headers.
 ///
@@ -16,14 +17,14 @@ pub fn analyse_head(status: u16, version: http::Version, headers: &HeaderMap) ->
         .map(|r| format!(" {r}"))
         .unwrap_or_default();
     if status == 204 {
-        out.add(Severity::Info, "no-content", None, None, || {
+        out.add(Code::NoContent, None, None, || {
             "status 204 No Content tells EventSource to stop reconnecting; nothing else is checked"
                 .into()
         });
         return out.0;
     }
     if status != 200 {
-        out.add(Severity::Error, "status", None, None, || {
+        out.add(Code::Status, None, None, || {
             format!("status {status}{reason}: EventSource fails the connection on anything but 200 and does not reconnect")
         });
         return out.0;
@@ -36,7 +37,7 @@ pub fn analyse_head(status: u16, version: http::Version, headers: &HeaderMap) ->
     };
 
     match text(&header::CONTENT_TYPE) {
-        None => out.add(Severity::Error, "content-type", None, None, || {
+        None => out.add(Code::ContentType, None, None, || {
             "no Content-Type: EventSource fails the connection unless it is text/event-stream"
                 .into()
         }),
@@ -44,7 +45,7 @@ pub fn analyse_head(status: u16, version: http::Version, headers: &HeaderMap) ->
             let mut parts = content_type.split(';');
             let essence = parts.next().unwrap_or("").trim();
             if !essence.eq_ignore_ascii_case("text/event-stream") {
-                out.add(Severity::Error, "content-type", None, None, || {
+                out.add(Code::ContentType, None, None, || {
                     format!("Content-Type is {content_type:?}: EventSource fails the connection unless it is text/event-stream")
                 });
             } else {
@@ -56,7 +57,7 @@ pub fn analyse_head(status: u16, version: http::Version, headers: &HeaderMap) ->
                             .then(|| value.trim().trim_matches('"').to_owned())
                     });
                 if let Some(charset) = charset.filter(|c| !c.eq_ignore_ascii_case("utf-8")) {
-                    out.add(Severity::Info, "charset", None, None, || {
+                    out.add(Code::Charset, None, None, || {
                         format!("Content-Type says charset={charset}, but clients always decode the stream as UTF-8")
                     });
                 }
@@ -73,7 +74,7 @@ pub fn analyse_head(status: u16, version: http::Version, headers: &HeaderMap) ->
             })
     });
     if !no_cache {
-        out.add(Severity::Warning, "no-cache-control", None, None, || {
+        out.add(Code::NoCacheControl, None, None, || {
             match text(&header::CACHE_CONTROL) {
                 Some(value) => format!("Cache-Control is {value:?}, without no-cache or no-store: a cache may store or replay the stream"),
                 None => "no Cache-Control: no-cache: a cache may store or replay the stream".into(),
@@ -83,7 +84,7 @@ pub fn analyse_head(status: u16, version: http::Version, headers: &HeaderMap) ->
 
     if let Some(encoding) = text(&header::CONTENT_ENCODING) {
         if !encoding.is_empty() && !encoding.eq_ignore_ascii_case("identity") {
-            out.add(Severity::Warning, "compressed", None, None, || {
+            out.add(Code::Compressed, None, None, || {
                 format!("Content-Encoding is {encoding:?} although none was asked for: a compressor may hold events back until its buffer fills")
             });
         }
@@ -92,14 +93,14 @@ pub fn analyse_head(status: u16, version: http::Version, headers: &HeaderMap) ->
     let accel_off = text(&HeaderName::from_static("x-accel-buffering"))
         .is_some_and(|v| v.eq_ignore_ascii_case("no"));
     if !accel_off {
-        out.add(Severity::Info, "no-x-accel-buffering", None, None, || {
+        out.add(Code::NoXAccelBuffering, None, None, || {
             "no X-Accel-Buffering: no: nginx (and proxies that honour it) would buffer the stream"
                 .into()
         });
     }
 
     if let Some(length) = text(&header::CONTENT_LENGTH) {
-        out.add(Severity::Warning, "content-length", None, None, || {
+        out.add(Code::ContentLength, None, None, || {
             format!(
                 "Content-Length is {length}: the stream is finite and ends after that many bytes"
             )
@@ -109,7 +110,7 @@ pub fn analyse_head(status: u16, version: http::Version, headers: &HeaderMap) ->
     if version >= http::Version::HTTP_2 {
         for name in &ssekit::head::HOP_BY_HOP {
             if headers.contains_key(name) {
-                out.add(Severity::Error, "hop-by-hop-over-h2", Some(name.as_str().to_owned()), None, || {
+                out.add(Code::HopByHopOverH2, Some(name.as_str().to_owned()), None, || {
                     format!("{name} is a connection-specific header, forbidden over {version:?}: clients treat the response as malformed")
                 });
             }
@@ -124,6 +125,7 @@ mod tests {
 
     use super::*;
     use crate::lint::finding::codes;
+    use crate::lint::Severity;
 
     fn good_headers() -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -174,7 +176,7 @@ mod tests {
     fn status_204_is_info_and_ends_the_checks() {
         let findings = analyse_head(204, http::Version::HTTP_11, &HeaderMap::new());
         assert_eq!(codes(&findings), ["no-content"]);
-        assert_eq!(findings[0].severity, Severity::Info);
+        assert_eq!(findings[0].severity(), Severity::Info);
         assert!(findings[0].message.contains("stop reconnecting"));
     }
 
@@ -183,7 +185,7 @@ mod tests {
         for status in [201, 301, 404, 500] {
             let findings = analyse_head(status, http::Version::HTTP_11, &good_headers());
             assert_eq!(codes(&findings), ["status"], "{status}");
-            assert_eq!(findings[0].severity, Severity::Error);
+            assert_eq!(findings[0].severity(), Severity::Error);
         }
         assert!(
             analyse_head(404, http::Version::HTTP_11, &good_headers())[0]
@@ -317,6 +319,6 @@ mod tests {
                 "upgrade"
             ]
         );
-        assert!(findings.iter().all(|f| f.severity == Severity::Error));
+        assert!(findings.iter().all(|f| f.severity() == Severity::Error));
     }
 }

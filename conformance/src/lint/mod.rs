@@ -9,9 +9,12 @@
 //!
 //! # Findings
 //!
-//! Each [`Finding`] has a [`Severity`], a stable kebab-case code, a message and,
-//! for stream findings, the [`Location`] of the first occurrence. Repeats of
-//! the same code and detail are folded into one finding with a count.
+//! Each [`Finding`] has a [`Code`], which gives it a stable kebab-case name
+//! and a fixed [`Severity`], a message and, for stream findings, the
+//! [`Location`] of the first occurrence. Repeats of the same code and detail
+//! are folded into one finding with a count. The table below is checked
+//! against [`Code`] by a unit test, so it lists every code as the output
+//! spells it.
 //!
 //! | code | severity | what |
 //! |---|---|---|
@@ -45,12 +48,14 @@
 //! | `read-limit` | info | reading stopped at the time or byte limit |
 //! | `no-bytes` | info | nothing arrived after the head before the time limit |
 
+mod code;
 mod fetch;
 mod finding;
 mod head;
 mod report;
 mod scan;
 
+pub use code::Code;
 pub use fetch::{lint, LintOptions};
 pub use finding::{Finding, Location, Severity};
 pub use head::analyse_head;

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::code::Code;
 use super::finding::{Finding, Severity};
 
 /// Findings of one lint run, with what was read.
@@ -45,11 +46,11 @@ impl LintReport {
         let width = self
             .findings
             .iter()
-            .map(|f| f.code.len())
+            .map(|f| f.code.as_str().len())
             .max()
             .unwrap_or(0);
         for f in &self.findings {
-            let _ = write!(out, "{:7}  {:width$}  {}", f.severity, f.code, f.message);
+            let _ = write!(out, "{:7}  {:width$}  {}", f.severity(), f.code, f.message);
             if let Some(location) = f.location {
                 let _ = write!(out, " ({location})");
             }
@@ -68,7 +69,7 @@ impl LintReport {
                 if self.ended { "ended" } else { "did not end" }
             );
         }
-        let count = |s: Severity| self.findings.iter().filter(|f| f.severity == s).count();
+        let count = |s: Severity| self.findings.iter().filter(|f| f.severity() == s).count();
         let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
         let _ = writeln!(
             out,
@@ -87,17 +88,18 @@ impl LintReport {
 
     /// True if any finding is an error.
     pub fn has_errors(&self) -> bool {
-        self.findings.iter().any(|f| f.severity == Severity::Error)
+        self.findings
+            .iter()
+            .any(|f| f.severity() == Severity::Error)
     }
 
     /// The findings with this code.
-    pub fn with_code<'a>(&'a self, code: &'a str) -> impl Iterator<Item = &'a Finding> + 'a {
+    pub fn with_code(&self, code: Code) -> impl Iterator<Item = &Finding> + '_ {
         self.findings.iter().filter(move |f| f.code == code)
     }
 
-    pub(super) fn push(&mut self, severity: Severity, code: &'static str, message: String) {
+    pub(super) fn push(&mut self, code: Code, message: String) {
         self.findings.push(Finding {
-            severity,
             code,
             detail: None,
             message,
@@ -108,7 +110,7 @@ impl LintReport {
 
     pub(super) fn finish(mut self) -> Self {
         // Stable, so findings of one severity keep their order of occurrence.
-        self.findings.sort_by_key(|f| f.severity);
+        self.findings.sort_by_key(|f| f.severity());
         self
     }
 }
@@ -148,7 +150,7 @@ mod tests {
         assert!(table.contains("(line 1, byte 7) x4"), "{table}");
         assert_eq!(*lines.last().unwrap(), "3 errors, 2 warnings, 2 info");
         assert!(report.has_errors());
-        assert_eq!(report.with_code("lone-cr").count(), 1);
+        assert_eq!(report.with_code(Code::LoneCr).count(), 1);
     }
 
     #[test]

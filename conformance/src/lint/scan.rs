@@ -3,7 +3,8 @@
 use serde::Serialize;
 use ssekit::decode::{Decoded, Decoder};
 
-use super::finding::{Finding, Findings, Location, Severity};
+use super::code::Code;
+use super::finding::{Finding, Findings, Location};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -47,12 +48,12 @@ impl StreamAnalysis {
 
         if ended && decoder.is_mid_event() {
             let location = scan.pending.unwrap_or(scan.block_start);
-            out.add(Severity::Error, "unterminated-event", None, Some(location), || {
+            out.add(Code::UnterminatedEvent, None, Some(location), || {
                 "the body ended in the middle of an event (no blank line after it): the last event is never dispatched".into()
             });
         }
         if ended && events == 0 {
-            out.add(Severity::Warning, "no-events", None, None, || {
+            out.add(Code::NoEvents, None, None, || {
                 if bytes.is_empty() {
                     "the body ended without any bytes".into()
                 } else {
@@ -115,13 +116,10 @@ impl Scan {
     fn run(&mut self, bytes: &[u8], ended: bool) {
         let mut pos = 0;
         if bytes.starts_with(BOM) {
-            self.out.add(
-                Severity::Info,
-                "bom",
-                None,
-                Some(Location { line: 1, byte: 0 }),
-                || "the stream starts with a UTF-8 BOM, which clients strip".into(),
-            );
+            self.out
+                .add(Code::Bom, None, Some(Location { line: 1, byte: 0 }), || {
+                    "the stream starts with a UTF-8 BOM, which clients strip".into()
+                });
             pos = BOM.len();
         }
         let mut line_no = 1;
@@ -173,18 +171,14 @@ impl Scan {
         let first_of_style = self.endings[index] == 0;
         self.endings[index] += 1;
         if matches!(ending, Ending::Cr) {
-            self.out.add(Severity::Warning, "lone-cr", None, Some(location), || {
+            self.out.add(Code::LoneCr, None, Some(location), || {
                 "a line ends in a lone CR: valid, but many non-browser clients only split lines at LF".into()
             });
         }
         if first_of_style && self.endings.iter().filter(|&&n| n > 0).count() == 2 {
             let endings = self.endings;
-            self.out.add(
-                Severity::Info,
-                "mixed-line-endings",
-                None,
-                Some(location),
-                || {
+            self.out
+                .add(Code::MixedLineEndings, None, Some(location), || {
                     let used: Vec<&str> = (0..3)
                         .filter(|&i| endings[i] > 0)
                         .map(|i| ENDING_NAMES[i])
@@ -193,8 +187,7 @@ impl Scan {
                         "line endings mix {}: valid, but a sign of text pasted together",
                         used.join(" and ")
                     )
-                },
-            );
+                });
         }
     }
 
@@ -202,7 +195,7 @@ impl Scan {
         if line.is_empty() {
             if self.block_has_event && !self.block_has_data {
                 let at = self.pending.unwrap_or(self.block_start);
-                self.out.add(Severity::Warning, "event-without-data", None, Some(at), || {
+                self.out.add(Code::EventWithoutData, None, Some(at), || {
                     "an event with an event type but no data field: clients dispatch nothing for it".into()
                 });
             }
@@ -216,10 +209,9 @@ impl Scan {
                 line: location.line,
                 byte: location.byte + e.valid_up_to(),
             };
-            self.out
-                .add(Severity::Error, "invalid-utf8", None, Some(at), || {
-                    "a line is not valid UTF-8: clients see U+FFFD in its place".into()
-                });
+            self.out.add(Code::InvalidUtf8, None, Some(at), || {
+                "a line is not valid UTF-8: clients see U+FFFD in its place".into()
+            });
         }
         if line[0] == b':' {
             return;
@@ -235,7 +227,7 @@ impl Scan {
         };
         let known = matches!(name, b"data" | b"event" | b"id" | b"retry");
         if known && !spaced && !value.is_empty() {
-            self.out.add(Severity::Info, "no-space-after-colon", None, Some(location), || {
+            self.out.add(Code::NoSpaceAfterColon, None, Some(location), || {
                 format!(
                     "{:?} has no space after the colon: valid, but a value that ever starts with a space loses it",
                     lossy_prefix(line)
@@ -247,13 +239,13 @@ impl Scan {
             b"event" => {
                 self.block_has_event = true;
                 if value.is_empty() {
-                    self.out.add(Severity::Info, "event-type-empty", None, Some(location), || {
+                    self.out.add(Code::EventTypeEmpty, None, Some(location), || {
                         "an event field with an empty value: the event is dispatched as \"message\"".into()
                     });
                 } else if value.first().is_some_and(u8::is_ascii_whitespace)
                     || value.last().is_some_and(u8::is_ascii_whitespace)
                 {
-                    self.out.add(Severity::Warning, "event-type-whitespace", None, Some(location), || {
+                    self.out.add(Code::EventTypeWhitespace, None, Some(location), || {
                         format!(
                             "event type {:?} has leading or trailing whitespace, which is kept: listeners for the trimmed name never fire",
                             String::from_utf8_lossy(value)
@@ -263,26 +255,19 @@ impl Scan {
             }
             b"id" => {
                 if value.contains(&0) {
-                    self.out
-                        .add(Severity::Error, "id-with-nul", None, Some(location), || {
-                            "an id contains NUL: clients ignore the whole id field".into()
-                        });
+                    self.out.add(Code::IdWithNul, None, Some(location), || {
+                        "an id contains NUL: clients ignore the whole id field".into()
+                    });
                 }
             }
             b"retry" => {
                 if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
-                    self.out.add(
-                        Severity::Error,
-                        "invalid-retry",
-                        None,
-                        Some(location),
-                        || {
-                            format!(
-                                "retry value {:?} is not all ASCII digits: clients ignore it",
-                                lossy_prefix(value)
-                            )
-                        },
-                    );
+                    self.out.add(Code::InvalidRetry, None, Some(location), || {
+                        format!(
+                            "retry value {:?} is not all ASCII digits: clients ignore it",
+                            lossy_prefix(value)
+                        )
+                    });
                 }
             }
             _ => self.unknown_field(name, location),
@@ -307,9 +292,9 @@ impl Scan {
             .out
             .0
             .iter()
-            .any(|f| f.code == "unknown-field" && f.detail.as_deref() == Some(&name));
+            .any(|f| f.code == Code::UnknownField && f.detail.as_deref() == Some(&name));
         if is_new && self.unknown_names >= MAX_UNKNOWN_FIELD_NAMES {
-            self.out.add(Severity::Warning, "unknown-field", None, Some(location), || {
+            self.out.add(Code::UnknownField, None, Some(location), || {
                 format!(
                     "more than {MAX_UNKNOWN_FIELD_NAMES} unknown field names, e.g. {name:?}: clients ignore these lines (is this an event stream?)"
                 )
@@ -320,8 +305,7 @@ impl Scan {
             self.unknown_names += 1;
         }
         self.out.add(
-            Severity::Warning,
-            "unknown-field",
+            Code::UnknownField,
             Some(name.clone()),
             Some(location),
             || format!("unknown field {name:?}{hint}: clients ignore the line"),
@@ -344,6 +328,7 @@ fn lossy_prefix(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::lint::finding::codes;
+    use crate::lint::Severity;
 
     /// The codes an ended body yields.
     fn stream(bytes: &[u8]) -> Vec<&'static str> {
@@ -364,7 +349,7 @@ mod tests {
     fn bom_is_info() {
         let findings = analyse_stream(b"\xEF\xBB\xBFdata: a\n\n", true);
         assert_eq!(codes(&findings), ["bom"]);
-        assert_eq!(findings[0].severity, Severity::Info);
+        assert_eq!(findings[0].severity(), Severity::Info);
     }
 
     #[test]
@@ -372,7 +357,7 @@ mod tests {
         let findings = analyse_stream(b"data: a\n\ndata: \xff\n\n", true);
         assert_eq!(codes(&findings), ["invalid-utf8"]);
         assert_eq!(findings[0].location, Some(Location { line: 3, byte: 15 }));
-        assert_eq!(findings[0].severity, Severity::Error);
+        assert_eq!(findings[0].severity(), Severity::Error);
     }
 
     #[test]
@@ -381,7 +366,7 @@ mod tests {
         assert_eq!(codes(&findings), ["lone-cr"]);
         assert_eq!(findings[0].count, 4);
         assert_eq!(findings[0].location, Some(Location { line: 1, byte: 7 }));
-        assert_eq!(findings[0].severity, Severity::Warning);
+        assert_eq!(findings[0].severity(), Severity::Warning);
     }
 
     #[test]
@@ -414,7 +399,7 @@ mod tests {
         assert_eq!(findings[0].count, 2);
         assert_eq!(findings[1].detail.as_deref(), Some("Data"));
         assert!(findings[1].message.contains("case-sensitive"));
-        assert!(findings.iter().all(|f| f.severity == Severity::Warning));
+        assert!(findings.iter().all(|f| f.severity() == Severity::Warning));
     }
 
     #[test]
@@ -443,7 +428,7 @@ mod tests {
             let body = format!("{junk}\ndata: a\n\n");
             let findings = analyse_stream(body.as_bytes(), true);
             assert_eq!(codes(&findings), ["invalid-retry"], "{junk:?}");
-            assert_eq!(findings[0].severity, Severity::Error);
+            assert_eq!(findings[0].severity(), Severity::Error);
         }
     }
 
@@ -451,7 +436,7 @@ mod tests {
     fn id_with_nul_is_an_error() {
         let findings = analyse_stream(b"id: a\0b\ndata: a\n\n", true);
         assert_eq!(codes(&findings), ["id-with-nul"]);
-        assert_eq!(findings[0].severity, Severity::Error);
+        assert_eq!(findings[0].severity(), Severity::Error);
     }
 
     #[test]
