@@ -12,24 +12,34 @@ use super::report::LintReport;
 use super::scan::StreamAnalysis;
 use crate::client::describe;
 
-/// What to send and how long and how much to read.
-#[derive(Debug, Clone, clap::Args)]
+/// What to send, and how long and how much to read.
+///
+/// [`Default`] gives what the CLI uses without flags: 10 s, 8 MiB, HTTP/1.1,
+/// no `Last-Event-ID`, no extra headers. Set the fields to change them:
+///
+/// ```
+/// use ssekit_conformance::lint::LintOptions;
+///
+/// let options = LintOptions {
+///     seconds: 3,
+///     last_event_id: Some("42".into()),
+///     ..LintOptions::default()
+/// };
+/// assert_eq!(options.max_bytes, 8 * 1024 * 1024);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LintOptions {
-    /// Seconds to wait for the head and read the stream, in all.
-    #[arg(long, default_value_t = 10)]
+    /// Seconds to wait for the head and read the stream, in all; also the
+    /// connect timeout.
     pub seconds: u64,
     /// Stop reading the stream after this many bytes.
-    #[arg(long, default_value_t = 8 * 1024 * 1024)]
     pub max_bytes: usize,
     /// Use HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1.
-    #[arg(long)]
     pub http2: bool,
     /// Send this `Last-Event-ID`, as a reconnecting client would.
-    #[arg(long)]
     pub last_event_id: Option<String>,
-    /// An extra request header, e.g. `-H 'Authorization: Bearer …'` (repeatable;
-    /// replaces a default header of the same name).
-    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE", value_parser = parse_header)]
+    /// Extra request headers, sent after the defaults; each replaces a default
+    /// header of the same name (e.g. `Accept-Encoding`).
     pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
@@ -43,18 +53,6 @@ impl Default for LintOptions {
             headers: Vec::new(),
         }
     }
-}
-
-/// Parses `Name: value` for `--header`.
-fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
-    let (name, value) = text
-        .split_once(':')
-        .ok_or_else(|| format!("{text:?} is not `Name: value`"))?;
-    let name =
-        HeaderName::try_from(name.trim()).map_err(|e| format!("header name {name:?}: {e}"))?;
-    let value =
-        HeaderValue::try_from(value.trim()).map_err(|e| format!("header value {value:?}: {e}"))?;
-    Ok((name, value))
 }
 
 /// Why reading the body stopped short of its end.
@@ -259,16 +257,5 @@ mod tests {
         let findings = limit_findings(Limit::Bytes(0), &StreamAnalysis::default(), 0);
         assert_eq!(codes(&findings), ["read-limit", "no-bytes"]);
         assert!(findings.iter().all(|f| f.severity() == Severity::Info));
-    }
-
-    #[test]
-    fn header_option_parses() {
-        let (name, value) = parse_header("Authorization:  Bearer x ").unwrap();
-        assert_eq!(
-            (name.as_str(), value.to_str().unwrap()),
-            ("authorization", "Bearer x")
-        );
-        assert!(parse_header("no colon").is_err());
-        assert!(parse_header("bad name: x").is_err());
     }
 }
