@@ -119,12 +119,21 @@ async fn a_clean_stream_has_no_errors_or_warnings() {
 }
 
 #[tokio::test]
-async fn no_content_is_info_only() {
-    let response = b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
-    let (url, _server) = serve_once(response, Duration::ZERO).await;
+async fn no_content_is_complete_with_only_the_no_content_finding() {
+    // Kept open afterwards: a 204 is complete at its head, so nothing may wait
+    // for the connection to close.
+    let response = b"HTTP/1.1 204 No Content\r\n\r\n";
+    let (url, _server) = serve_once(response, Duration::from_secs(30)).await;
     let report = lint(&url, &options(10)).await;
-    assert_eq!(codes(&report), ["no-content"]);
+    assert_eq!(codes(&report), ["no-content"], "{}", report.to_table());
     assert!(!report.has_errors());
+    assert!(report.ended, "a 204 has no body, so it is complete");
+    assert_eq!(report.bytes_read, 0);
+    let table = report.to_table();
+    assert!(!table.contains("did not end"), "{table}");
+    assert!(table.contains("the body ended"), "{table}");
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+    assert_eq!(json["ended"], true);
 }
 
 #[tokio::test]

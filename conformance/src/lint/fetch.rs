@@ -182,8 +182,16 @@ pub async fn lint(url: &str, options: &LintOptions) -> LintReport {
     report
         .findings
         .extend(analyse_head(status, response.version(), response.headers()));
-    if status != 200 {
-        return report.finish();
+    match status {
+        200 => {}
+        // A 204 has no body: the response is complete at its head, and
+        // reading on would only wait for a connection the server may keep.
+        204 => {
+            report.ended = true;
+            return report.finish();
+        }
+        // Clients never read the body of any other status.
+        _ => return report.finish(),
     }
 
     let mut body = Vec::new();

@@ -28,7 +28,9 @@ pub struct LintReport {
     /// How many body bytes were read.
     pub bytes_read: usize,
     /// True if the body ended (the server closed it) rather than being cut
-    /// short by the limits or failing.
+    /// short by the limits or failing. A 204 has no body, so it has ended at
+    /// its head; with any other status than 200 the body is not read, and
+    /// this is false.
     pub ended: bool,
 }
 
@@ -59,15 +61,24 @@ impl LintReport {
             }
             out.push('\n');
         }
-        if self.status.is_some() {
-            let _ = writeln!(
-                out,
-                "read {} bytes, {} events, {} comments; the body {}",
-                self.bytes_read,
-                self.events_seen,
-                self.comments_seen,
-                if self.ended { "ended" } else { "did not end" }
-            );
+        match self.status {
+            None => {}
+            Some(status) if status != 200 && !self.ended => {
+                let _ = writeln!(
+                    out,
+                    "the body was not read: clients ignore it with status {status}"
+                );
+            }
+            Some(_) => {
+                let _ = writeln!(
+                    out,
+                    "read {} bytes, {} events, {} comments; the body {}",
+                    self.bytes_read,
+                    self.events_seen,
+                    self.comments_seen,
+                    if self.ended { "ended" } else { "did not end" }
+                );
+            }
         }
         let count = |s: Severity| self.findings.iter().filter(|f| f.severity() == s).count();
         let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
@@ -151,6 +162,29 @@ mod tests {
         assert_eq!(*lines.last().unwrap(), "3 errors, 2 warnings, 2 info");
         assert!(report.has_errors());
         assert_eq!(report.with_code(Code::LoneCr).count(), 1);
+    }
+
+    #[test]
+    fn table_says_when_the_body_was_not_read() {
+        let head_only = |status| LintReport {
+            url: "http://x/events".into(),
+            status: Some(status),
+            http_version: Some("HTTP/1.1".into()),
+            findings: analyse_head(status, http::Version::HTTP_11, &HeaderMap::new()),
+            ended: status == 204,
+            ..LintReport::default()
+        };
+        let table = head_only(404).to_table();
+        assert!(
+            table.contains("the body was not read: clients ignore it with status 404"),
+            "{table}"
+        );
+        assert!(!table.contains("did not end"), "{table}");
+        let table = head_only(204).to_table();
+        assert!(
+            table.contains("read 0 bytes, 0 events, 0 comments; the body ended"),
+            "{table}"
+        );
     }
 
     #[test]
