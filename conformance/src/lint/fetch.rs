@@ -55,6 +55,11 @@ impl Default for LintOptions {
     }
 }
 
+/// What Chrome and Firefox send as `Accept-Encoding`, also on an
+/// `EventSource` request: servers that negotiate compression choose by it, so
+/// anything else would show the lint another response than browsers get.
+const BROWSER_ACCEPT_ENCODING: &str = "gzip, deflate, br, zstd";
+
 /// Why reading the body stopped short of its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Limit {
@@ -96,8 +101,13 @@ pub async fn lint(url: &str, options: &LintOptions) -> LintReport {
 
     let builder = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
-        // Without this reqwest would decompress and hide a Content-Encoding.
-        .gzip(false)
+        // Decoding would remove the Content-Encoding the head rules judge,
+        // and each decoder that a feature of reqwest enables anywhere in the
+        // build would be on by default.
+        .no_gzip()
+        .no_deflate()
+        .no_brotli()
+        .no_zstd()
         .connect_timeout(time_limit);
     let builder = if options.http2 {
         builder.http2_prior_knowledge()
@@ -122,6 +132,10 @@ pub async fn lint(url: &str, options: &LintOptions) -> LintReport {
     );
     // EventSource fetches with cache mode "no-store", which browsers send as this.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static(BROWSER_ACCEPT_ENCODING),
+    );
     if let Some(id) = &options.last_event_id {
         match HeaderValue::try_from(id.as_str()) {
             Ok(value) => {
@@ -228,7 +242,7 @@ pub async fn lint(url: &str, options: &LintOptions) -> LintReport {
     if report.findings.iter().any(|f| f.code == Code::Compressed) {
         report.push(
             Code::StreamNotAnalysed,
-            "the body is compressed, so its lines were not checked".into(),
+            "the body is compressed, so its lines were not checked; to check them, ask for it uncompressed with -H 'Accept-Encoding: identity'".into(),
         );
         return report.finish();
     }

@@ -85,7 +85,7 @@ pub fn analyse_head(status: u16, version: http::Version, headers: &HeaderMap) ->
     if let Some(encoding) = text(&header::CONTENT_ENCODING) {
         if !encoding.is_empty() && !encoding.eq_ignore_ascii_case("identity") {
             out.add(Code::Compressed, None, None, || {
-                format!("Content-Encoding is {encoding:?} although none was asked for: a compressor may hold events back until its buffer fills")
+                format!("Content-Encoding is {encoding:?}: a compressor may hold events back until its buffer fills, unless it flushes after every event")
             });
         }
     }

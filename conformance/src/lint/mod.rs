@@ -7,6 +7,25 @@
 //! [`analyse_head`] and [`analyse_stream`], work on values already in hand and
 //! can be used without a network.
 //!
+//! # The request
+//!
+//! [`lint`] asks as a browser's `EventSource` does: `GET` with
+//! `Accept: text/event-stream`, `Cache-Control: no-cache`,
+//! `Accept-Encoding: gzip, deflate, br, zstd` (what browsers send) and, if
+//! [`LintOptions::last_event_id`] is set, `Last-Event-ID`. Each of
+//! [`LintOptions::headers`] replaces a default header of the same name.
+//!
+//! # Compression
+//!
+//! Since the lint accepts what browsers accept, a server that compresses for
+//! browsers compresses for the lint, and the head gets the `compressed`
+//! warning. The body is not decoded: decoding would remove the
+//! `Content-Encoding` that warning is about, and the read limits count bytes
+//! as they arrive. A compressed body is therefore read (and counted in
+//! [`LintReport::bytes_read`]) but its lines are not checked, which
+//! `stream-not-analysed` says. To check them, ask for the stream uncompressed:
+//! `-H 'Accept-Encoding: identity'` (or the same in [`LintOptions::headers`]).
+//!
 //! # Findings
 //!
 //! Each [`Finding`] has a [`Code`], which gives it a stable kebab-case name
