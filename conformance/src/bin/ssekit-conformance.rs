@@ -3,6 +3,8 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use http::{HeaderName, HeaderValue};
+use ssekit_conformance::lint::LintOptions;
 
 #[derive(Parser)]
 #[command(
@@ -53,8 +55,53 @@ enum Command {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
-        options: ssekit_conformance::lint::LintOptions,
+        options: LintArgs,
     },
+}
+
+/// The flags of `lint`; each is the [`LintOptions`] field of the same name.
+#[derive(clap::Args)]
+struct LintArgs {
+    /// Seconds to wait for the head and read the stream, in all.
+    #[arg(long, default_value_t = LintOptions::default().seconds)]
+    seconds: u64,
+    /// Stop reading the stream after this many bytes.
+    #[arg(long, default_value_t = LintOptions::default().max_bytes)]
+    max_bytes: usize,
+    /// Use HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1.
+    #[arg(long)]
+    http2: bool,
+    /// Send this `Last-Event-ID`, as a reconnecting client would.
+    #[arg(long)]
+    last_event_id: Option<String>,
+    /// An extra request header, e.g. `-H 'Authorization: Bearer …'` (repeatable;
+    /// replaces a default header of the same name).
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE", value_parser = parse_header)]
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl From<LintArgs> for LintOptions {
+    fn from(args: LintArgs) -> Self {
+        LintOptions {
+            seconds: args.seconds,
+            max_bytes: args.max_bytes,
+            http2: args.http2,
+            last_event_id: args.last_event_id,
+            headers: args.headers,
+        }
+    }
+}
+
+/// Parses `Name: value` for `--header`.
+fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("{text:?} is not `Name: value`"))?;
+    let name =
+        HeaderName::try_from(name.trim()).map_err(|e| format!("header name {name:?}: {e}"))?;
+    let value =
+        HeaderValue::try_from(value.trim()).map_err(|e| format!("header value {value:?}: {e}"))?;
+    Ok((name, value))
 }
 
 #[tokio::main]
@@ -84,7 +131,7 @@ async fn main() -> ExitCode {
         }
         Command::Matrix { reports, update } => matrix(&reports, update.as_deref()),
         Command::Lint { url, json, options } => {
-            let report = ssekit_conformance::lint::lint(&url, &options).await;
+            let report = ssekit_conformance::lint::lint(&url, &options.into()).await;
             finish(
                 json,
                 report.to_json(),
@@ -143,4 +190,64 @@ fn write_matrix(
             .ok_or_else(|| format!("{} has no conformance-matrix markers", target.display()))?;
     std::fs::write(target, updated)
         .map_err(|error| format!("cannot write {}: {error}", target.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_option_parses() {
+        let (name, value) = parse_header("Authorization:  Bearer x ").unwrap();
+        assert_eq!(
+            (name.as_str(), value.to_str().unwrap()),
+            ("authorization", "Bearer x")
+        );
+        assert!(parse_header("no colon").is_err());
+        assert!(parse_header("bad name: x").is_err());
+    }
+
+    #[test]
+    fn lint_flags_default_to_the_library_defaults() {
+        let cli = Cli::try_parse_from(["ssekit-conformance", "lint", "http://x/"]).unwrap();
+        let Command::Lint { options, .. } = cli.command else {
+            panic!("not the lint command");
+        };
+        assert_eq!(LintOptions::from(options), LintOptions::default());
+    }
+
+    #[test]
+    fn lint_flags_become_options() {
+        let cli = Cli::try_parse_from([
+            "ssekit-conformance",
+            "lint",
+            "http://x/",
+            "--seconds",
+            "3",
+            "--max-bytes",
+            "100",
+            "--http2",
+            "--last-event-id",
+            "7",
+            "-H",
+            "Accept-Encoding: identity",
+        ])
+        .unwrap();
+        let Command::Lint { options, .. } = cli.command else {
+            panic!("not the lint command");
+        };
+        let options = LintOptions::from(options);
+        assert_eq!(
+            (options.seconds, options.max_bytes, options.http2),
+            (3, 100, true)
+        );
+        assert_eq!(options.last_event_id.as_deref(), Some("7"));
+        assert_eq!(
+            options.headers,
+            [(
+                HeaderName::from_static("accept-encoding"),
+                HeaderValue::from_static("identity")
+            )]
+        );
+    }
 }
