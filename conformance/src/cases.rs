@@ -727,3 +727,61 @@ pub(crate) async fn stream_limit(ctx: &Ctx<'_>) -> CaseOutcome {
         left_at.elapsed().as_millis()
     )))
 }
+
+pub(crate) async fn private(ctx: &Ctx<'_>) -> CaseOutcome {
+    use crate::routes::{
+        PRIVATE_AUTHORIZATION, PRIVATE_CHALLENGE, PRIVATE_COOKIES, PRIVATE_REFUSAL,
+    };
+
+    let refused = ctx.get("/private").await?;
+    expect_status(&refused, StatusCode::UNAUTHORIZED)?;
+    let header = |response: &Response, name: &str| {
+        response
+            .headers()
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect::<Vec<_>>()
+    };
+    if header(&refused, "www-authenticate") != [PRIVATE_CHALLENGE] {
+        return Err(format!(
+            "401 with WWW-Authenticate {:?}",
+            header(&refused, "www-authenticate")
+        ));
+    }
+    let content_type = header(&refused, "content-type");
+    if !content_type.iter().any(|t| t.starts_with("text/plain")) {
+        return Err(format!("401 with Content-Type {content_type:?}"));
+    }
+    let body = tokio::time::timeout(STEP, refused.bytes())
+        .await
+        .map_err(|_| "the 401 body did not end".to_owned())?
+        .map_err(|e| e.to_string())?;
+    if body != PRIVATE_REFUSAL.as_bytes() {
+        return Err(format!(
+            "401 body {:?}, expected {PRIVATE_REFUSAL:?}",
+            String::from_utf8_lossy(&body)
+        ));
+    }
+
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        PRIVATE_AUTHORIZATION.parse().expect("a valid header value"),
+    );
+    let admitted = ctx
+        .get_with(&client(false, false), "/private", headers)
+        .await?;
+    expect_status(&admitted, StatusCode::OK)?;
+    let cookies = header(&admitted, "set-cookie");
+    if cookies != PRIVATE_COOKIES {
+        return Err(format!(
+            "Set-Cookie {cookies:?}, expected {PRIVATE_COOKIES:?}"
+        ));
+    }
+    let event = EventReader::new(admitted).next_event(STEP).await?;
+    if event.data != "welcome" {
+        return Err(format!("expected \"welcome\", got {:?}", event.data));
+    }
+    Ok(None)
+}

@@ -34,6 +34,7 @@
 //! | `/fail-mid-stream` | events `1` and `2` (id = data), then the source fails: the body ends cleanly |
 //! | `/panic-mid-stream` | events `1` and `2` (id = data), then the source panics: the body ends cleanly |
 //! | `/injection` | two events of type `rejected` with data `event`, then `id`: the refused fields of events that tried to carry `"\n\ndata: evil"` in them; then one event with data `"x\n\ndata: evil"` |
+//! | `/private` | without `Authorization: Bearer conformance`: `401`, `WWW-Authenticate: Bearer realm="conformance"`, `text/plain` body `sign in first`; with it: one event `welcome`, and the headers `Set-Cookie: a=1; Path=/` and `Set-Cookie: b=2; Path=/` |
 //! | `/limited?token=T` | at most [`routes::LIMITED_STREAMS`] (2) at once per token: one event `admitted`, then idle (keep-alive 500 ms) until the client leaves; over the cap, `503` with `Retry-After` |
 //!
 //! Other methods than `GET` (the suite tries `POST`, `PUT` and `DELETE` on
@@ -228,6 +229,11 @@ fn all_cases() -> Vec<Case> {
             "stream-limit",
             "streams over a cap get 503 with Retry-After; a freed slot is reused",
             cases::stream_limit
+        ),
+        case!(
+            "private",
+            "a handler reads Authorization: without it 401 with a challenge and a text body, with it the stream and both of its Set-Cookie values",
+            cases::private
         ),
     ]
 }

@@ -26,6 +26,15 @@ pub const FLOOD_EVENT_BYTES: usize = 4096;
 pub const LIMITED_STREAMS: usize = 2;
 /// The `Retry-After` of a refused `/limited` stream.
 pub const LIMITED_RETRY_AFTER: Duration = Duration::from_secs(1);
+/// The `Authorization` header `/private` admits.
+pub const PRIVATE_AUTHORIZATION: &str = "Bearer conformance";
+/// The body of `/private`'s refusal.
+pub const PRIVATE_REFUSAL: &str = "sign in first";
+/// The `WWW-Authenticate` of `/private`'s refusal.
+pub const PRIVATE_CHALLENGE: &str = "Bearer realm=\"conformance\"";
+/// The two `Set-Cookie` values of `/private`'s stream, in order.
+pub const PRIVATE_COOKIES: [&str; 2] = ["a=1; Path=/", "b=2; Path=/"];
+
 /// What `/injection` tries to smuggle into a field: a blank line that would
 /// end the event, then a field of the attacker's choosing.
 pub const INJECTION: &str = "\n\ndata: evil";
@@ -208,8 +217,35 @@ pub async fn handle<P: SsePublisher>(publisher: P, state: ConformanceState) -> P
         }
         "/injection" => publisher.publish_with(stream::iter(injection()), quiet),
         "/limited" => limited(publisher, &state),
+        "/private" => private(publisher),
         _ => publisher.no_content(),
     }
+}
+
+/// Authorization in a generic handler: a 401 with a challenge and a message
+/// unless the request carries [`PRIVATE_AUTHORIZATION`], else one event
+/// `welcome` from a stream that sets two cookies.
+fn private<P: SsePublisher>(publisher: P) -> P::Response {
+    let authorization = publisher.request().header(http::header::AUTHORIZATION);
+    if authorization.is_none_or(|value| value != PRIVATE_AUTHORIZATION) {
+        let refusal = http::Response::builder()
+            .status(http::StatusCode::UNAUTHORIZED)
+            .header(http::header::WWW_AUTHENTICATE, PRIVATE_CHALLENGE)
+            .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(bytes::Bytes::from_static(PRIVATE_REFUSAL.as_bytes()))
+            .expect("a valid response");
+        return publisher.reply(refusal);
+    }
+    let options = PRIVATE_COOKIES.iter().fold(
+        PublishOptions::new().without_keep_alive(),
+        |options, cookie| {
+            options.with_header(
+                http::header::SET_COOKIE,
+                http::HeaderValue::from_static(cookie),
+            )
+        },
+    );
+    publisher.publish_with(stream::iter([Event::message("welcome")]), options)
 }
 
 /// Event `n`, with id `n`.
