@@ -71,3 +71,9 @@ pub fn run<A: App>(
 ) -> std::io::Result<()> {
     serve::run_until_signal(app, args.framework, args.addr())
 }
+
+/// The repository's README: every Rust block in it is a doctest here, so the
+/// code users copy first compiles (and runs where it can).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
