@@ -11,7 +11,7 @@ use crate::event::Event;
 ///
 /// Graceful shutdown in every framework waits for open responses to finish; an
 /// SSE response never finishes by itself. Give the streams a `Shutdown` (with
-/// [`PublishOptions::shutdown`](crate::PublishOptions::shutdown)) and trigger it
+/// [`PublishOptions::with_shutdown`](crate::PublishOptions::with_shutdown)) and trigger it
 /// when the server starts shutting down: each stream sends the optional final
 /// event and ends cleanly, and the clients reconnect (to another instance).
 ///

@@ -66,6 +66,8 @@
 //! publisher) on the framework's server and run the suite against it, as every
 //! adapter's `tests/conformance.rs` in this repository does; the suite's
 //! `run BASE_URL` command does the same for a server already running. The
+//! adapter above, served by plain hyper, passes the whole suite
+//! (`conformance/tests/hyper_adapter.rs` in the repository). The
 //! suite covers what frameworks get wrong: the head before the first event,
 //! events one by one through compression, client disconnects reaching
 //! `closed()`, HTTP/2, refusals with a body.
