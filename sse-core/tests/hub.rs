@@ -68,6 +68,27 @@ async fn topics_are_separate_and_ids_grow() {
     assert_eq!(drain(&mut b).len(), 1);
 }
 
+/// What `IdMode::Assign` documents: one counter for the hub, so a topic's
+/// ids increase but have holes where other topics were published to, and no
+/// two topics share an id.
+#[tokio::test]
+async fn assigned_ids_come_from_one_hub_wide_counter() {
+    let hub: Hub = Hub::with_config(HubConfig::new().with_first_id(10));
+    let mut a = hub.subscribe("a", None);
+    let mut b = hub.subscribe("b", None);
+    for (topic, data) in [
+        ("a", "a1"),
+        ("b", "b1"),
+        ("a", "a2"),
+        ("b", "b2"),
+        ("a", "a3"),
+    ] {
+        hub.publish(topic, Event::message(data));
+    }
+    assert_eq!(ids(&drain(&mut a)), ["10", "12", "14"]);
+    assert_eq!(ids(&drain(&mut b)), ["11", "13"]);
+}
+
 #[tokio::test]
 async fn resume_gets_exactly_what_was_missed_then_live() {
     let hub: Hub = Hub::new();

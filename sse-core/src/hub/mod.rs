@@ -297,7 +297,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
 
     /// Publishes `event` to every subscriber of `topic`: encoded once, the same
     /// bytes queued for all. Never waits: a full queue is handled by the
-    /// [`LagPolicy`]. With [`IdMode::Assign`] the event gets the topic's next id.
+    /// [`LagPolicy`]. With [`IdMode::Assign`] the event gets the hub's next number as its id (one counter for all topics: see [`IdMode::Assign`]).
     ///
     /// The subscribers' tasks are woken once the event is queued for all of
     /// them and the topic is unlocked, so joining and leaving the topic never
