@@ -4,11 +4,14 @@
 use std::sync::mpsc as std_mpsc;
 
 use actix_web::dev::ServerHandle;
-use actix_web::http::header;
+use actix_web::http::header::{self, ContentType};
 use actix_web::middleware::Compress;
 use actix_web::{web, App, Either, HttpRequest, HttpResponse, HttpServer, Responder};
 use actix_web_lab::sse::{Data, Event, Sse};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
+use ssekit_conformance::routes::{
+    PRIVATE_AUTHORIZATION, PRIVATE_CHALLENGE, PRIVATE_COOKIES, PRIVATE_REFUSAL,
+};
 use ssekit_conformance::{ConformanceState, COMPRESSED_PREFIX};
 use tokio::sync::mpsc;
 
@@ -85,6 +88,7 @@ fn routes(config: &mut web::ServiceConfig) {
         .route("/panic-mid-stream", web::get().to(panic_mid_stream))
         .route("/injection", web::get().to(injection))
         .route("/limited", web::get().to(limited))
+        .route("/private", web::get().to(private))
         .default_service(web::to(no_content));
 }
 
@@ -248,4 +252,30 @@ async fn limited(
                 .finish(),
         ),
     }
+}
+
+/// actix-web has no typed `Authorization` header (that is actix-web-httpauth):
+/// users read it from `HttpRequest::headers`. The refusal is built with
+/// `HttpResponse::Unauthorized()`. `Sse` is a `Responder` that builds its own
+/// response, so the cookies are added with `Responder::customize`, whose
+/// `append_header` keeps both (`insert_header` would keep the last). Without
+/// actix-web's `cookies` feature there is no `HttpResponseBuilder::cookie`,
+/// and it would not reach the `Sse` responder anyway.
+async fn private(request: HttpRequest) -> Either<impl Responder, HttpResponse> {
+    let authorization = request.headers().get(header::AUTHORIZATION);
+    if authorization.is_none_or(|v| v != PRIVATE_AUTHORIZATION) {
+        return Either::Right(
+            HttpResponse::Unauthorized()
+                .insert_header((header::WWW_AUTHENTICATE, PRIVATE_CHALLENGE))
+                .content_type(ContentType::plaintext())
+                .body(PRIVATE_REFUSAL),
+        );
+    }
+    let [first, second] = PRIVATE_COOKIES;
+    Either::Left(
+        finite(vec![Data::new("welcome").into()])
+            .customize()
+            .append_header((header::SET_COOKIE, first))
+            .append_header((header::SET_COOKIE, second)),
+    )
 }

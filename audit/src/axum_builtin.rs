@@ -6,10 +6,13 @@ use std::future::IntoFuture;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
+use ssekit_conformance::routes::{
+    PRIVATE_AUTHORIZATION, PRIVATE_CHALLENGE, PRIVATE_COOKIES, PRIVATE_REFUSAL,
+};
 use ssekit_conformance::{ConformanceState, COMPRESSED_PREFIX};
 use tokio::sync::mpsc;
 use tower_http::compression::CompressionLayer;
@@ -47,6 +50,7 @@ fn routes(state: ConformanceState, caps: StreamCaps) -> Router {
         .route("/panic-mid-stream", get(panic_mid_stream))
         .route("/injection", get(injection))
         .route("/limited", get(limited).with_state(caps))
+        .route("/private", get(private))
         .fallback(no_content)
         .with_state(state)
 }
@@ -226,4 +230,29 @@ async fn limited(State(caps): State<StreamCaps>, Query(params): Query<Params>) -
         )
             .into_response(),
     }
+}
+
+/// axum's `TypedHeader` lives in axum-extra: with axum alone, users read the
+/// `Authorization` header from the `HeaderMap`. The refusal is a tuple of
+/// status, headers and a `&str` body (which axum sends as
+/// `text/plain; charset=utf-8`). The cookies go in `AppendHeaders`, as axum's
+/// docs show for two `set-cookie`s: a plain `[(name, value); N]` would insert,
+/// and keep only the last.
+async fn private(headers: HeaderMap) -> Response {
+    if headers
+        .get(header::AUTHORIZATION)
+        .is_none_or(|v| v != PRIVATE_AUTHORIZATION)
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, PRIVATE_CHALLENGE)],
+            PRIVATE_REFUSAL,
+        )
+            .into_response();
+    }
+    (
+        AppendHeaders(PRIVATE_COOKIES.map(|cookie| (header::SET_COOKIE, cookie))),
+        finite(vec![Event::default().data("welcome")]),
+    )
+        .into_response()
 }

@@ -9,6 +9,9 @@ use poem::middleware::Compression;
 use poem::web::sse::{Event, SSE};
 use poem::web::{Data, Query};
 use poem::{get, handler, EndpointExt, IntoResponse, Request, Response, Route, Server};
+use ssekit_conformance::routes::{
+    PRIVATE_AUTHORIZATION, PRIVATE_CHALLENGE, PRIVATE_COOKIES, PRIVATE_REFUSAL,
+};
 use ssekit_conformance::{ConformanceState, COMPRESSED_PREFIX};
 use tokio::sync::mpsc;
 
@@ -46,6 +49,7 @@ fn routes() -> Route {
         .at("/panic-mid-stream", get(panic_mid_stream))
         .at("/injection", get(injection))
         .at("/limited", get(limited))
+        .at("/private", get(private))
 }
 
 fn finite(events: Vec<Event>) -> SSE {
@@ -195,4 +199,30 @@ fn limited(Data(caps): Data<&StreamCaps>, Query(params): Query<Params>) -> Respo
             .header(header::RETRY_AFTER, common::retry_after())
             .finish(),
     }
+}
+
+/// `Request::header` reads the `Authorization` header, as `/last-event-id`
+/// does (poem's `TypedHeader<Authorization<Bearer>>` would also take the scheme
+/// in any case, and reject a request without the header unless wrapped in
+/// `Option`). The refusal is a `&str` (sent as `text/plain; charset=utf-8`)
+/// with `IntoResponse::with_status` and `with_header`; the same `with_header`
+/// on `SSE` appends, so two calls give two `Set-Cookie`s. (poem's `CookieJar`
+/// needs its `cookie` feature and the `CookieJarManager` middleware; plain
+/// headers need neither.)
+#[handler]
+fn private(request: &Request) -> Response {
+    if request
+        .header(header::AUTHORIZATION)
+        .is_none_or(|v| v != PRIVATE_AUTHORIZATION)
+    {
+        return PRIVATE_REFUSAL
+            .with_status(StatusCode::UNAUTHORIZED)
+            .with_header(header::WWW_AUTHENTICATE, PRIVATE_CHALLENGE)
+            .into_response();
+    }
+    let [first, second] = PRIVATE_COOKIES;
+    finite(vec![Event::message("welcome")])
+        .with_header(header::SET_COOKIE, first)
+        .with_header(header::SET_COOKIE, second)
+        .into_response()
 }

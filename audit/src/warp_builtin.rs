@@ -3,10 +3,13 @@
 use std::convert::Infallible;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
+use ssekit_conformance::routes::{
+    PRIVATE_AUTHORIZATION, PRIVATE_CHALLENGE, PRIVATE_COOKIES, PRIVATE_REFUSAL,
+};
 use ssekit_conformance::{ConformanceState, COMPRESSED_PREFIX};
 use tokio::sync::mpsc;
 use warp::filters::BoxedFilter;
-use warp::http::{header, StatusCode};
+use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::{Reply, Response};
 use warp::sse::Event;
 use warp::{Filter, Rejection};
@@ -151,8 +154,11 @@ fn routes(state: ConformanceState, caps: StreamCaps) -> BoxedFilter<(Response,)>
         .and(caps)
         .and(params)
         .map(limited_stream);
+    let private = warp::path!("private")
+        .and(warp::header::optional::<String>("authorization"))
+        .map(private_stream);
 
-    // Boxed one by one and joined pairwise: a single 16-deep `or` chain
+    // Boxed one by one and joined pairwise: a single 17-deep `or` chain
     // makes a type that took rustc minutes to check.
     let routes = [
         script.boxed(),
@@ -171,6 +177,7 @@ fn routes(state: ConformanceState, caps: StreamCaps) -> BoxedFilter<(Response,)>
         panic_mid_stream.boxed(),
         injection.boxed(),
         limited.boxed(),
+        private.boxed(),
     ];
     let any_route = routes
         .into_iter()
@@ -233,4 +240,31 @@ fn limited_stream(caps: StreamCaps, params: Params) -> Response {
             .stream(events),
     )
     .into_response()
+}
+
+/// The header comes from `warp::header::optional` (`warp::header::exact` would
+/// reject, and the rejection would not be a 401 with a body). The refusal is a
+/// `&str` reply (sent as `text/plain; charset=utf-8`) wrapped in
+/// `with_header` and `with_status`.
+///
+/// `warp::reply::with_header` inserts, so wrapping the SSE reply in it twice
+/// keeps only the last cookie (seanmonstar/warp#609; the maintainer's answer,
+/// in #773, is to return an `http::Response` and use its `HeaderMap`). That is
+/// what warp users do: the SSE reply becomes a `Response` and the cookies are
+/// appended to its headers.
+fn private_stream(authorization: Option<String>) -> Response {
+    if authorization.is_none_or(|v| v != PRIVATE_AUTHORIZATION) {
+        return warp::reply::with_status(
+            warp::reply::with_header(PRIVATE_REFUSAL, header::WWW_AUTHENTICATE, PRIVATE_CHALLENGE),
+            StatusCode::UNAUTHORIZED,
+        )
+        .into_response();
+    }
+    let mut response = finite(vec![Event::default().data("welcome")]);
+    for cookie in PRIVATE_COOKIES {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, HeaderValue::from_static(cookie));
+    }
+    response
 }
