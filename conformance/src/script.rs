@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use ssekit::decode::MessageEvent;
-use ssekit::Event;
+use ssekit::{Event, EventId};
 
 /// The retry hint sent first by `/script`.
 pub const SCRIPT_RETRY: Duration = Duration::from_millis(2500);
@@ -12,24 +12,21 @@ pub const SCRIPT_RETRY: Duration = Duration::from_millis(2500);
 /// The events of `/script`, in order (sent after the `retry: 2500` hint, with
 /// keep-alive off).
 pub fn script_events() -> Vec<Event> {
-    let built: Result<Vec<Event>, ssekit::EventError> = (|| {
-        Ok(vec![
-            Event::new().with_comment("conformance script"),
-            Event::message("hello").with_event("greeting"),
-            Event::message("multi\nline\r\ncrlf\rcr"),
-            Event::message(""),
-            Event::message("trailing\n"),
-            Event::new().try_with_id("7")?,
-            Event::message("  two leading spaces"),
-            Event::message("héllo wörld 😀 ñ 中文"),
-            Event::message("with id")
-                .try_with_id("8")?
-                .with_retry(Duration::from_millis(1000)),
-            Event::message("id reset").try_with_id("")?,
-            Event::message("bye").with_event("done"),
-        ])
-    })();
-    built.expect("the script's fields are valid")
+    vec![
+        Event::new().with_comment("conformance script"),
+        Event::message("hello").with_event("greeting"),
+        Event::message("multi\nline\r\ncrlf\rcr"),
+        Event::message(""),
+        Event::message("trailing\n"),
+        Event::new().with_id(7_u32),
+        Event::message("  two leading spaces"),
+        Event::message("héllo wörld 😀 ñ 中文"),
+        Event::message("with id")
+            .with_id(8_u32)
+            .with_retry(Duration::from_millis(1000)),
+        Event::message("id reset").with_id(EventId::from_static("")),
+        Event::message("bye").with_event("done"),
+    ]
 }
 
 /// The exact bytes of `/script`, written out by hand from the WHATWG rules

@@ -119,7 +119,7 @@ impl App for Chat {
         }
         let event = Event::new()
             .with_json(&Message { user, text })
-            .and_then(|e| e.try_with_event("chat").map_err(serde::ser::Error::custom));
+            .map(|e| e.with_event("chat"));
         let event = match event {
             Ok(event) => event,
             Err(error) => return super::error(500, &error.to_string()),

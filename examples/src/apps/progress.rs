@@ -57,18 +57,12 @@ impl Progress {
                 tokio::time::sleep(step).await;
                 let percent = done * 100 / steps;
                 let data = serde_json::json!({ "step": done, "steps": steps, "percent": percent });
-                if let Ok(event) = Event::json(&data).and_then(|e| {
-                    e.try_with_event("progress")
-                        .map_err(serde::ser::Error::custom)
-                }) {
+                if let Ok(event) = Event::json(&data).map(|e| e.with_event("progress")) {
                     hub.publish(&id, event);
                 }
             }
             let complete = Event::json(&serde_json::json!({ "result": format!("job {id} done") }))
-                .and_then(|e| {
-                    e.try_with_event("complete")
-                        .map_err(serde::ser::Error::custom)
-                });
+                .map(|e| e.with_event("complete"));
             if let Ok(event) = complete {
                 if let Some(last) = hub.publish(&id, event).id {
                     finished
