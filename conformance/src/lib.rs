@@ -1,5 +1,25 @@
 //! One conformance suite for Server-Sent Events servers.
 //!
+//! The routes the suite requests are one generic handler, [`handle`]: mount
+//! it for every `GET` path of a framework's router, with the publisher of
+//! that framework's adapter, and run the suite against the server:
+//!
+//! ```no_run
+//! use ssekit::SsePublisher;
+//! use ssekit_conformance::{handle, ConformanceState};
+//!
+//! /// The conformance routes, for any framework: mount it for every path.
+//! async fn conformance_routes<P: SsePublisher>(publisher: P, state: ConformanceState) -> P::Response {
+//!     handle(publisher, state).await
+//! }
+//!
+//! # async fn check() {
+//! // In a test, once the server listens on `base`:
+//! let base = "http://127.0.0.1:8080";
+//! ssekit_conformance::assert_conformance(base, "my-framework", std::path::Path::new("target/conformance")).await;
+//! # }
+//! ```
+//!
 //! Every case runs over real HTTP on a real connection and judges what arrives
 //! with the WHATWG parser of [`ssekit::decode`]. The same cases run against
 //! each adapter of this project (each adapter crate's `tests/conformance.rs`),

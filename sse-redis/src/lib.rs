@@ -8,14 +8,13 @@
 //! use ssekit::{Event, SsePublisher};
 //! use ssekit_redis::{RedisHub, RedisHubConfig};
 //!
+//! // A handler, on any framework: the same as with the in-process hub.
+//! async fn chat<P: SsePublisher>(publisher: P, hub: RedisHub) -> P::Response {
+//!     publisher.publish(hub.subscribe("chat", publisher.last_event_id()))
+//! }
+//!
 //! # async fn example() -> Result<(), ssekit_redis::Error> {
 //! let hub = RedisHub::connect("redis://127.0.0.1:6379", RedisHubConfig::default()).await?;
-//!
-//! // In a handler, on any framework:
-//! async fn stream<P: SsePublisher>(publisher: P, hub: RedisHub) -> P::Response {
-//!     let subscription = hub.subscribe("chat", publisher.last_event_id());
-//!     publisher.publish(subscription)
-//! }
 //!
 //! // On any node:
 //! let id = hub.publish("chat", Event::message("hello")).await?; // e.g. "1700000000000-0"
