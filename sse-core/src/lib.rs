@@ -31,6 +31,7 @@
 //! assert_eq!(seen[1].data, "");
 //! # }
 //! ```
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod body;
