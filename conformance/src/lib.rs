@@ -64,6 +64,7 @@
 //! `P` (served behind compression middleware) with `Accept-Encoding: gzip`.
 //!
 //! [`routes::handle`] implements all of them once, for any [`ssekit::SsePublisher`].
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod cases;

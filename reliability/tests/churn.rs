@@ -149,7 +149,7 @@ async fn cycle(server: std::net::SocketAddr, number: u64, fin: bool) -> Result<(
             ))
         }
     }
-    if number % 2 == 0 && fin {
+    if number.is_multiple_of(2) && fin {
         drop(client);
     } else {
         client.reset();

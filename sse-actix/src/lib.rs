@@ -23,6 +23,7 @@
 //! * `middleware::Compress` skips SSE responses: they carry
 //!   `Content-Encoding: identity`, the opt-out `Compress` honours, so events are
 //!   never held back in a compressor.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 use std::convert::Infallible;

@@ -17,6 +17,7 @@
 //!
 //! tower-http's `CompressionLayer` leaves `text/event-stream` alone by default;
 //! a custom `compress_when` predicate must keep excluding it.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 use std::convert::Infallible;

@@ -26,6 +26,7 @@
 //! later write fails, up to two keep-alive intervals after it left: prefer a
 //! shorter keep-alive than the 15 s default with poem (the other frameworks
 //! notice at once).
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 use std::future::Future;

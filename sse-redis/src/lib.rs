@@ -52,6 +52,7 @@
 //!   Redis history with its `Last-Event-ID`.
 //! * **Node failure.** A node killed mid-stream loses nothing: history is in
 //!   Redis, and its clients resume on another node.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod config;

@@ -21,6 +21,7 @@
 //! warp's compression filters (`warp::compression::gzip()` ...) compress every
 //! reply of the filter they wrap, whatever its headers say; mount SSE routes
 //! outside them: `sse_routes.or(other_routes.with(warp::compression::gzip()))`.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 use std::convert::Infallible;
