@@ -88,6 +88,6 @@ pub use keep_alive::KeepAlive;
 pub use limits::{LimitExceeded, StreamCaps, StreamLimits, StreamPermit};
 pub use options::PublishOptions;
 pub use publisher::SsePublisher;
-pub use request::{parse_last_event_id, RequestInfo, LAST_EVENT_ID, MAX_LAST_EVENT_ID_LEN};
+pub use request::{RequestInfo, MAX_LAST_EVENT_ID_LEN};
 pub use shutdown::Shutdown;
 pub use source::{BoxError, IntoFrame};

@@ -116,8 +116,8 @@ impl RequestInfo {
 /// or NUL (no id the encoder writes can).
 ///
 /// ```
-/// assert_eq!(ssekit::parse_last_event_id(b"42").as_deref(), Some("42"));
-/// assert_eq!(ssekit::parse_last_event_id(b"\xff"), None);
+/// assert_eq!(ssekit::adapter::parse_last_event_id(b"42").as_deref(), Some("42"));
+/// assert_eq!(ssekit::adapter::parse_last_event_id(b"\xff"), None);
 /// ```
 #[must_use]
 pub fn parse_last_event_id(raw: &[u8]) -> Option<String> {

@@ -102,6 +102,7 @@ pub use head::{
 };
 
 use crate::request::RequestInfo;
+pub use crate::request::{parse_last_event_id, LAST_EVENT_ID};
 
 /// What an adapter implements; every [`SsePublisher`](crate::SsePublisher)
 /// method comes with it.
