@@ -59,6 +59,8 @@ pub struct HubConfig {
     pub(crate) ids: IdMode,
     pub(crate) gap_event: Cow<'static, str>,
     pub(crate) first_id: u64,
+    pub(crate) max_topics: usize,
+    pub(crate) max_history_bytes: usize,
 }
 
 impl Default for HubConfig {
@@ -71,11 +73,19 @@ impl Default for HubConfig {
             ids: IdMode::default(),
             gap_event: Cow::Borrowed("gap"),
             first_id: 1,
+            max_topics: Self::DEFAULT_MAX_TOPICS,
+            max_history_bytes: Self::DEFAULT_MAX_HISTORY_BYTES,
         }
     }
 }
 
 impl HubConfig {
+    /// The default [`with_max_topics`](Self::with_max_topics): 100 000.
+    pub const DEFAULT_MAX_TOPICS: usize = 100_000;
+    /// The default [`with_max_history_bytes`](Self::with_max_history_bytes):
+    /// 64 MiB.
+    pub const DEFAULT_MAX_HISTORY_BYTES: usize = 64 * 1024 * 1024;
+
     /// The defaults: history of 1000 events per topic, no age limit, a queue
     /// of 64 events per subscriber, [`LagPolicy::Disconnect`],
     /// [`IdMode::Assign`] from 1, gap notices of type `gap`.
@@ -138,6 +148,34 @@ impl HubConfig {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |elapsed| elapsed.as_micros() as u64);
         self.with_first_id(micros)
+    }
+
+    /// Holds at most `topics` topics at once (raised to at least 1; default
+    /// [`DEFAULT_MAX_TOPICS`](Self::DEFAULT_MAX_TOPICS)). A new topic over
+    /// the cap makes the hub forget the least recently used idle topic (no
+    /// subscriber, kept for its history); when every topic has subscribers,
+    /// the new topic is refused: [`Hub::try_subscribe`](super::Hub::try_subscribe)
+    /// returns [`HubFull`](super::HubFull), and a publish to it is not kept.
+    ///
+    /// Evicting rather than refusing keeps topics people are subscribed to
+    /// working when topic names come from requests: a flood of new names
+    /// pushes out other idle history, never a live stream.
+    #[must_use]
+    pub fn with_max_topics(mut self, topics: usize) -> Self {
+        self.max_topics = topics.max(1);
+        self
+    }
+
+    /// Keeps at most `bytes` of history across all topics (default
+    /// [`DEFAULT_MAX_HISTORY_BYTES`](Self::DEFAULT_MAX_HISTORY_BYTES)):
+    /// counted as each event's text, its encoded frame and its entry. Over
+    /// it, idle topics are forgotten first (least recently used first), then
+    /// the publishing topic's oldest events (a client resuming from one of
+    /// those is told `expired`).
+    #[must_use]
+    pub fn with_max_history_bytes(mut self, bytes: usize) -> Self {
+        self.max_history_bytes = bytes;
+        self
     }
 
     /// The event type of gap notices (default `gap`), fixed in the program.

@@ -43,16 +43,21 @@
 //! goes); a topic with no subscribers and no history is forgotten.
 
 mod config;
+mod lifecycle;
 mod subscription;
 
 use std::borrow::Borrow;
 use std::collections::{HashMap, VecDeque};
+use std::fmt;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::Waker;
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
+
+use lifecycle::Topics;
 
 pub use config::{HubConfig, IdMode, LagPolicy};
 pub use subscription::Subscription;
@@ -77,12 +82,39 @@ pub type Filter = Arc<dyn Fn(&Published<'_>) -> bool + Send + Sync>;
 
 /// What [`Hub::publish`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PublishReport {
     /// The event's id (assigned by the hub with [`IdMode::Assign`]).
     pub id: Option<String>,
     /// How many subscribers it was queued for.
     pub delivered: usize,
+    /// Whether it was kept in the topic's history for resume: false with no
+    /// history configured, or when the hub is at
+    /// [`max_topics`](HubConfig::with_max_topics) with no idle topic to make
+    /// room and this is a new topic.
+    pub kept: bool,
 }
+
+/// The hub holds [`max_topics`](HubConfig::with_max_topics) topics, every
+/// one with subscribers, so a new topic cannot be made (idle topics are
+/// forgotten, least recently used first, to make room before this happens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubFull {
+    /// The cap.
+    pub max_topics: usize,
+}
+
+impl fmt::Display for HubFull {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the hub already holds {} topics, its limit, all with subscribers",
+            self.max_topics
+        )
+    }
+}
+
+impl std::error::Error for HubFull {}
 
 /// A broadcast hub; cheap to clone (all clones are the same hub).
 ///
@@ -101,11 +133,19 @@ impl<K> Clone for Hub<K> {
 
 struct Shared<K> {
     config: Arc<HubConfig>,
-    topics: Mutex<HashMap<K, Arc<TopicCell<K>>>>,
+    topics: Mutex<Topics<K>>,
     shutdown: Mutex<Option<Option<Frame>>>,
     /// Event numbers are hub-wide, so a topic's numbers only grow, even across
     /// topics, and a number tells where in every topic's timeline it falls.
     last_number: AtomicU64,
+    /// The newest number of an event forgotten with its topic: a topic made
+    /// anew treats ids up to it as expired.
+    forgotten_through: AtomicU64,
+    /// What all topics' histories hold, in bytes (see `Entry::cost`).
+    history_bytes: AtomicUsize,
+    /// The one task per hub that forgets idle topics whose history aged out.
+    sweeper_running: AtomicBool,
+    sweeper_wake: Arc<Notify>,
 }
 
 struct Entry {
@@ -113,6 +153,24 @@ struct Entry {
     number: u64,
     at: Instant,
     frame: Frame,
+    cost: usize,
+}
+
+impl Entry {
+    /// What an entry holds on the heap and inline: the event's text, its
+    /// encoded frame, and the entry itself.
+    fn cost_of(event: &Event, frame: &Frame) -> usize {
+        let text = [
+            event.data.as_deref(),
+            event.id.as_deref(),
+            event.event.as_deref(),
+            event.comment.as_deref(),
+        ]
+        .iter()
+        .map(|part| part.map_or(0, str::len))
+        .sum::<usize>();
+        text + frame.len() + std::mem::size_of::<Entry>()
+    }
 }
 
 impl Entry {
@@ -161,26 +219,43 @@ impl<K> TopicCell<K> {
     }
 }
 
-impl<K: Hash + Eq + Send + Sync> LeaveTopic for TopicCell<K> {
+impl<K: Hash + Eq + Clone + Send + Sync + 'static> LeaveTopic for TopicCell<K> {
     fn leave(&self, id: u64) {
         let Some(shared) = self.hub.upgrade() else {
             // The hub is gone, and its map with it: just let go of the queue.
             lock(&self.state).subscribers.remove(&id);
             return;
         };
-        let mut topics = lock(&shared.topics);
         let mut topic = lock(&self.state);
-        topic.subscribers.remove(&id);
-        // A topic that carried events is kept: its history and eviction mark
-        // are what resume relies on.
-        if topic.subscribers.is_empty() && !topic.used && !topic.removed {
+        if topic.subscribers.remove(&id).is_none() || !topic.subscribers.is_empty() || topic.removed
+        {
+            return;
+        }
+        // The last subscriber: the recent frames kept for subscribers go too.
+        topic.log = Arc::new(Log::new(shared.config.queue));
+        shared.trim(&mut topic, Instant::now());
+        // The topic's lock is held while the map's is taken (never the other
+        // way round), so a join cannot slip in between the check and the
+        // bookkeeping; the map's lock is never held while waiting for a topic.
+        let mut topics = lock(&shared.topics);
+        let expires = if topic.history.is_empty() {
+            // Nothing a resume could need: forgotten at once.
             topic.removed = true;
             let listed = topics
+                .map
                 .get(&self.key)
                 .is_some_and(|listed| std::ptr::eq(Arc::as_ptr(listed), self));
             if listed {
-                topics.remove(&self.key);
+                topics.map.remove(&self.key);
             }
+            None
+        } else {
+            topics.mark_idle(&self.key, &mut topic, &shared.config)
+        };
+        drop(topics);
+        drop(topic);
+        if expires.is_some() {
+            shared.schedule_sweep();
         }
     }
 }
@@ -190,8 +265,11 @@ struct Topic {
     history: VecDeque<Entry>,
     /// The number of the newest event evicted from history (0: none yet).
     evicted_through: u64,
-    /// The topic has carried events: it is kept, so resume knows its past.
-    used: bool,
+    /// Bytes its history holds (see `Entry::cost_of`).
+    history_bytes: usize,
+    /// Where the topic stands in the hub's idle order while it has no
+    /// subscriber (see `lifecycle`).
+    idle_tick: Option<u64>,
     subscribers: HashMap<u64, Subscriber>,
     /// Live frames for the subscribers without a filter.
     log: Arc<Log>,
@@ -229,49 +307,119 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Default for Hub<K> {
     }
 }
 
+impl<K: Hash + Eq + Clone + Send + Sync + 'static> Shared<K> {
+    /// Makes sure idle topics are forgotten when their history ages out,
+    /// with no further calls: one task per hub, started on first need, that
+    /// sleeps until the next expiry. Outside a Tokio runtime there is no
+    /// task, and expiries are swept as the hub is used instead.
+    fn schedule_sweep(self: &Arc<Self>) {
+        if self.sweeper_running.swap(true, Ordering::AcqRel) {
+            self.sweeper_wake.notify_one();
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(sweeper(Arc::downgrade(self), self.sweeper_wake.clone()));
+            }
+            Err(_) => self.sweeper_running.store(false, Ordering::Release),
+        }
+    }
+}
+
+/// Forgets idle topics as their history ages out, until none is scheduled
+/// (or the hub is gone: it holds the hub weakly, and never while asleep).
+async fn sweeper<K: Hash + Eq + Clone + Send + Sync + 'static>(
+    hub: Weak<Shared<K>>,
+    wake: Arc<Notify>,
+) {
+    loop {
+        let next = {
+            let Some(shared) = hub.upgrade() else { return };
+            let next = lock(&shared.topics).next_expiry();
+            if next.is_none() {
+                shared.sweeper_running.store(false, Ordering::Release);
+                // An expiry scheduled between the look and the store saw the
+                // task running and only notified it: look once more.
+                let again = lock(&shared.topics).next_expiry();
+                if again.is_none() || shared.sweeper_running.swap(true, Ordering::AcqRel) {
+                    return;
+                }
+            }
+            next
+        };
+        if let Some(next) = next {
+            let _ = tokio::time::timeout_at(next, wake.notified()).await;
+        }
+        let Some(shared) = hub.upgrade() else { return };
+        lock(&shared.topics).sweep(&shared, Instant::now());
+    }
+}
+
 impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
     /// A hub with the default [`HubConfig`].
+    #[must_use]
     pub fn new() -> Self {
         Self::with_config(HubConfig::default())
     }
 
     /// A hub with `config`.
+    #[must_use]
     pub fn with_config(config: HubConfig) -> Self {
         let last_number = AtomicU64::new(config.first_id - 1);
         Self {
             shared: Arc::new(Shared {
                 config: Arc::new(config),
-                topics: Mutex::new(HashMap::new()),
+                topics: Mutex::new(Topics::default()),
                 shutdown: Mutex::new(None),
                 last_number,
+                forgotten_through: AtomicU64::new(0),
+                history_bytes: AtomicUsize::new(0),
+                sweeper_running: AtomicBool::new(false),
+                sweeper_wake: Arc::new(Notify::new()),
             }),
         }
     }
 
-    fn topic<Q>(&self, key: &Q, create: bool) -> Option<Arc<TopicCell<K>>>
+    fn topic<Q>(&self, key: &Q, create: bool) -> Result<Option<Arc<TopicCell<K>>>, HubFull>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        let mut topics = lock(&self.shared.topics);
-        if let Some(topic) = topics.get(key) {
-            return Some(topic.clone());
+        let shared = &*self.shared;
+        let mut topics = lock(&shared.topics);
+        // Without a sweeper task (no runtime), expiries are swept here.
+        if let Some(due) = topics.next_expiry() {
+            let now = Instant::now();
+            if due <= now {
+                topics.sweep(shared, now);
+            }
+        }
+        if let Some(topic) = topics.map.get(key) {
+            return Ok(Some(topic.clone()));
         }
         if !create {
-            return None;
+            return Ok(None);
         }
-        let closed = lock(&self.shared.shutdown).is_some();
+        let max_topics = shared.config.max_topics;
+        if topics.map.len() >= max_topics
+            && !topics.evict(shared, None, |topics, _| topics.map.len() < max_topics)
+        {
+            return Err(HubFull { max_topics });
+        }
+        let closed = lock(&shared.shutdown).is_some();
         let topic = Arc::new(TopicCell {
             key: key.to_owned(),
             hub: Arc::downgrade(&self.shared),
             state: Mutex::new(Topic {
                 closed,
-                log: Arc::new(Log::new(self.shared.config.queue)),
+                log: Arc::new(Log::new(shared.config.queue)),
+                // Ids up to a forgotten topic's newest may be this topic's past.
+                evicted_through: shared.forgotten_through.load(Ordering::Relaxed),
                 ..Topic::default()
             }),
         });
-        topics.insert(key.to_owned(), topic.clone());
-        Some(topic)
+        topics.map.insert(key.to_owned(), topic.clone());
+        Ok(Some(topic))
     }
 
     /// Runs `f` on the live topic `key` (created if `create`), retrying if the
@@ -281,23 +429,36 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         key: &Q,
         create: bool,
         mut f: impl FnMut(&mut Topic, &Arc<TopicCell<K>>) -> R,
-    ) -> Option<R>
+    ) -> Result<Option<R>, HubFull>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         loop {
-            let topic_ref = self.topic(key, create)?;
+            let Some(topic_ref) = self.topic(key, create)? else {
+                return Ok(None);
+            };
             let mut topic = lock(&topic_ref.state);
             if !topic.removed {
-                return Some(f(&mut topic, &topic_ref));
+                return Ok(Some(f(&mut topic, &topic_ref)));
             }
+            // Being taken out of the map by whoever removed it: its lock is
+            // the only thing it waits for, so this is brief.
+            drop(topic);
+            std::thread::yield_now();
         }
     }
 
     /// Publishes `event` to every subscriber of `topic`: encoded once, the same
     /// bytes queued for all. Never waits: a full queue is handled by the
-    /// [`LagPolicy`]. With [`IdMode::Assign`] the event gets the hub's next number as its id (one counter for all topics: see [`IdMode::Assign`]).
+    /// [`LagPolicy`]. With [`IdMode::Assign`] the event gets the hub's next
+    /// number as its id (one counter for all topics: see [`IdMode::Assign`]).
+    ///
+    /// The event is kept in the topic's history (for resume) within the
+    /// history bounds of [`HubConfig`]; a topic nobody subscribes to is kept
+    /// only while its history lasts, and idle topics are the first forgotten
+    /// when the hub reaches [`max_topics`](HubConfig::with_max_topics) or
+    /// [`max_history_bytes`](HubConfig::with_max_history_bytes).
     ///
     /// The subscribers' tasks are woken once the event is queued for all of
     /// them and the topic is unlocked, so joining and leaving the topic never
@@ -308,19 +469,21 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        let config = &self.shared.config;
+        let shared = &*self.shared;
+        let config = &shared.config;
         let keep = config.history > 0;
         let mut event = Some(event);
         let published = self.with_topic(topic, keep, |topic, topic_ref| {
             let mut event = event.take().expect("published once");
-            let number = self.shared.last_number.fetch_add(1, Ordering::Relaxed) + 1;
-            topic.used = true;
+            let number = shared.last_number.fetch_add(1, Ordering::Relaxed) + 1;
             if config.ids == IdMode::Assign {
                 event.id = Some(itoa::Buffer::new().format(number).to_owned().into());
             }
             let frame = event.encode();
             let published = Published::of(&event);
-            topic.log.push(frame.clone());
+            if !topic.subscribers.is_empty() {
+                topic.log.push(frame.clone());
+            }
             let mut delivered = 0;
             let mut wakers = std::mem::take(&mut topic.wakers);
             topic.subscribers.retain(|_, subscriber| {
@@ -335,26 +498,41 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
                 pushed.queued
             });
             let id = event.id.as_deref().map(str::to_owned);
+            let mut expires = None;
             if keep {
                 let now = Instant::now();
+                let cost = Entry::cost_of(&event, &frame);
                 topic.history.push_back(Entry {
                     event,
                     number,
                     at: now,
                     frame,
+                    cost,
                 });
-                topic.trim(config, now);
+                topic.history_bytes += cost;
+                shared.history_bytes.fetch_add(cost, Ordering::Relaxed);
+                shared.trim(topic, now);
+                expires = shared.fit_history(topic, topic_ref);
             }
-            (PublishReport { id, delivered }, wakers, topic_ref.clone())
+            let report = PublishReport {
+                id,
+                delivered,
+                kept: keep,
+            };
+            (report, wakers, topic_ref.clone(), expires)
         });
         match published {
-            Some((report, wakers, topic)) => {
+            Ok(Some((report, wakers, topic, expires))) => {
                 topic.wake_gathered(wakers);
+                if expires.is_some() {
+                    self.shared.schedule_sweep();
+                }
                 report
             }
-            None => PublishReport {
+            Ok(None) | Err(HubFull { .. }) => PublishReport {
                 id: event.and_then(|e| e.id).map(std::borrow::Cow::into_owned),
                 delivered: 0,
+                kept: false,
             },
         }
     }
@@ -362,13 +540,32 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
     /// Subscribes to `topic`, resuming after `last_event_id` when given (pass
     /// the publisher's [`last_event_id`](crate::SsePublisher::last_event_id)).
     ///
-    /// The subscription is a source any adapter can publish.
+    /// The subscription is a source any adapter can publish. When the hub is
+    /// full (see [`try_subscribe`](Self::try_subscribe)), it sends a gap
+    /// event `{"reason":"full"}` and ends; the client retries after its
+    /// reconnection delay.
     pub fn subscribe<Q>(&self, topic: &Q, last_event_id: Option<&str>) -> Subscription
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         self.subscribe_filtered(topic, last_event_id, None)
+    }
+
+    /// Like [`subscribe`](Self::subscribe), but says when the hub is full:
+    /// it holds [`max_topics`](HubConfig::with_max_topics) topics, all with
+    /// subscribers, and `topic` is not one of them. A handler can then answer
+    /// 503 ([`SsePublisher::too_many_streams`](crate::SsePublisher::too_many_streams)).
+    pub fn try_subscribe<Q>(
+        &self,
+        topic: &Q,
+        last_event_id: Option<&str>,
+    ) -> Result<Subscription, HubFull>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        self.join(topic, last_event_id, None)
     }
 
     /// Like [`subscribe`](Self::subscribe), receiving only the events `filter`
@@ -395,14 +592,41 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        let config = &self.shared.config;
+        self.join(topic, last_event_id, filter)
+            .unwrap_or_else(|HubFull { .. }| {
+                let queue = Arc::new(Queue::new(self.shared.config.clone()));
+                let _ = queue.close(Some(self.shared.config.gap("full", None).encode()));
+                Subscription::detached(queue)
+            })
+    }
+
+    fn join<Q>(
+        &self,
+        topic: &Q,
+        last_event_id: Option<&str>,
+        filter: Option<Filter>,
+    ) -> Result<Subscription, HubFull>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let shared = &*self.shared;
+        let config = &shared.config;
         let queue = Arc::new(Queue::new(config.clone()));
-        let latest = self.shared.last_number.load(Ordering::Relaxed);
+        let latest = shared.last_number.load(Ordering::Relaxed);
         let joined = self.with_topic(topic, true, |topic, topic_ref| {
             if topic.closed {
+                if topic.subscribers.is_empty() && topic.history.is_empty() {
+                    // Made by this call on a hub that has shut down.
+                    topic.removed = true;
+                    lock(&shared.topics).remove(&topic_ref.key);
+                }
                 return None;
             }
-            topic.trim(config, Instant::now());
+            if topic.idle_tick.is_some() {
+                lock(&shared.topics).mark_active(topic);
+            }
+            shared.trim(topic, Instant::now());
             if let Some(last) = last_event_id {
                 queue.preload(topic.replay_after(last, config, latest, filter.as_ref()));
             }
@@ -417,15 +641,15 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
             };
             topic.subscribers.insert(id, subscriber);
             Some((id, topic_ref.clone()))
-        });
-        match joined.flatten() {
+        })?;
+        Ok(match joined.flatten() {
             Some((id, topic)) => Subscription::new(queue, Leave { topic, id }),
             None => {
                 // Nothing has polled the new queue: no task to wake.
-                let _ = queue.close(lock(&self.shared.shutdown).clone().flatten());
+                let _ = queue.close(lock(&shared.shutdown).clone().flatten());
                 Subscription::detached(queue)
             }
-        }
+        })
     }
 
     /// How many subscribers `topic` has now.
@@ -434,29 +658,47 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        self.topic(topic, false)
-            .map_or(0, |topic| lock(&topic.state).subscribers.len())
+        let cell = lock(&self.shared.topics).map.get(topic).cloned();
+        cell.map_or(0, |topic| lock(&topic.state).subscribers.len())
     }
 
     /// Forgets `topic`: its history, and its subscribers, whose streams end
-    /// after what they have queued.
+    /// after what they have queued. A client resuming from one of its ids
+    /// later is told it missed events (`expired`).
     pub fn remove_topic<Q>(&self, topic: &Q)
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        let removed = lock(&self.shared.topics).remove(topic);
-        if let Some(topic) = removed {
-            let mut topic = lock(&topic.state);
-            topic.removed = true;
+        let removed = lock(&self.shared.topics).map.remove(topic);
+        if let Some(cell) = removed {
+            let mut topic = lock(&cell.state);
+            self.shared.forget(&mut topic);
+            if topic.idle_tick.is_some() {
+                lock(&self.shared.topics).mark_active(&mut topic);
+            }
             end_subscriptions(topic, None);
         }
     }
 
-    /// How many topics the hub holds: those with subscribers, and those that
-    /// have carried events (until [`remove_topic`](Self::remove_topic)).
+    /// How many topics the hub holds: those with subscribers, and idle ones
+    /// (no subscriber) while their history lasts. At most
+    /// [`max_topics`](HubConfig::with_max_topics).
     pub fn topic_count(&self) -> usize {
-        lock(&self.shared.topics).len()
+        lock(&self.shared.topics).map.len()
+    }
+
+    /// How many topics have no subscriber and are kept for their history.
+    pub fn idle_topic_count(&self) -> usize {
+        lock(&self.shared.topics).idle_count()
+    }
+
+    /// What all topics' histories hold, in bytes: the events' text, their
+    /// encoded frames and the bookkeeping of each. At most
+    /// [`max_history_bytes`](HubConfig::with_max_history_bytes) plus the
+    /// newest event.
+    pub fn history_bytes(&self) -> usize {
+        self.shared.history_bytes.load(Ordering::Relaxed)
     }
 
     /// Ends every subscription (after what each has queued) and every future
@@ -472,7 +714,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
 
     fn close_all(&self, last: Option<Frame>) {
         *lock(&self.shared.shutdown) = Some(last.clone());
-        let topics: Vec<_> = lock(&self.shared.topics).values().cloned().collect();
+        let topics: Vec<_> = lock(&self.shared.topics).map.values().cloned().collect();
         for topic in topics {
             let mut topic = lock(&topic.state);
             topic.closed = true;
@@ -481,18 +723,56 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
     }
 }
 
+impl<K: Hash + Eq + Clone + Send + Sync + 'static> Shared<K> {
+    /// After a publish to `topic` (locked by the caller): keeps an idle topic
+    /// in the idle order, and brings all histories back under
+    /// `max_history_bytes` by forgetting idle topics, least recently used
+    /// first, then this topic's oldest events. Returns the topic's expiry,
+    /// when one was scheduled.
+    fn fit_history(&self, topic: &mut Topic, topic_ref: &TopicCell<K>) -> Option<Instant> {
+        let max_bytes = self.config.max_history_bytes;
+        let over = |shared: &Self| shared.history_bytes.load(Ordering::Relaxed) > max_bytes;
+        let idle = topic.subscribers.is_empty();
+        if !idle && !over(self) {
+            return None;
+        }
+        let mut topics = lock(&self.topics);
+        let expires = if idle {
+            topics.mark_idle(&topic_ref.key, topic, &self.config)
+        } else {
+            None
+        };
+        if over(self) && !topics.evict(self, Some(topic_ref), |_, shared| !over(shared)) {
+            drop(topics);
+            while over(self) && topic.history.len() > 1 {
+                if let Some(entry) = topic.history.pop_front() {
+                    topic.evicted_through = entry.number;
+                    topic.history_bytes -= entry.cost;
+                    self.history_bytes.fetch_sub(entry.cost, Ordering::Relaxed);
+                }
+            }
+        }
+        expires
+    }
+}
+
 impl Topic {
-    fn trim(&mut self, config: &HubConfig, now: Instant) {
+    /// Drops the events that are too many or too old; returns the bytes freed.
+    fn trim(&mut self, config: &HubConfig, now: Instant) -> usize {
         let expired = |entry: &Entry| {
             config
                 .max_age
                 .is_some_and(|max_age| now.saturating_duration_since(entry.at) > max_age)
         };
+        let mut freed = 0;
         while self.history.len() > config.history || self.history.front().is_some_and(expired) {
             if let Some(entry) = self.history.pop_front() {
                 self.evicted_through = entry.number;
+                freed += entry.cost;
             }
         }
+        self.history_bytes -= freed;
+        freed
     }
 
     /// The frames a subscriber resuming after `last` must get first, with a gap
@@ -532,5 +812,50 @@ impl Topic {
                 .collect(),
             Err(reason) => vec![config.gap(reason, None).encode()],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Leaving a topic whose lock is held elsewhere (a long fan-out, say)
+    /// waits for that topic only: the hub's map stays free, so other topics
+    /// are joined and published to meanwhile.
+    #[test]
+    fn leaving_a_busy_topic_holds_up_no_other_topic() {
+        let hub: Hub = Hub::new();
+        let busy = hub.subscribe("busy", None);
+        let cell = lock(&hub.shared.topics).map.get("busy").cloned().unwrap();
+        let held = lock(&cell.state);
+        let (left, leaving) = mpsc::channel();
+        let leaver = std::thread::spawn(move || {
+            drop(busy);
+            left.send(()).unwrap();
+        });
+        // The leaver is now waiting for the busy topic's lock.
+        std::thread::sleep(Duration::from_millis(50));
+        let (done, published) = mpsc::channel();
+        let other = hub.clone();
+        std::thread::spawn(move || {
+            let _quiet = other.subscribe("quiet", None);
+            other.publish("quiet", Event::message("on time"));
+            done.send(()).unwrap();
+        });
+        // Generous: it takes microseconds; before, it waited for the busy topic.
+        published
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a quiet topic was held up by another topic's leave");
+        assert!(
+            leaving.try_recv().is_err(),
+            "the leave waits for its own topic"
+        );
+        drop(held);
+        leaver.join().unwrap();
+        leaving.recv().unwrap();
+        assert_eq!(hub.subscriber_count("busy"), 0);
     }
 }

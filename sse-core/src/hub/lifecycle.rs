@@ -1,0 +1,209 @@
+//! Which topics a hub keeps: the map of topics, the least-recently-used
+//! order of idle ones (no subscriber, some history), and when their history
+//! ages out.
+//!
+//! Lock order: a topic's lock may be held while the map's is taken, never the
+//! other way round. Under the map's lock a topic is only ever `try_lock`ed
+//! (a busy topic is in use, so not one to forget), so the map lock is never
+//! held while waiting for a topic, and no topic waits for another.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::hash::Hash;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, TryLockError};
+
+use tokio::time::Instant;
+
+use super::{Shared, Topic, TopicCell};
+use crate::hub::config::HubConfig;
+
+/// How many idle topics one eviction looks at before giving up: busy ones
+/// are skipped, and a bounded look keeps the map's lock short.
+const EVICTION_CANDIDATES: usize = 16;
+
+/// When the event published `at` is too old for `max_age`: history keeps an
+/// event while its age is at most `max_age`, so it is due just after (a
+/// millisecond: timers are no finer).
+fn expiry(at: Instant, max_age: std::time::Duration) -> Instant {
+    at + max_age + std::time::Duration::from_millis(1)
+}
+
+/// The hub's topics and their idle order, under one lock.
+pub(super) struct Topics<K> {
+    pub(super) map: HashMap<K, Arc<TopicCell<K>>>,
+    /// Idle topics by the tick of their last use, oldest first.
+    idle: BTreeMap<u64, K>,
+    next_tick: u64,
+    /// When an idle topic's newest event ages out (with `max_age`), by tick.
+    /// Entries whose tick is no longer in `idle` are stale and skipped.
+    expiries: BinaryHeap<Reverse<(Instant, u64)>>,
+}
+
+impl<K> Default for Topics<K> {
+    fn default() -> Self {
+        Self {
+            map: HashMap::new(),
+            idle: BTreeMap::new(),
+            next_tick: 0,
+            expiries: BinaryHeap::new(),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone> Topics<K> {
+    /// Takes `key` out of the map.
+    pub(super) fn remove(&mut self, key: &K) {
+        self.map.remove(key);
+    }
+
+    /// How many topics are idle.
+    pub(super) fn idle_count(&self) -> usize {
+        self.idle.len()
+    }
+
+    /// Takes `topic` out of the idle order (it has a subscriber again, or is
+    /// about to be used).
+    pub(super) fn mark_active(&mut self, topic: &mut Topic) {
+        if let Some(tick) = topic.idle_tick.take() {
+            self.idle.remove(&tick);
+        }
+    }
+
+    /// Puts `topic` (which has history and no subscriber) last in the idle
+    /// order, and schedules its expiry; returns the expiry's deadline, if any.
+    pub(super) fn mark_idle(
+        &mut self,
+        key: &K,
+        topic: &mut Topic,
+        config: &HubConfig,
+    ) -> Option<Instant> {
+        self.mark_active(topic);
+        let tick = self.next_tick;
+        self.next_tick += 1;
+        topic.idle_tick = Some(tick);
+        self.idle.insert(tick, key.clone());
+        let deadline = config
+            .max_age
+            .zip(topic.history.back())
+            .map(|(max_age, newest)| expiry(newest.at, max_age))?;
+        self.expiries.push(Reverse((deadline, tick)));
+        Some(deadline)
+    }
+
+    /// The earliest scheduled expiry.
+    pub(super) fn next_expiry(&self) -> Option<Instant> {
+        self.expiries.peek().map(|Reverse((deadline, _))| *deadline)
+    }
+
+    /// Forgets the least recently used idle topics, other than `keep`, until
+    /// `enough` says so; false if it could not get there.
+    pub(super) fn evict(
+        &mut self,
+        shared: &Shared<K>,
+        keep: Option<&TopicCell<K>>,
+        mut enough: impl FnMut(&Self, &Shared<K>) -> bool,
+    ) -> bool {
+        let mut busy = Vec::new();
+        let mut looked = 0;
+        while !enough(self, shared) {
+            if looked == EVICTION_CANDIDATES {
+                break;
+            }
+            let Some((tick, key)) = self.idle.pop_first() else {
+                break;
+            };
+            looked += 1;
+            let Some(cell) = self.map.get(&key).cloned() else {
+                continue;
+            };
+            if keep.is_some_and(|keep| std::ptr::eq(keep, &*cell)) {
+                busy.push((tick, key));
+                continue;
+            }
+            let mut topic = match cell.state.try_lock() {
+                Ok(topic) => topic,
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => {
+                    busy.push((tick, key));
+                    continue;
+                }
+            };
+            if topic.idle_tick != Some(tick) || !topic.subscribers.is_empty() || topic.removed {
+                continue;
+            }
+            topic.idle_tick = None;
+            shared.forget(&mut topic);
+            self.map.remove(&key);
+        }
+        // Still idle, just busy now: they keep their place.
+        self.idle.extend(busy);
+        enough(self, shared)
+    }
+
+    /// Forgets the idle topics whose history has all aged out by `now`, and
+    /// trims the others that are due.
+    pub(super) fn sweep(&mut self, shared: &Shared<K>, now: Instant) {
+        let config = &shared.config;
+        while let Some(&Reverse((deadline, tick))) = self.expiries.peek() {
+            if deadline > now {
+                break;
+            }
+            self.expiries.pop();
+            let Some(key) = self.idle.get(&tick).cloned() else {
+                continue;
+            };
+            let Some(cell) = self.map.get(&key).cloned() else {
+                self.idle.remove(&tick);
+                continue;
+            };
+            let mut topic = match cell.state.try_lock() {
+                Ok(topic) => topic,
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => {
+                    // In use right now: look again a little later.
+                    let later = now + std::time::Duration::from_millis(100);
+                    self.expiries.push(Reverse((later, tick)));
+                    continue;
+                }
+            };
+            if topic.idle_tick != Some(tick) {
+                continue;
+            }
+            shared.trim(&mut topic, now);
+            if topic.history.is_empty() {
+                topic.idle_tick = None;
+                self.idle.remove(&tick);
+                shared.forget(&mut topic);
+                self.map.remove(&key);
+            } else if let Some(max_age) = config.max_age {
+                let newest = topic.history.back().map_or(now, |entry| entry.at);
+                // Later than now, so this loop ends whatever the clock does.
+                let due = expiry(newest, max_age).max(now + std::time::Duration::from_millis(1));
+                self.expiries.push(Reverse((due, tick)));
+            }
+        }
+    }
+}
+
+impl<K> Shared<K> {
+    /// Marks `topic` removed and lets go of its history, remembering how far
+    /// its numbers went: a client resuming from one of them is told it
+    /// missed events (`expired`) instead of silently getting nothing.
+    pub(super) fn forget(&self, topic: &mut Topic) {
+        topic.removed = true;
+        if let Some(newest) = topic.history.back() {
+            self.forgotten_through
+                .fetch_max(newest.number, Ordering::Relaxed);
+        }
+        topic.history.clear();
+        self.history_bytes
+            .fetch_sub(std::mem::take(&mut topic.history_bytes), Ordering::Relaxed);
+    }
+
+    /// Drops the events of `topic` that are too many or too old.
+    pub(super) fn trim(&self, topic: &mut Topic, now: Instant) {
+        let freed = topic.trim(&self.config, now);
+        self.history_bytes.fetch_sub(freed, Ordering::Relaxed);
+    }
+}
