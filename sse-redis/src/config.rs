@@ -23,6 +23,7 @@ pub struct RedisHubConfig {
     pub(crate) block: Duration,
     pub(crate) command_timeout: Duration,
     pub(crate) queue: usize,
+    pub(crate) replay_page: usize,
     pub(crate) lag_policy: LagPolicy,
 }
 
@@ -35,6 +36,7 @@ impl Default for RedisHubConfig {
             block: Duration::from_secs(1),
             command_timeout: Duration::from_secs(2),
             queue: 64,
+            replay_page: 64,
             lag_policy: LagPolicy::Disconnect,
         }
     }
@@ -87,10 +89,25 @@ impl RedisHubConfig {
         self
     }
 
-    /// At most `frames` events wait for one local subscriber (default 64).
+    /// At most `frames` live events wait for one local subscriber (default
+    /// 64). Live frames are encoded once per node and shared by its
+    /// subscribers; a resume's replay is bounded apart, by
+    /// [`with_replay_page`](Self::with_replay_page).
     #[must_use]
     pub fn with_queue(mut self, frames: usize) -> Self {
         self.queue = frames.max(1);
+        self
+    }
+
+    /// A resume reads its replay from Redis `entries` at a time (default 64,
+    /// at least 1): one `XRANGE` per page, the next one only once the client
+    /// has taken the previous page. A resuming connection holds at most one
+    /// page of replayed events, whatever the length of the stream, so this is
+    /// the per-connection memory of a resume (about `entries` × event size)
+    /// traded against the Redis round trips of a long replay.
+    #[must_use]
+    pub fn with_replay_page(mut self, entries: usize) -> Self {
+        self.replay_page = entries.max(1);
         self
     }
 

@@ -16,6 +16,7 @@ use crate::entry;
 use crate::error::{within, Error};
 use crate::id::StreamId;
 use crate::reader::TopicReader;
+use crate::replay::Replay;
 use crate::subscription::RedisSubscription;
 
 /// Where a new subscription starts.
@@ -39,7 +40,10 @@ enum Resume {
 /// * `subscribe` with a `Last-Event-ID` replays the entries after it from
 ///   Redis, then continues live, with no duplicate and no gap: the replay
 ///   range ends exactly where the node's live feed for the new subscriber
-///   starts.
+///   starts. The replay is read in pages of
+///   [`with_replay_page`](RedisHubConfig::with_replay_page) entries, each
+///   requested once the client has taken the previous one, so a resume
+///   holds at most one page per connection however long the stream.
 #[derive(Clone)]
 pub struct RedisHub {
     pub(crate) inner: Arc<Inner>,
@@ -147,7 +151,15 @@ impl RedisHub {
     /// When the id cannot be resumed from exactly, a gap event comes first
     /// (as with [`ssekit::hub`]): `expired` if the stream was trimmed past it
     /// (then the whole remaining history follows), `unknown` if it is not an
-    /// id of this stream (then live events follow).
+    /// id of this stream (then live events follow). History trimmed away
+    /// while the replay is read, past what was delivered, gives an `expired`
+    /// gap there too, then what is left.
+    ///
+    /// The replay is read from Redis a page at a time
+    /// ([`with_replay_page`](RedisHubConfig::with_replay_page) entries), the
+    /// next page only once the client has taken the last frame of the previous
+    /// one: a stalled client holds one page at most. A page that cannot be read
+    /// ends the stream with an `Err`, as a failed start does.
     pub fn subscribe(&self, topic: &str, last_event_id: Option<&str>) -> RedisSubscription {
         let hub = self.clone();
         let topic = topic.to_owned();
@@ -176,7 +188,7 @@ impl RedisHub {
         &self,
         topic: &str,
         last_event_id: Option<&str>,
-    ) -> Result<(VecDeque<Frame>, ssekit::hub::Subscription), Error> {
+    ) -> Result<(Replay, ssekit::hub::Subscription), Error> {
         if self.inner.shut_down.load(Ordering::Acquire) {
             return Err(Error::Shutdown);
         }
@@ -196,9 +208,10 @@ impl RedisHub {
         };
         let (live, upper) = TopicReader::join(self, topic, after).await?;
         let replay = match resume {
-            Resume::Live => VecDeque::new(),
-            Resume::Unknown => VecDeque::from([self.gap("unknown")]),
-            Resume::After(after) => self.replay(topic, after, upper).await?,
+            Resume::Live => Replay::ready(VecDeque::new()),
+            Resume::Unknown => Replay::ready(VecDeque::from([self.gap("unknown")])),
+            // Only the first page is read here; the rest as the client drains.
+            Resume::After(after) => Replay::start(self, topic, after, upper).await?,
         };
         Ok((replay, live))
     }
@@ -211,52 +224,7 @@ impl RedisHub {
         StreamInfo::or_empty(within(self.inner.config.command_timeout, info).await)
     }
 
-    /// The frames after `after` up to `upper` (where the live feed starts),
-    /// preceded by a gap notice when history was trimmed past `after`. Read in
-    /// one transaction, so trimming cannot slip between the check and the read.
-    async fn replay(
-        &self,
-        topic: &str,
-        after: StreamId,
-        upper: StreamId,
-    ) -> Result<VecDeque<Frame>, Error> {
-        if upper <= after {
-            return Ok(VecDeque::new());
-        }
-        let key = self.inner.key(topic);
-        let mut snapshot = redis::pipe();
-        snapshot.atomic();
-        snapshot.cmd("XINFO").arg("STREAM").arg(&key);
-        snapshot
-            .cmd("XRANGE")
-            .arg(&key)
-            .arg(format!("({after}"))
-            .arg(upper.to_string());
-        let mut commands = self.inner.commands.clone();
-        let (info, entries): (Value, redis::streams::StreamRangeReply) = within(
-            self.inner.config.command_timeout,
-            snapshot.query_async(&mut commands),
-        )
-        .await?;
-        let info = StreamInfo::or_empty(Ok(info))?;
-        let mut frames = VecDeque::with_capacity(entries.ids.len() + 1);
-        // Trimming is only known up to the oldest kept entry: an id older than
-        // it may have missed events, and is told so (never silently cut).
-        if info.entries_added > info.length as u64
-            && info.first_entry.is_some_and(|first| after < first)
-        {
-            frames.push_back(self.gap("expired"));
-        }
-        frames.extend(
-            entries
-                .ids
-                .iter()
-                .map(|entry| entry::event(&entry.id, &entry.map).encode()),
-        );
-        Ok(frames)
-    }
-
-    fn gap(&self, reason: &str) -> Frame {
+    pub(crate) fn gap(&self, reason: &str) -> Frame {
         self.inner.gaps.gap_notice(reason, None).encode()
     }
 }
@@ -277,16 +245,16 @@ pub(crate) fn manager_config(config: &RedisHubConfig) -> ConnectionManagerConfig
 
 /// The parts of `XINFO STREAM` resume needs.
 #[derive(Default)]
-struct StreamInfo {
-    length: usize,
-    entries_added: u64,
-    last_generated: StreamId,
-    first_entry: Option<StreamId>,
+pub(crate) struct StreamInfo {
+    pub(crate) length: usize,
+    pub(crate) entries_added: u64,
+    pub(crate) last_generated: StreamId,
+    pub(crate) first_entry: Option<StreamId>,
 }
 
 impl StreamInfo {
     /// A missing key is a stream that never had an entry.
-    fn or_empty(reply: Result<Value, Error>) -> Result<Self, Error> {
+    pub(crate) fn or_empty(reply: Result<Value, Error>) -> Result<Self, Error> {
         match reply {
             Ok(value) => Ok(Self::parse(value)),
             Err(Error::Redis(error)) if error.to_string().contains("no such key") => {

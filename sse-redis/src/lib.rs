@@ -35,7 +35,19 @@
 //!   first, then all that is left; an id this stream never issued gives
 //!   `{"reason":"unknown"}`, then live events. (Trimming is only known to the
 //!   oldest kept entry, so a resume from exactly the newest trimmed id is
-//!   also reported as `expired`, never silently cut.)
+//!   also reported as `expired`, never silently cut.) History trimmed while
+//!   the replay is being sent is reported the same way: if entries after the
+//!   last one delivered were trimmed away, an `expired` gap comes there, then
+//!   what is left (trimming only what was already delivered gives no gap).
+//!   A Redis failure mid-replay ends the stream with an `Err`, so the client
+//!   resumes after the last event it got.
+//! * **Bounded resume.** The replay is read from Redis in pages of
+//!   [`with_replay_page`](RedisHubConfig::with_replay_page) entries (default
+//!   64), each requested only once the client has taken the previous one: a
+//!   resuming connection holds at most one page of replayed events (about
+//!   64 × the event size by default), however long the stream and however
+//!   slowly its client reads. A resume from the start of a long stream costs
+//!   Redis round trips, not memory.
 //! * **Publishing.** `publish` returns the id once Redis has acknowledged the
 //!   event, or an error after the command timeout: never a hang, never a
 //!   silent loss. An acknowledged event survives a Redis restart only if
@@ -61,6 +73,7 @@ mod error;
 mod hub;
 mod id;
 mod reader;
+mod replay;
 mod subscription;
 pub mod testing;
 

@@ -1,6 +1,6 @@
-//! A subscriber's stream: the replay from Redis, then the node's live feed.
+//! A subscriber's stream: the replay from Redis (read a page at a time, as
+//! the client drains it), then the node's live feed.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -11,31 +11,55 @@ use ssekit::hub::Subscription;
 use ssekit::Frame;
 
 use crate::error::Error;
+use crate::replay::Replay;
 
-type Start = Pin<Box<dyn Future<Output = Result<(VecDeque<Frame>, Subscription), Error>> + Send>>;
+type Start = Pin<Box<dyn Future<Output = Result<(Replay, Subscription), Error>> + Send>>;
 
 /// A subscription to a [`RedisHub`](crate::RedisHub) topic: publish it as a
 /// response. It yields `Err` (which ends the response cleanly, so the client
-/// reconnects and resumes) if Redis cannot be reached when it starts.
+/// reconnects and resumes) if Redis cannot be reached when it starts, or while
+/// it reads a resume's replay (read one page at a time, as the client drains
+/// it; see [`RedisHub::subscribe`](crate::RedisHub::subscribe)).
 pub struct RedisSubscription {
     state: State,
 }
 
 enum State {
     Starting(Start),
-    Streaming {
-        replay: VecDeque<Frame>,
-        live: Subscription,
-    },
+    Streaming { replay: Replay, live: Subscription },
     Done,
 }
 
 impl RedisSubscription {
     pub(crate) fn new(
-        start: impl Future<Output = Result<(VecDeque<Frame>, Subscription), Error>> + Send + 'static,
+        start: impl Future<Output = Result<(Replay, Subscription), Error>> + Send + 'static,
     ) -> Self {
         Self {
             state: State::Starting(Box::pin(start)),
+        }
+    }
+
+    /// Frames of the replay read from Redis and not yet yielded: at most one
+    /// page (and a gap notice). For tests of the per-connection bound; not
+    /// part of the stable API.
+    #[doc(hidden)]
+    pub fn replay_buffered(&self) -> usize {
+        match &self.state {
+            State::Streaming { replay, .. } => replay.buffered(),
+            State::Starting(_) | State::Done => 0,
+        }
+    }
+
+    /// Entries of the replay received from Redis so far, each counted once
+    /// (one more than yielded and buffered while the next page's first entry,
+    /// read ahead to know where it starts, is pending; 0 before the start and
+    /// after an error). For tests of the per-connection bound; not part of
+    /// the stable API.
+    #[doc(hidden)]
+    pub fn replay_read(&self) -> u64 {
+        match &self.state {
+            State::Streaming { replay, .. } => replay.read(),
+            State::Starting(_) | State::Done => 0,
         }
     }
 }
@@ -56,12 +80,18 @@ impl Stream for RedisSubscription {
                         return Poll::Ready(Some(Err(error)));
                     }
                 },
-                State::Streaming { replay, live } => {
-                    if let Some(frame) = replay.pop_front() {
-                        return Poll::Ready(Some(Ok(frame)));
+                State::Streaming { replay, live } => match replay.poll_next(cx) {
+                    Poll::Ready(Some(Ok(frame))) => return Poll::Ready(Some(Ok(frame))),
+                    Poll::Pending => return Poll::Pending,
+                    // The replay reached `upper`: the live feed starts after it.
+                    Poll::Ready(None) => {
+                        return Pin::new(live).poll_next(cx).map(|frame| frame.map(Ok))
                     }
-                    return Pin::new(live).poll_next(cx).map(|frame| frame.map(Ok));
-                }
+                    Poll::Ready(Some(Err(error))) => {
+                        self.state = State::Done;
+                        return Poll::Ready(Some(Err(error)));
+                    }
+                },
                 State::Done => return Poll::Ready(None),
             }
         }

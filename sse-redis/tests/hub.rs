@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use ssekit::decode::{events, MessageEvent};
 use ssekit::Event;
 use ssekit_redis::testing::RedisServer;
-use ssekit_redis::{RedisHub, RedisHubConfig, RedisSubscription};
+use ssekit_redis::{RedisHub, RedisHubConfig, RedisSubscription, StreamId};
 
 const WITHIN: Duration = Duration::from_secs(10);
 
@@ -332,4 +332,253 @@ async fn shutdown_ends_local_streams() {
         hub.publish("t", Event::message("x")).await,
         Err(ssekit_redis::Error::Shutdown)
     ));
+}
+
+/// Publishes `count` events to `topic`, `concurrently` at a time; returns
+/// their ids in stream order.
+async fn publish_many(
+    hub: &RedisHub,
+    topic: &str,
+    count: usize,
+    concurrently: usize,
+    data: impl Fn(usize) -> String,
+) -> Vec<String> {
+    let mut ids = Vec::with_capacity(count);
+    for chunk in (0..count).collect::<Vec<_>>().chunks(concurrently) {
+        let batch = chunk
+            .iter()
+            .map(|&i| hub.publish(topic, Event::message(data(i))));
+        for id in futures_util::future::join_all(batch).await {
+            ids.push(id.unwrap());
+        }
+    }
+    ids.sort_by_key(|id| id.parse::<StreamId>().unwrap());
+    ids
+}
+
+/// The next frame of a subscription, as its one event.
+async fn next_event(subscription: &mut RedisSubscription) -> MessageEvent {
+    let mut events = take(subscription, 1).await;
+    assert_eq!(events.len(), 1, "one event per frame");
+    events.remove(0)
+}
+
+async fn xtrim_exactly(redis: &RedisServer, key: &str, keep: usize) {
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let _: usize = redis::cmd("XTRIM")
+        .arg(key)
+        .arg("MAXLEN")
+        .arg(keep)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+}
+
+/// Takes `n` events into `seen` (their ids), checking that the subscription
+/// never holds more than a page of replay.
+async fn drain(resumed: &mut RedisSubscription, seen: &mut Vec<String>, page: usize, n: usize) {
+    for _ in 0..n {
+        seen.push(next_event(resumed).await.last_event_id);
+        assert!(resumed.replay_buffered() <= page, "more than one page held");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_resume_comes_in_many_pages_then_live_with_no_gap_and_no_duplicate() {
+    const PAGE: usize = 16;
+    let redis = RedisServer::start().unwrap();
+    let publisher = node(&redis).await;
+    // A queue large enough for every live event published during the replay.
+    let config = RedisHubConfig::default()
+        .with_replay_page(PAGE)
+        .with_queue(4096);
+    let reader = node_with(&redis, config).await;
+    // Keep the topic read on the subscribing node, so the join races a live feed.
+    let watcher = joined(reader.subscribe("t", None)).await;
+    let mut ids = publish_many(&publisher, "t", 600, 1, |i| i.to_string()).await;
+    let background = {
+        let publisher = publisher.clone();
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..100 {
+                ids.push(
+                    publisher
+                        .publish("t", Event::message(format!("bg {i}")))
+                        .await
+                        .unwrap(),
+                );
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            ids
+        })
+    };
+    let mut resumed = reader.subscribe("t", Some(&ids[0]));
+    let mut seen = vec![next_event(&mut resumed).await.last_event_id];
+    drain(&mut resumed, &mut seen, PAGE, 200).await;
+    // Published after the join, while the replay is still being read.
+    for i in 0..5 {
+        ids.push(
+            publisher
+                .publish("t", Event::message(format!("mid {i}")))
+                .await
+                .unwrap(),
+        );
+    }
+    drain(&mut resumed, &mut seen, PAGE, 200).await;
+    for i in 5..10 {
+        ids.push(
+            publisher
+                .publish("t", Event::message(format!("mid {i}")))
+                .await
+                .unwrap(),
+        );
+    }
+    ids.extend(background.await.unwrap());
+    ids.sort_by_key(|id| id.parse::<StreamId>().unwrap());
+    let expected = &ids[1..];
+    let left = expected.len() - seen.len();
+    drain(&mut resumed, &mut seen, PAGE, left).await;
+    assert_eq!(
+        seen, expected,
+        "every entry once, in order, across the seam"
+    );
+    assert!(
+        resumed.replay_read() >= 599,
+        "the replay covered the history, {} entries in pages of {PAGE}",
+        resumed.replay_read()
+    );
+    assert_eq!(resumed.replay_buffered(), 0);
+    drop(watcher);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_resume_of_a_long_stream_holds_at_most_one_page() {
+    // The default page: 64 entries.
+    const PAGE: usize = 64;
+    const ENTRIES: usize = 2_000;
+    let redis = RedisServer::start().unwrap();
+    let hub = node(&redis).await;
+    let body = "x".repeat(16 * 1024);
+    // 2 000 × 16 KiB: a 32 MB stream.
+    let ids = publish_many(&hub, "t", ENTRIES, 50, |i| format!("{i} {body}")).await;
+    let mut stalled = Vec::new();
+    for _ in 0..10 {
+        let mut subscription = hub.subscribe("t", Some("0-0"));
+        assert_eq!(next_event(&mut subscription).await.last_event_id, ids[0]);
+        stalled.push(subscription);
+    }
+    let check = |stalled: &[RedisSubscription]| {
+        for subscription in stalled {
+            // The page and the next one's first entry, read ahead for its id.
+            assert!(
+                subscription.replay_read() <= PAGE as u64 + 1,
+                "read ahead of the client: {} entries",
+                subscription.replay_read()
+            );
+            assert!(
+                subscription.replay_buffered() < PAGE,
+                "holds {} frames",
+                subscription.replay_buffered()
+            );
+        }
+    };
+    check(&stalled);
+    // Nothing is read behind a client's back, however long it stalls.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    check(&stalled);
+    // Once drained, one of them got every entry once, in order, never holding
+    // more than a page.
+    let mut subscription = stalled.pop().unwrap();
+    for (delivered, id) in ids.iter().enumerate().skip(1) {
+        let event = next_event(&mut subscription).await;
+        assert_eq!(&event.last_event_id, id);
+        assert!(event.data.starts_with(&format!("{delivered} ")));
+        assert!(subscription.replay_buffered() < PAGE);
+        assert!(subscription.replay_read() - (delivered as u64 + 1) <= PAGE as u64);
+    }
+    assert_eq!(subscription.replay_read(), ENTRIES as u64);
+    check(&stalled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trimming_past_the_last_delivered_entry_mid_replay_gives_an_expired_gap() {
+    let redis = RedisServer::start().unwrap();
+    let hub = node_with(&redis, RedisHubConfig::default().with_replay_page(10)).await;
+    let ids = publish_many(&hub, "t", 100, 1, |i| i.to_string()).await;
+    let mut resumed = hub.subscribe("t", Some("0-0"));
+    let mut seen = vec![next_event(&mut resumed).await];
+    // The first page (0..=9) is read; 10..=49 go before the next one.
+    xtrim_exactly(&redis, "sse:t", 50).await;
+    while seen.last().unwrap().data != "99" {
+        seen.push(next_event(&mut resumed).await);
+    }
+    let gap = seen.remove(10);
+    assert_eq!(
+        (gap.event_type.as_str(), gap.data.as_str()),
+        ("gap", r#"{"reason":"expired"}"#)
+    );
+    let expected: Vec<String> = (0..10).chain(50..100).map(|i| i.to_string()).collect();
+    assert_eq!(data(&seen), expected, "the gap, not a silent hole");
+    let expected_ids: Vec<&str> = ids[..10]
+        .iter()
+        .chain(&ids[50..])
+        .map(String::as_str)
+        .collect();
+    let seen_ids: Vec<&str> = seen.iter().map(|e| e.last_event_id.as_str()).collect();
+    assert_eq!(seen_ids, expected_ids);
+    hub.publish("t", Event::message("live")).await.unwrap();
+    assert_eq!(data(&take(&mut resumed, 1).await), ["live"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trimming_only_delivered_entries_mid_replay_gives_no_gap() {
+    let redis = RedisServer::start().unwrap();
+    let hub = node_with(&redis, RedisHubConfig::default().with_replay_page(10)).await;
+    publish_many(&hub, "t", 100, 1, |i| i.to_string()).await;
+    let mut resumed = hub.subscribe("t", Some("0-0"));
+    let mut seen = vec![next_event(&mut resumed).await];
+    // Exactly the first page (0..=9) goes: the next page starts with 10.
+    xtrim_exactly(&redis, "sse:t", 90).await;
+    while seen.last().unwrap().data != "99" {
+        seen.push(next_event(&mut resumed).await);
+    }
+    let expected: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+    assert_eq!(data(&seen), expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_failure_mid_replay_ends_the_stream_with_an_error() {
+    let mut redis = RedisServer::start().unwrap();
+    let config = RedisHubConfig::default()
+        .with_replay_page(10)
+        .with_command_timeout(Duration::from_millis(500));
+    let hub = node_with(&redis, config).await;
+    publish_many(&hub, "t", 100, 1, |i| i.to_string()).await;
+    let mut resumed = hub.subscribe("t", Some("0-0"));
+    assert_eq!(
+        data(&take(&mut resumed, 10).await),
+        (0..10).map(|i| i.to_string()).collect::<Vec<_>>()
+    );
+    redis.kill();
+    let next = tokio::time::timeout(WITHIN, resumed.next())
+        .await
+        .expect("fails within the command timeout, no hang");
+    assert!(matches!(next, Some(Err(_))), "an error, not a silent end");
+    assert!(resumed.next().await.is_none(), "the stream ends after it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_mid_replay_ends_the_stream() {
+    let redis = RedisServer::start().unwrap();
+    let hub = node_with(&redis, RedisHubConfig::default().with_replay_page(10)).await;
+    publish_many(&hub, "t", 100, 1, |i| i.to_string()).await;
+    let mut resumed = hub.subscribe("t", Some("0-0"));
+    take(&mut resumed, 1).await;
+    hub.shutdown();
+    // What is already read goes out; no further page is read.
+    assert_eq!(take(&mut resumed, 9).await.last().unwrap().data, "9");
+    let next = tokio::time::timeout(WITHIN, resumed.next()).await.unwrap();
+    assert!(matches!(next, Some(Err(ssekit_redis::Error::Shutdown))));
+    assert!(resumed.next().await.is_none());
 }
