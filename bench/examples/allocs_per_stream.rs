@@ -12,10 +12,8 @@
 //! bytes still held per body. The framework's own connection state (hyper's buffers, the
 //! task) is the same for both and not counted.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 use std::task::{Context, Waker};
 
 use axum::extract::FromRequestParts;
@@ -23,29 +21,7 @@ use axum::response::IntoResponse;
 use futures_util::{FutureExt, StreamExt};
 use http_body::Body as _;
 use ssekit::SsePublisher;
-
-/// The system allocator, counting the blocks and bytes held.
-struct Counting;
-
-static BLOCKS: AtomicIsize = AtomicIsize::new(0);
-static BYTES: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every call is forwarded to the system allocator unchanged.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        BLOCKS.fetch_add(1, Relaxed);
-        BYTES.fetch_add(layout.size() as isize, Relaxed);
-        // SAFETY: the caller's contract is the system allocator's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        BLOCKS.fetch_sub(1, Relaxed);
-        BYTES.fetch_sub(layout.size() as isize, Relaxed);
-        // SAFETY: the caller's contract is the system allocator's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use ssekit_bench::alloc_count::{held, Counting};
 
 #[global_allocator]
 static COUNTING: Counting = Counting;
@@ -59,17 +35,14 @@ fn held_per_body(mut make: impl FnMut() -> axum::body::Body) -> (f64, f64) {
     let mut bodies = Vec::with_capacity(BODIES);
     // The first one may set up shared state (the hub's topic): not counted.
     bodies.push(make());
-    let (blocks, bytes) = (BLOCKS.load(Relaxed), BYTES.load(Relaxed));
+    let (blocks, bytes) = held();
     for _ in 1..BODIES {
         let mut body = make();
         let _ = Pin::new(&mut body).poll_frame(&mut cx);
         bodies.push(body);
     }
     let per_body = |now: isize, before: isize| (now - before) as f64 / (BODIES - 1) as f64;
-    (
-        per_body(BLOCKS.load(Relaxed), blocks),
-        per_body(BYTES.load(Relaxed), bytes),
-    )
+    (per_body(held().0, blocks), per_body(held().1, bytes))
 }
 
 fn main() {

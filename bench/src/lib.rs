@@ -66,6 +66,8 @@ pub fn listener() -> std::io::Result<std::net::TcpListener> {
 
 /// The line protocol between `bench-all` (or a test) and the two binaries:
 /// each prints `PORT <n>`, `READY …` or `DONE key=value …` lines on stdout.
+pub mod alloc_count;
+
 pub mod lines {
     use std::io::BufRead;
 
