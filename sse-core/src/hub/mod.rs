@@ -36,11 +36,19 @@
 //!
 //! # Bounds
 //!
-//! History is bounded by count and optionally age. Each subscriber has a
-//! bounded queue: publishing never waits for a subscriber and a stuck client
-//! never holds more than its queue (see [`LagPolicy`]). Subscriptions leave
-//! their topic when dropped (the framework drops the response when the client
-//! goes); a topic with no subscribers and no history is forgotten.
+//! History is bounded by count and optionally age per topic, and in bytes
+//! across topics ([`HubConfig::with_max_history_bytes`]). Each subscriber has
+//! a bounded queue: publishing never waits for a subscriber and a stuck
+//! client never holds more than its queue (see [`LagPolicy`]). Subscriptions
+//! leave their topic when dropped (the framework drops the response when the
+//! client goes).
+//!
+//! A topic with no subscriber is kept only while it holds history: at once
+//! forgotten without history, and once its newest event is older than
+//! [`max_age`](HubConfig::with_max_age), by one sweeper task per hub. The
+//! hub holds at most [`max_topics`](HubConfig::with_max_topics) topics:
+//! past it, the least recently used idle topic is forgotten, and a new topic
+//! is refused ([`HubFull`]) only when every topic has subscribers.
 
 mod config;
 mod lifecycle;
