@@ -66,7 +66,7 @@ fuzz_target!(|input: Input| {
     }
     if let Some(value) = &input.event {
         match expect_refusal(
-            event.clone().with_event(value.as_str()),
+            event.clone().try_with_event(value.as_str()),
             Field::Event,
             value,
             b"\r\n",
@@ -77,7 +77,7 @@ fuzz_target!(|input: Input| {
     }
     if let Some(value) = &input.id {
         match expect_refusal(
-            event.clone().with_id(value.as_str()),
+            event.clone().try_with_id(value.as_str()),
             Field::Id,
             value,
             b"\r\n\0",
