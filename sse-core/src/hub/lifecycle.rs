@@ -7,7 +7,7 @@
 //! (a busy topic is in use, so not one to forget), so the map lock is never
 //! held while waiting for a topic, and no topic waits for another.
 
-use std::cmp::Reverse;
+use std::cmp::{Ordering as Order, Reverse};
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::hash::Hash;
 use std::sync::atomic::Ordering;
@@ -18,9 +18,11 @@ use tokio::time::Instant;
 use super::{Shared, Topic, TopicCell};
 use crate::hub::config::HubConfig;
 
-/// How many idle topics one eviction looks at before giving up: busy ones
-/// are skipped, and a bounded look keeps the map's lock short.
-const EVICTION_CANDIDATES: usize = 16;
+/// How many busy idle topics one eviction skips before giving up: a busy
+/// topic is in use, and a bounded look keeps the map's lock short. Topics
+/// that can be forgotten are, as many as it takes: each gives back what an
+/// earlier publish added, so the work is paid for once.
+const BUSY_SKIPS: usize = 16;
 
 /// When the event published `at` is too old for `max_age`: history keeps an
 /// event while its age is at most `max_age`, so it is due just after (a
@@ -35,9 +37,35 @@ pub(super) struct Topics<K> {
     /// Idle topics by the tick of their last use, oldest first.
     idle: BTreeMap<u64, K>,
     next_tick: u64,
-    /// When an idle topic's newest event ages out (with `max_age`), by tick.
-    /// Entries whose tick is no longer in `idle` are stale and skipped.
-    expiries: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// When an idle topic's history is due to be looked at (with `max_age`):
+    /// one entry per topic whose `expiry` is set.
+    pub(super) expiries: BinaryHeap<Reverse<Expiry<K>>>,
+}
+
+/// A topic to look at when its history may have aged out.
+pub(super) struct Expiry<K> {
+    due: Instant,
+    key: K,
+}
+
+impl<K> PartialEq for Expiry<K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.due == other.due
+    }
+}
+
+impl<K> Eq for Expiry<K> {}
+
+impl<K> PartialOrd for Expiry<K> {
+    fn partial_cmp(&self, other: &Self) -> Option<Order> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<K> Ord for Expiry<K> {
+    fn cmp(&self, other: &Self) -> Order {
+        self.due.cmp(&other.due)
+    }
 }
 
 impl<K> Default for Topics<K> {
@@ -71,7 +99,8 @@ impl<K: Hash + Eq + Clone> Topics<K> {
     }
 
     /// Puts `topic` (which has history and no subscriber) last in the idle
-    /// order, and schedules its expiry; returns the expiry's deadline, if any.
+    /// order, and schedules a look at its history unless one is due already
+    /// (that look schedules the next); returns the new expiry, if any.
     pub(super) fn mark_idle(
         &mut self,
         key: &K,
@@ -83,17 +112,24 @@ impl<K: Hash + Eq + Clone> Topics<K> {
         self.next_tick += 1;
         topic.idle_tick = Some(tick);
         self.idle.insert(tick, key.clone());
-        let deadline = config
+        if topic.expiry.is_some() {
+            return None;
+        }
+        let due = config
             .max_age
             .zip(topic.history.back())
             .map(|(max_age, newest)| expiry(newest.at, max_age))?;
-        self.expiries.push(Reverse((deadline, tick)));
-        Some(deadline)
+        topic.expiry = Some(due);
+        self.expiries.push(Reverse(Expiry {
+            due,
+            key: key.clone(),
+        }));
+        Some(due)
     }
 
     /// The earliest scheduled expiry.
     pub(super) fn next_expiry(&self) -> Option<Instant> {
-        self.expiries.peek().map(|Reverse((deadline, _))| *deadline)
+        self.expiries.peek().map(|Reverse(expiry)| expiry.due)
     }
 
     /// Forgets the least recently used idle topics, other than `keep`, until
@@ -105,15 +141,10 @@ impl<K: Hash + Eq + Clone> Topics<K> {
         mut enough: impl FnMut(&Self, &Shared<K>) -> bool,
     ) -> bool {
         let mut busy = Vec::new();
-        let mut looked = 0;
-        while !enough(self, shared) {
-            if looked == EVICTION_CANDIDATES {
-                break;
-            }
+        while !enough(self, shared) && busy.len() < BUSY_SKIPS {
             let Some((tick, key)) = self.idle.pop_first() else {
                 break;
             };
-            looked += 1;
             let Some(cell) = self.map.get(&key).cloned() else {
                 continue;
             };
@@ -144,44 +175,57 @@ impl<K: Hash + Eq + Clone> Topics<K> {
     /// Forgets the idle topics whose history has all aged out by `now`, and
     /// trims the others that are due.
     pub(super) fn sweep(&mut self, shared: &Shared<K>, now: Instant) {
-        let config = &shared.config;
-        while let Some(&Reverse((deadline, tick))) = self.expiries.peek() {
-            if deadline > now {
+        let Some(max_age) = shared.config.max_age else {
+            return;
+        };
+        let mut busy = Vec::new();
+        while let Some(Reverse(next)) = self.expiries.peek() {
+            if next.due > now {
                 break;
             }
-            self.expiries.pop();
-            let Some(key) = self.idle.get(&tick).cloned() else {
-                continue;
+            let Some(Reverse(Expiry { key, .. })) = self.expiries.pop() else {
+                break;
             };
             let Some(cell) = self.map.get(&key).cloned() else {
-                self.idle.remove(&tick);
                 continue;
             };
             let mut topic = match cell.state.try_lock() {
                 Ok(topic) => topic,
                 Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
                 Err(TryLockError::WouldBlock) => {
-                    // In use right now: look again a little later.
-                    let later = now + std::time::Duration::from_millis(100);
-                    self.expiries.push(Reverse((later, tick)));
+                    // In use right now: look again a little later (its
+                    // `expiry` stays set: this entry is still its one).
+                    busy.push(key);
                     continue;
                 }
             };
-            if topic.idle_tick != Some(tick) {
+            if topic.expiry.take().is_none() {
+                // Not scheduled: an entry left by a topic of the same name
+                // that was forgotten.
+                continue;
+            }
+            if !topic.subscribers.is_empty() || topic.removed {
+                // Scheduled again when its last subscriber leaves.
                 continue;
             }
             shared.trim(&mut topic, now);
             if topic.history.is_empty() {
-                topic.idle_tick = None;
-                self.idle.remove(&tick);
+                if let Some(tick) = topic.idle_tick.take() {
+                    self.idle.remove(&tick);
+                }
                 shared.forget(&mut topic);
                 self.map.remove(&key);
-            } else if let Some(max_age) = config.max_age {
+            } else {
                 let newest = topic.history.back().map_or(now, |entry| entry.at);
                 // Later than now, so this loop ends whatever the clock does.
                 let due = expiry(newest, max_age).max(now + std::time::Duration::from_millis(1));
-                self.expiries.push(Reverse((due, tick)));
+                topic.expiry = Some(due);
+                self.expiries.push(Reverse(Expiry { due, key }));
             }
+        }
+        let later = now + std::time::Duration::from_millis(100);
+        for key in busy {
+            self.expiries.push(Reverse(Expiry { due: later, key }));
         }
     }
 }

@@ -278,6 +278,9 @@ struct Topic {
     /// Where the topic stands in the hub's idle order while it has no
     /// subscriber (see `lifecycle`).
     idle_tick: Option<u64>,
+    /// When the hub's sweep looks at this topic's history next, if it is
+    /// scheduled (then it has one entry in the hub's expiry queue).
+    expiry: Option<Instant>,
     subscribers: HashMap<u64, Subscriber>,
     /// Live frames for the subscribers without a filter.
     log: Arc<Log>,
@@ -865,5 +868,41 @@ mod tests {
         leaver.join().unwrap();
         leaving.recv().unwrap();
         assert_eq!(hub.subscriber_count("busy"), 0);
+    }
+
+    /// The expiry queue holds one entry per idle topic, however often an
+    /// idle topic is published to.
+    #[tokio::test]
+    async fn republishing_an_idle_topic_schedules_one_expiry() {
+        let hub: Hub = Hub::with_config(HubConfig::new().with_max_age(Duration::from_secs(60)));
+        for _ in 0..10_000 {
+            hub.publish("idle", Event::message("again"));
+        }
+        for n in 0..100 {
+            hub.publish(&format!("other:{n}"), Event::message("once"));
+        }
+        assert_eq!(lock(&hub.shared.topics).expiries.len(), 101);
+    }
+
+    /// A big event over the byte cap makes room by forgetting as many small
+    /// idle topics as it takes, not a fixed handful.
+    #[tokio::test]
+    async fn a_big_event_evicts_as_many_idle_topics_as_it_takes() {
+        let cap = 1024 * 1024;
+        let hub: Hub = Hub::with_config(HubConfig::new().with_max_history_bytes(cap));
+        let mut n = 0;
+        while hub.history_bytes() < cap - 1024 {
+            hub.publish(&format!("small:{n}"), Event::message("tiny"));
+            n += 1;
+        }
+        // Text and frame: about half the cap in all.
+        let big = "z".repeat(cap / 4);
+        hub.publish("big", Event::message(big));
+        assert!(hub.history_bytes() <= cap, "{}", hub.history_bytes());
+        assert!(
+            hub.topic_count() < n * 3 / 4,
+            "{} of {n}",
+            hub.topic_count()
+        );
     }
 }
