@@ -20,7 +20,7 @@
 //!
 //! Here is a whole adapter for a server that speaks `http` 1.x types (hyper 1
 //! and tower services, or a framework built on them), and a handler mounted on
-//! it:
+//! it. It is the `ssekit-hyper` crate's, which such servers can use as it is:
 //!
 //! ```
 //! use ssekit::adapter::{self, Adapter, SseBody};
@@ -67,7 +67,7 @@
 //! adapter's `tests/conformance.rs` in this repository does; the suite's
 //! `run BASE_URL` command does the same for a server already running. The
 //! adapter above, served by plain hyper, passes the whole suite
-//! (`conformance/tests/hyper_adapter.rs` in the repository). The
+//! (`sse-hyper/tests/conformance.rs` in the repository). The
 //! suite covers what frameworks get wrong: the head before the first event,
 //! events one by one through compression, client disconnects reaching
 //! `closed()`, HTTP/2, refusals with a body.

@@ -1,8 +1,6 @@
-//! The adapter of `ssekit::adapter`'s guide ("Writing an adapter for another
-//! framework"), as written there, serving the whole suite from a plain hyper
-//! server: the guide's claim that an extractor and a response mapping are all
-//! an adapter needs, checked over real HTTP (HTTP/1.1 and h2c), with
-//! tower-http's stock compression under the compressed prefix.
+//! The shared conformance suite against a plain hyper server with this
+//! adapter, over real HTTP (HTTP/1.1 and h2c), with tower-http's stock
+//! compression under the compressed prefix.
 
 use std::convert::Infallible;
 
@@ -10,33 +8,9 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-use ssekit::adapter::{self, Adapter, SseBody};
-use ssekit::RequestInfo;
 use ssekit_conformance::{handle, ConformanceState};
 use tower::Layer;
 use tower_http::compression::CompressionLayer;
-
-/// The publisher a hyper service hands its SSE handlers (the guide's code).
-pub struct HyperPublisher(RequestInfo);
-
-impl HyperPublisher {
-    pub fn new<B>(request: &http::Request<B>) -> Self {
-        let (method, uri, headers) = (request.method(), request.uri(), request.headers());
-        Self(adapter::request_info(method.clone(), uri, headers.clone()))
-    }
-}
-
-impl Adapter for HyperPublisher {
-    type Response = http::Response<SseBody>;
-
-    fn request_info(&self) -> &RequestInfo {
-        &self.0
-    }
-
-    fn respond(&self, response: http::Response<SseBody>) -> Self::Response {
-        response.map(|body| body.coalesce(SseBody::COALESCE_BYTES))
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance() {
@@ -52,7 +26,7 @@ async fn conformance() {
             let service = tower::service_fn(move |request: http::Request<Incoming>| {
                 let state = state.clone();
                 async move {
-                    let publisher = HyperPublisher::new(&request);
+                    let publisher = ssekit_hyper::Publisher::new(&request);
                     Ok::<_, Infallible>(handle(publisher, state).await)
                 }
             });
