@@ -135,15 +135,8 @@ impl PublishOptions {
     /// does for one.
     #[must_use]
     pub fn with_headers(mut self, headers: HeaderMap) -> Self {
-        let mut current = None;
-        for (name, value) in headers {
-            // The owning iterator names a header only before its first value.
-            if name.is_some() {
-                current = name;
-            }
-            if let Some(name) = &current {
-                self.headers.append(name.clone(), value);
-            }
+        for (name, value) in &headers {
+            self.headers.append(name.clone(), value.clone());
         }
         self
     }
@@ -202,5 +195,24 @@ impl PublishOptions {
     #[must_use]
     pub fn retry(&self) -> Option<Duration> {
         self.retry
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::header::SET_COOKIE;
+
+    use super::*;
+
+    #[test]
+    fn with_headers_adds_every_value() {
+        let mut cookies = HeaderMap::new();
+        cookies.append(SET_COOKIE, HeaderValue::from_static("b=2"));
+        cookies.append(SET_COOKIE, HeaderValue::from_static("c=3"));
+        let options = PublishOptions::new()
+            .with_header(SET_COOKIE, HeaderValue::from_static("a=1"))
+            .with_headers(cookies);
+        let all: Vec<_> = options.headers().get_all(SET_COOKIE).iter().collect();
+        assert_eq!(all, ["a=1", "b=2", "c=3"]);
     }
 }

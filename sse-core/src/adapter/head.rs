@@ -168,25 +168,15 @@ pub fn reply(response: Response<Bytes>) -> Response<SseBody> {
 }
 
 /// Moves `extra` into `headers`: each name of `extra` replaces that name's
-/// values in `headers` with all of its own; hop-by-hop names are dropped.
-fn merge_headers(headers: &mut HeaderMap, extra: HeaderMap) {
-    let mut current: Option<HeaderName> = None;
-    for (name, value) in extra {
-        // `HeaderMap`'s owning iterator names a header once, before its
-        // first value; the values after it have `None`.
-        if let Some(name) = name {
-            if HOP_BY_HOP.contains(&name) {
-                tracing::warn!(header = %name, "dropping hop-by-hop header from an SSE response");
-                current = None;
-                continue;
-            }
-            headers.remove(&name);
-            current = Some(name);
-        }
-        if let Some(name) = &current {
-            headers.append(name.clone(), value);
+/// values in `headers` with all of its own (`HeaderMap::extend`); hop-by-hop
+/// names are dropped.
+fn merge_headers(headers: &mut HeaderMap, mut extra: HeaderMap) {
+    for name in &HOP_BY_HOP {
+        if extra.remove(name).is_some() {
+            tracing::warn!(header = %name, "dropping hop-by-hop header from an SSE response");
         }
     }
+    headers.extend(extra);
 }
 
 #[cfg(test)]
