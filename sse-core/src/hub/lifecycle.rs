@@ -127,6 +127,14 @@ impl<K: Hash + Eq + Clone> Topics<K> {
         Some(due)
     }
 
+    /// Forgets the idle topic `key` (locked by the caller): out of the idle
+    /// order and the map, its history let go.
+    fn drop_topic(&mut self, shared: &Shared<K>, key: &K, topic: &mut Topic) {
+        self.mark_active(topic);
+        shared.forget(topic);
+        self.map.remove(key);
+    }
+
     /// The earliest scheduled expiry.
     pub(super) fn next_expiry(&self) -> Option<Instant> {
         self.expiries.peek().map(|Reverse(expiry)| expiry.due)
@@ -163,9 +171,7 @@ impl<K: Hash + Eq + Clone> Topics<K> {
             if topic.idle_tick != Some(tick) || !topic.subscribers.is_empty() || topic.removed {
                 continue;
             }
-            topic.idle_tick = None;
-            shared.forget(&mut topic);
-            self.map.remove(&key);
+            self.drop_topic(shared, &key, &mut topic);
         }
         // Still idle, just busy now: they keep their place.
         self.idle.extend(busy);
@@ -210,11 +216,7 @@ impl<K: Hash + Eq + Clone> Topics<K> {
             }
             shared.trim(&mut topic, now);
             if topic.history.is_empty() {
-                if let Some(tick) = topic.idle_tick.take() {
-                    self.idle.remove(&tick);
-                }
-                shared.forget(&mut topic);
-                self.map.remove(&key);
+                self.drop_topic(shared, &key, &mut topic);
             } else {
                 let newest = topic.history.back().map_or(now, |entry| entry.at);
                 // Later than now, so this loop ends whatever the clock does.

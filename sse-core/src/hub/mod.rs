@@ -239,8 +239,6 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> LeaveTopic for TopicCell<K> {
         {
             return;
         }
-        // The last subscriber: the recent frames kept for subscribers go too.
-        topic.log = Arc::new(Log::new(shared.config.queue));
         shared.trim(&mut topic, Instant::now());
         // The topic's lock is held while the map's is taken (never the other
         // way round), so a join cannot slip in between the check and the
@@ -258,6 +256,9 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> LeaveTopic for TopicCell<K> {
             }
             None
         } else {
+            // Kept for its history: the recent frames kept for subscribers
+            // go with the last of them (a forgotten topic drops its own).
+            topic.log = Arc::new(Log::new(shared.config.queue));
             topics.mark_idle(&self.key, &mut topic, &shared.config)
         };
         drop(topics);
@@ -756,11 +757,8 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Shared<K> {
         if over(self) && !topics.evict(self, Some(topic_ref), |_, shared| !over(shared)) {
             drop(topics);
             while over(self) && topic.history.len() > 1 {
-                if let Some(entry) = topic.history.pop_front() {
-                    topic.evicted_through = entry.number;
-                    topic.history_bytes -= entry.cost;
-                    self.history_bytes.fetch_sub(entry.cost, Ordering::Relaxed);
-                }
+                let freed = topic.pop_oldest();
+                self.history_bytes.fetch_sub(freed, Ordering::Relaxed);
             }
         }
         expires
@@ -777,13 +775,20 @@ impl Topic {
         };
         let mut freed = 0;
         while self.history.len() > config.history || self.history.front().is_some_and(expired) {
-            if let Some(entry) = self.history.pop_front() {
-                self.evicted_through = entry.number;
-                freed += entry.cost;
-            }
+            freed += self.pop_oldest();
         }
-        self.history_bytes -= freed;
         freed
+    }
+
+    /// Drops the oldest event, remembering its number for resume; returns
+    /// the bytes freed (0 with no history).
+    fn pop_oldest(&mut self) -> usize {
+        let Some(entry) = self.history.pop_front() else {
+            return 0;
+        };
+        self.evicted_through = entry.number;
+        self.history_bytes -= entry.cost;
+        entry.cost
     }
 
     /// The frames a subscriber resuming after `last` must get first, with a gap
