@@ -99,13 +99,7 @@ impl Replay {
         let mut snapshot = redis::pipe();
         snapshot.atomic();
         snapshot.cmd("XINFO").arg("STREAM").arg(&key);
-        snapshot
-            .cmd("XRANGE")
-            .arg(&key)
-            .arg(format!("({after}"))
-            .arg(upper.to_string())
-            .arg("COUNT")
-            .arg(page_size.saturating_add(1));
+        snapshot.add_command(page_range(&key, &format!("({after}"), upper, page_size));
         let mut commands = inner.commands.clone();
         let (info, entries): (Value, StreamRangeReply) = within(
             inner.config.command_timeout,
@@ -203,16 +197,9 @@ async fn fetch(hub: RedisHub, key: String, next: String, upper: StreamId) -> Res
     let inner = &hub.inner;
     let page_size = inner.config.replay_page;
     let mut commands = inner.commands.clone();
-    let mut xrange = redis::cmd("XRANGE");
-    xrange
-        .arg(&key)
-        .arg(&next)
-        .arg(upper.to_string())
-        .arg("COUNT")
-        .arg(page_size.saturating_add(1));
     let entries: StreamRangeReply = within(
         inner.config.command_timeout,
-        xrange.query_async(&mut commands),
+        page_range(&key, &next, upper, page_size).query_async(&mut commands),
     )
     .await?;
     // `next` existed and was not delivered: if it is gone, it was trimmed
@@ -222,6 +209,19 @@ async fn fetch(hub: RedisHub, key: String, next: String, upper: StreamId) -> Res
     // Unless expired, the first entry is the last page's look-ahead, counted then.
     page.received -= usize::from(!expired);
     Ok(page)
+}
+
+/// `XRANGE` of one page from `from` (an id, or `(id` for after it) up to
+/// `upper`: `size` entries and the look-ahead one.
+fn page_range(key: &str, from: &str, upper: StreamId, size: usize) -> redis::Cmd {
+    let mut xrange = redis::cmd("XRANGE");
+    xrange
+        .arg(key)
+        .arg(from)
+        .arg(upper.to_string())
+        .arg("COUNT")
+        .arg(size.saturating_add(1));
+    xrange
 }
 
 impl Page {
