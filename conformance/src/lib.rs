@@ -22,7 +22,7 @@
 //!
 //! Every case runs over real HTTP on a real connection and judges what arrives
 //! with the WHATWG parser of [`ssekit::decode`]. The same cases run against
-//! each adapter of this project (each adapter crate's `tests/conformance.rs`),
+//! each adapter of this project (the repository's `test-support` crate),
 //! and against any server by URL with the `ssekit-conformance` binary:
 //!
 //! ```text
@@ -300,7 +300,8 @@ pub async fn run(base_url: &str, config: &Config) -> Report {
 }
 
 /// Runs the whole suite against an adapter's test server and fails the test
-/// unless every case passed: what each adapter's `tests/conformance.rs` does.
+/// unless every case passed: what the repository's conformance test does for
+/// each adapter.
 ///
 /// The server must also mount the routes under [`COMPRESSED_PREFIX`] behind its
 /// stock compression middleware. The report is printed and saved as

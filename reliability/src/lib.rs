@@ -30,7 +30,6 @@
 pub mod client;
 pub mod netns;
 pub mod process;
-pub mod server;
 
 use std::future::Future;
 
@@ -39,7 +38,8 @@ pub use netns::RemoteHost;
 pub use process::{
     exclusive, open_fds, raise_open_files, rss_bytes, trimmed_rss_bytes, PeakRss, MIB,
 };
-pub use server::{Framework, Handler, Server, Subscribe};
+pub use ssekit_test_support as test_support;
+pub use ssekit_test_support::{Framework, Handler, Options, Server, Subscribe};
 
 /// Runs one test body for `framework` on a fresh two-worker runtime (the
 /// machine has two cores), holding [`exclusive`] so no other test of the same
@@ -69,44 +69,18 @@ where
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
 }
 
-/// Declares one test per framework, `name::axum` ... `name::poem`, each running
-/// `body(framework)` with [`run_exclusive`] (or [`run`] with `shared`).
+/// Declares one test per framework, `name::axum` ... `name::hyper`, each
+/// running `body(framework)` with [`run_exclusive`] (or [`run`] with `shared`).
 ///
 /// ```text
 /// per_framework!(#[ignore = "long"] soak => soak_body);
 /// ```
 #[macro_export]
 macro_rules! per_framework {
-    ($(#[$attr:meta])* $name:ident => $body:path) => {
-        $crate::per_framework!(@ run_exclusive $(#[$attr])* $name => $body);
-    };
     ($(#[$attr:meta])* shared $name:ident => $body:path) => {
-        $crate::per_framework!(@ run $(#[$attr])* $name => $body);
+        $crate::test_support::per_framework!($crate::run; $(#[$attr])* $name => $body);
     };
-    (@ $runner:ident $(#[$attr:meta])* $name:ident => $body:path) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            $(#[$attr])*
-            #[test]
-            fn axum() {
-                $crate::$runner($crate::Framework::Axum, $body)
-            }
-            $(#[$attr])*
-            #[test]
-            fn actix() {
-                $crate::$runner($crate::Framework::Actix, $body)
-            }
-            $(#[$attr])*
-            #[test]
-            fn warp() {
-                $crate::$runner($crate::Framework::Warp, $body)
-            }
-            $(#[$attr])*
-            #[test]
-            fn poem() {
-                $crate::$runner($crate::Framework::Poem, $body)
-            }
-        }
+    ($(#[$attr:meta])* $name:ident => $body:path) => {
+        $crate::test_support::per_framework!($crate::run_exclusive; $(#[$attr])* $name => $body);
     };
 }

@@ -91,7 +91,10 @@ struct Churn {
 }
 
 impl Handler for Churn {
-    fn handle<P: SsePublisher>(&self, publisher: P) -> P::Response {
+    async fn handle<P>(&self, publisher: P) -> P::Response
+    where
+        P: SsePublisher + Send + 'static,
+    {
         self.counters.opened.fetch_add(1, Ordering::SeqCst);
         // The retry hint is the first bytes of the body: a client that has
         // read it knows the body is being polled.

@@ -10,7 +10,7 @@ use ssekit::decode::Decoded;
 use ssekit::hub::Hub;
 use ssekit::{Event, KeepAlive, PublishOptions, SsePublisher};
 use ssekit_reliability::{
-    per_framework, Framework, Handler, Next, RawClient, RawOptions, RemoteHost, Server,
+    per_framework, Framework, Handler, Next, Options, RawClient, RawOptions, RemoteHost, Server,
 };
 use tokio::time::Instant;
 
@@ -76,7 +76,10 @@ struct Idle {
 }
 
 impl Handler for Idle {
-    fn handle<P: SsePublisher>(&self, publisher: P) -> P::Response {
+    async fn handle<P>(&self, publisher: P) -> P::Response
+    where
+        P: SsePublisher + Send + 'static,
+    {
         let token = publisher.request().query_param("token").unwrap_or_default();
         let options =
             PublishOptions::new().with_keep_alive(KeepAlive::new().with_interval(KEEP_ALIVE));
@@ -151,9 +154,12 @@ async fn vanish(framework: Framework, kind: Kind, horizon: Duration) -> Measured
     };
     let remote = (kind == Kind::Unplugged)
         .then(|| Arc::new(RemoteHost::create().expect("a network namespace for the client")));
+    let options = Options::new().with_stall_timeout(STALL);
     let server = match &remote {
-        Some(remote) => Server::start_on(framework, idle, remote.host_ip(), STALL).await,
-        None => Server::start_with_stall_timeout(framework, idle, STALL).await,
+        Some(remote) => {
+            Server::start_with(framework, idle, options.with_ip(remote.host_ip())).await
+        }
+        None => Server::start_with(framework, idle, options).await,
     };
     let token = format!("{framework}-{kind:?}");
     let options = RawOptions {
@@ -305,6 +311,11 @@ mod half_close_is_noticed {
     #[test]
     fn warp() {
         ssekit_reliability::run(Framework::Warp, half_close);
+    }
+
+    #[test]
+    fn hyper() {
+        ssekit_reliability::run(Framework::Hyper, half_close);
     }
 
     /// Fails: poem's `serve_connection` awaits hyper's connection again after

@@ -63,11 +63,11 @@
 //! ```
 //!
 //! Then check it: mount [`ssekit_conformance::routes::handle`] (it takes any
-//! publisher) on the framework's server and run the suite against it, as every
-//! adapter's `tests/conformance.rs` in this repository does; the suite's
-//! `run BASE_URL` command does the same for a server already running. The
-//! adapter above, served by plain hyper, passes the whole suite
-//! (`sse-hyper/tests/conformance.rs` in the repository). The
+//! publisher) on the framework's server and run the suite against it, as this
+//! repository's `test-support/tests/conformance.rs` does for every adapter;
+//! the suite's `run BASE_URL` command does the same for a server already
+//! running. The adapter above, served by plain hyper, passes the whole suite
+//! (`test-support/src/frameworks/hyper.rs` serves it). The
 //! suite covers what frameworks get wrong: the head before the first event,
 //! events one by one through compression, client disconnects reaching
 //! `closed()`, HTTP/2, refusals with a body.

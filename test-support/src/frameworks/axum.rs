@@ -1,0 +1,36 @@
+use axum::routing::get;
+use axum::Router;
+use ssekit_conformance::COMPRESSED_PREFIX;
+use tower_http::compression::CompressionLayer;
+
+use crate::{Framework, Handler, Options, Server};
+
+fn routes<H: Handler>(handler: H) -> Router {
+    let route = get(move |publisher: ssekit_axum::Publisher| {
+        let handler = handler.clone();
+        async move { handler.handle(publisher).await }
+    });
+    Router::new()
+        .route("/", route.clone())
+        .route("/{*path}", route)
+}
+
+pub(super) fn start<H: Handler>(handler: H, options: Options) -> Server {
+    let listener = options.listener();
+    let addr = listener.local_addr().expect("a local address");
+    let mut app = routes(handler.clone());
+    if options.compression {
+        app = app.nest(
+            COMPRESSED_PREFIX,
+            routes(handler).layer(CompressionLayer::new()),
+        );
+    }
+    Server::spawn_tokio(Framework::Axum, addr, |stopped| async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("axum::serve only fails on accept");
+    })
+}

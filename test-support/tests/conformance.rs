@@ -1,0 +1,32 @@
+//! The shared conformance suite against every adapter, over real HTTP: each
+//! framework serves the conformance routes with its adapter, plain and under
+//! the compressed prefix behind its stock compression middleware. Reports
+//! land in `target/tmp/conformance/<framework>.json` for the README matrix.
+
+use std::sync::Mutex;
+
+use ssekit_test_support::{per_framework, Conformance, Framework, Options, Server};
+
+/// One framework at a time: the suite has timing cases, and two cores.
+static ALONE: Mutex<()> = Mutex::new(());
+
+fn run<Fut: std::future::Future<Output = ()>>(framework: Framework, body: fn(Framework) -> Fut) {
+    let _alone = ALONE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime")
+        .block_on(body(framework));
+}
+
+async fn suite(framework: Framework) {
+    let options = Options::new().with_compression().with_h2c();
+    let server = Server::start_with(framework, Conformance::default(), options).await;
+    let reports = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance");
+    ssekit_conformance::assert_conformance(&server.url(""), framework.name(), &reports).await;
+}
+
+per_framework!(run; conformance => suite);
