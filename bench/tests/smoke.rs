@@ -95,4 +95,5 @@ variants! {
     warp_native: "warp" "native",
     poem_ours: "poem" "ours",
     poem_native: "poem" "native",
+    hyper_ours: "hyper" "ours",
 }

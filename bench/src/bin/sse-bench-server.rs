@@ -1,12 +1,14 @@
 //! One SSE server for the fan-out benchmark: `GET /sse` subscribes the
 //! connection to one topic.
 //!
-//! `sse-bench-server --framework axum|actix|warp|poem --variant ours|native`
+//! `sse-bench-server --framework axum|actix|warp|poem|hyper --variant ours|native`
 //!
-//! * `ours`: the framework's adapter publishing a [`Hub`] subscription.
+//! * `ours`: the framework's adapter publishing a [`Hub`] subscription,
+//!   served as every test serves it (`ssekit-test-support`).
 //! * `native`: the framework's own SSE type fed by a `tokio::sync::broadcast`
 //!   channel, the recipe their documentation and examples show: every
 //!   connection receives the `String` and builds and encodes its own event.
+//!   Plain hyper has no SSE type, so no native variant.
 //!
 //! Both keep the default 15 s keep-alive, and both buffer [`QUEUE`] events per
 //! connection. The hub keeps the publisher's ids (there are none), so both
@@ -22,8 +24,9 @@ use std::time::Duration;
 
 use futures_util::{future, Stream, StreamExt};
 use ssekit::hub::{Hub, HubConfig, IdMode};
-use ssekit::{Event, SsePublisher};
+use ssekit::Event;
 use ssekit_bench::{listener, now_ns, payload, raise_nofile_limit, QUEUE, TOPIC};
+use ssekit_test_support::{Framework, Options, Server, Subscribe};
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 
@@ -64,6 +67,7 @@ fn main() -> std::io::Result<()> {
         }
     }
     raise_nofile_limit();
+    let framework: Framework = framework.parse().map_err(std::io::Error::other)?;
     let source = match variant.as_str() {
         "ours" => Source::Ours(Hub::with_config(
             HubConfig::default()
@@ -73,20 +77,33 @@ fn main() -> std::io::Result<()> {
         "native" => Source::Native(broadcast::channel(QUEUE).0),
         other => panic!("unknown variant {other:?}"),
     };
+    let publisher = source.clone();
+    let sender = match source {
+        Source::Ours(hub) => return current_thread().block_on(ours(framework, hub, publisher)),
+        Source::Native(sender) => sender,
+    };
     let listener = listener()?;
     println!("PORT {}", listener.local_addr()?.port());
     std::io::stdout().flush()?;
-
-    let publisher = source.clone();
     std::thread::spawn(move || commands(publisher));
-
-    match framework.as_str() {
-        "axum" => current_thread().block_on(axum_server(listener, source)),
-        "actix" => actix_web::rt::System::new().block_on(actix_server(listener, source)),
-        "warp" => current_thread().block_on(warp_server(listener, source)),
-        "poem" => current_thread().block_on(poem_server(listener, source)),
-        other => panic!("unknown framework {other:?}"),
+    match framework {
+        Framework::Axum => current_thread().block_on(axum_native(listener, sender)),
+        Framework::Actix => actix_web::rt::System::new().block_on(actix_native(listener, sender)),
+        Framework::Warp => current_thread().block_on(warp_native(listener, sender)),
+        Framework::Poem => current_thread().block_on(poem_native(listener, sender)),
+        Framework::Hyper => panic!("plain hyper has no SSE type of its own"),
     }
+}
+
+/// The adapter on the framework's server, as the tests run it; actix-web
+/// gets one worker thread, the others this one-thread runtime.
+async fn ours(framework: Framework, hub: Hub, source: Source) -> std::io::Result<()> {
+    let handler = Subscribe { hub, topic: TOPIC };
+    let server = Server::start_with(framework, handler, Options::new().with_workers(1)).await;
+    println!("PORT {}", server.addr().port());
+    std::io::stdout().flush()?;
+    std::thread::spawn(move || commands(source));
+    std::future::pending().await
 }
 
 fn commands(source: Source) {
@@ -123,45 +140,34 @@ fn current_thread() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-async fn axum_server(listener: std::net::TcpListener, source: Source) -> std::io::Result<()> {
+async fn axum_native(
+    listener: std::net::TcpListener,
+    sender: broadcast::Sender<String>,
+) -> std::io::Result<()> {
     use axum::response::sse::{Event as AxumEvent, KeepAlive, Sse};
     use axum::routing::get;
-    let route = match source {
-        Source::Ours(hub) => get(move |publisher: ssekit_axum::Publisher| {
-            let subscription = hub.subscribe(TOPIC, None);
-            async move { publisher.publish(subscription) }
-        }),
-        Source::Native(sender) => get(move || {
-            let events = native_stream(&sender)
-                .map(|data| Ok::<_, Infallible>(AxumEvent::default().data(data)));
-            async move { Sse::new(events).keep_alive(KeepAlive::default()) }
-        }),
-    };
+    let route = get(move || {
+        let events =
+            native_stream(&sender).map(|data| Ok::<_, Infallible>(AxumEvent::default().data(data)));
+        async move { Sse::new(events).keep_alive(KeepAlive::default()) }
+    });
     let app = axum::Router::new().route("/sse", route);
     axum::serve(tokio::net::TcpListener::from_std(listener)?, app).await
 }
 
-async fn actix_server(listener: std::net::TcpListener, source: Source) -> std::io::Result<()> {
+async fn actix_native(
+    listener: std::net::TcpListener,
+    sender: broadcast::Sender<String>,
+) -> std::io::Result<()> {
     use actix_web::{web, App, HttpServer};
     use actix_web_lab::sse;
     HttpServer::new(move || {
-        let route =
-            match source.clone() {
-                Source::Ours(hub) => web::get().to(move |publisher: ssekit_actix::Publisher| {
-                    let subscription = hub.subscribe(TOPIC, None);
-                    async move { publisher.publish(subscription) }
-                }),
-                Source::Native(sender) => {
-                    web::get().to(move || {
-                        let events = native_stream(&sender).map(|data| {
-                            Ok::<_, Infallible>(sse::Event::Data(sse::Data::new(data)))
-                        });
-                        async move {
-                            sse::Sse::from_stream(events).with_keep_alive(Duration::from_secs(15))
-                        }
-                    })
-                }
-            };
+        let sender = sender.clone();
+        let route = web::get().to(move || {
+            let events = native_stream(&sender)
+                .map(|data| Ok::<_, Infallible>(sse::Event::Data(sse::Data::new(data))));
+            async move { sse::Sse::from_stream(events).with_keep_alive(Duration::from_secs(15)) }
+        });
         App::new().route("/sse", route)
     })
     .workers(1)
@@ -174,54 +180,37 @@ async fn actix_server(listener: std::net::TcpListener, source: Source) -> std::i
     .await
 }
 
-async fn warp_server(listener: std::net::TcpListener, source: Source) -> std::io::Result<()> {
+async fn warp_native(
+    listener: std::net::TcpListener,
+    sender: broadcast::Sender<String>,
+) -> std::io::Result<()> {
     use warp::{Filter, Reply};
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    let sse = warp::path("sse").and(warp::get());
-    match source {
-        Source::Ours(hub) => {
-            let route =
-                sse.and(ssekit_warp::publisher())
-                    .map(move |publisher: ssekit_warp::Publisher| {
-                        publisher.publish(hub.subscribe(TOPIC, None))
-                    });
-            warp::serve(route).incoming(listener).run().await;
-        }
-        Source::Native(sender) => {
-            let route = sse.map(move || {
-                let events = native_stream(&sender)
-                    .map(|data| Ok::<_, Infallible>(warp::sse::Event::default().data(data)));
-                warp::sse::reply(warp::sse::keep_alive().stream(events)).into_response()
-            });
-            warp::serve(route).incoming(listener).run().await;
-        }
-    }
+    let route = warp::path("sse").and(warp::get()).map(move || {
+        let events = native_stream(&sender)
+            .map(|data| Ok::<_, Infallible>(warp::sse::Event::default().data(data)));
+        warp::sse::reply(warp::sse::keep_alive().stream(events)).into_response()
+    });
+    warp::serve(route).incoming(listener).run().await;
     Ok(())
 }
 
-async fn poem_server(listener: std::net::TcpListener, source: Source) -> std::io::Result<()> {
+async fn poem_native(
+    listener: std::net::TcpListener,
+    sender: broadcast::Sender<String>,
+) -> std::io::Result<()> {
     use poem::listener::TcpAcceptor;
     use poem::web::sse::{Event as PoemEvent, SSE};
-    use poem::{endpoint::make, get, EndpointExt, IntoEndpoint, IntoResponse, Route, Server};
+    use poem::{endpoint::make, get, IntoResponse, Route, Server};
     let acceptor = TcpAcceptor::from_tokio(tokio::net::TcpListener::from_std(listener)?)?;
-    let endpoint = match source {
-        Source::Ours(hub) => get(ssekit_poem::endpoint(
-            move |publisher: ssekit_poem::Publisher| {
-                let subscription = hub.subscribe(TOPIC, None);
-                async move { publisher.publish(subscription) }
-            },
-        ))
-        .boxed(),
-        Source::Native(sender) => get(make(move |_request| {
-            let events = native_stream(&sender).map(PoemEvent::message);
-            async move {
-                SSE::new(events)
-                    .keep_alive(Duration::from_secs(15))
-                    .into_response()
-            }
-        }))
-        .boxed(),
-    };
-    let app = Route::new().at("/sse", endpoint.into_endpoint());
+    let endpoint = get(make(move |_request| {
+        let events = native_stream(&sender).map(PoemEvent::message);
+        async move {
+            SSE::new(events)
+                .keep_alive(Duration::from_secs(15))
+                .into_response()
+        }
+    }));
+    let app = Route::new().at("/sse", endpoint);
     Server::new_with_acceptor(acceptor).run(app).await
 }

@@ -34,6 +34,8 @@ pub(super) async fn start<H: Handler>(handler: H, options: Options) -> Server {
                         .service(every_path(handler.clone()))
                 })
                 .workers(options.workers)
+                // The fan-out benchmark holds 10 000 streams on one worker.
+                .max_connections(100_000)
                 .disable_signals()
                 // As the README recommends for SSE: notice a client's FIN at once.
                 .h1_allow_half_closed(false)
