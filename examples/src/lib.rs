@@ -1,8 +1,8 @@
 //! The examples' shared part: an [`App`] is written once against
-//! [`ssekit::SsePublisher`] and served by any of the four frameworks.
+//! [`ssekit::SsePublisher`] and served by any framework with an adapter.
 //!
 //! Each example binary (`chat`, `countdown`, `dashboard`, `progress`) takes
-//! `--framework axum|actix|warp|poem` (default axum) and `--port` (default 3000).
+//! `--framework axum|actix|warp|poem|hyper` (default axum) and `--port` (default 3000).
 #![warn(missing_docs)]
 
 pub mod apps;
@@ -11,37 +11,71 @@ mod serve;
 use std::future::Future;
 use std::net::SocketAddr;
 
-use bytes::Bytes;
+use serde::de::DeserializeOwned;
 use ssekit::SsePublisher;
 
 pub use serve::{serve, Framework};
 
-/// An example application: pages, SSE streams and `POST` actions, written once
-/// for every framework.
+/// An example application: a page, an event stream and a JSON `POST`
+/// action, written once; each framework mounts them with its own router,
+/// state and JSON extractor (`src/serve/`).
 pub trait App: Clone + Send + Sync + 'static {
-    /// The HTML page served at `path`, if any.
-    fn page(&self, path: &str) -> Option<&'static str>;
+    /// The HTML page served at `/`.
+    const PAGE: &'static str;
 
-    /// True if `GET path` is an event stream answered by [`stream`](Self::stream).
-    fn is_stream(&self, path: &str) -> bool;
+    /// The path of the event stream, answered by [`stream`](Self::stream).
+    const STREAM: &'static str;
+
+    /// The path of the `POST` action, answered by [`post`](Self::post), if
+    /// the app has one.
+    const POST: Option<&'static str>;
+
+    /// The JSON body of the `POST` action.
+    type Request: DeserializeOwned + Send + 'static;
 
     /// Answers an event-stream request. The same code runs on every framework.
     fn stream<P>(&self, publisher: P) -> impl Future<Output = P::Response> + Send
     where
         P: SsePublisher + Send + 'static;
 
-    /// Answers `POST path` with a status and a JSON body.
-    fn post(&self, path: &str, body: Bytes) -> impl Future<Output = (u16, String)> + Send;
+    /// Answers the `POST` action.
+    fn post(&self, request: Self::Request) -> impl Future<Output = JsonReply> + Send;
 
     /// Ends every open stream, so the server's graceful shutdown completes.
     fn shutdown(&self);
+}
+
+/// The answer to a `POST`: a status and a JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonReply {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The body.
+    pub body: serde_json::Value,
+}
+
+impl JsonReply {
+    /// `200 OK` with `body`.
+    #[must_use]
+    pub fn ok(body: serde_json::Value) -> Self {
+        Self { status: 200, body }
+    }
+
+    /// `status` with `{"error": message}`.
+    #[must_use]
+    pub fn error(status: u16, message: &str) -> Self {
+        Self {
+            status,
+            body: serde_json::json!({ "error": message }),
+        }
+    }
 }
 
 /// Command-line options shared by the example binaries.
 #[derive(Debug, Clone, clap::Parser)]
 pub struct Args {
     /// Which framework serves the app.
-    #[arg(long, value_enum, default_value_t = Framework::Axum)]
+    #[arg(long, default_value_t = Framework::Axum)]
     pub framework: Framework,
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 3000)]

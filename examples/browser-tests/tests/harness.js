@@ -7,7 +7,7 @@ import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const binDir = process.env.EXAMPLES_BIN_DIR || path.resolve(here, '../../../target/debug');
-export const frameworks = (process.env.FRAMEWORKS || 'axum,actix,warp,poem').split(',');
+export const frameworks = (process.env.FRAMEWORKS || 'axum,actix,warp,poem,hyper').split(',');
 
 export async function freePort() {
   return new Promise((resolve, reject) => {

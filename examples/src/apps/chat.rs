@@ -3,13 +3,12 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use ssekit::hub::{Hub, HubConfig};
 use ssekit::{Event, PublishOptions, SsePublisher};
 use ssekit_redis::{RedisHub, RedisHubConfig};
 
-use crate::App;
+use crate::{App, JsonReply};
 
 const ROOM: &str = "chat";
 const MAX_USER: usize = 32;
@@ -28,10 +27,13 @@ enum Room {
     Redis(RedisHub),
 }
 
+/// What `POST /chat/send` takes.
 #[derive(Deserialize)]
-struct Incoming {
-    user: String,
-    text: String,
+pub struct Incoming {
+    /// Who sends it.
+    pub user: String,
+    /// What they say.
+    pub text: String,
 }
 
 #[derive(Serialize)]
@@ -75,13 +77,10 @@ impl Default for Chat {
 }
 
 impl App for Chat {
-    fn page(&self, path: &str) -> Option<&'static str> {
-        (path == "/").then_some(include_str!("../../pages/chat.html"))
-    }
-
-    fn is_stream(&self, path: &str) -> bool {
-        path == "/chat/stream"
-    }
+    const PAGE: &'static str = include_str!("../../pages/chat.html");
+    const STREAM: &'static str = "/chat/stream";
+    const POST: Option<&'static str> = Some("/chat/send");
+    type Request = Incoming;
 
     async fn stream<P: SsePublisher + Send + 'static>(&self, publisher: P) -> P::Response {
         // Reconnect quickly after a restart: this is a demo.
@@ -98,13 +97,7 @@ impl App for Chat {
         }
     }
 
-    async fn post(&self, path: &str, body: Bytes) -> (u16, String) {
-        if path != "/chat/send" {
-            return super::error(404, "not found");
-        }
-        let Ok(incoming) = serde_json::from_slice::<Incoming>(&body) else {
-            return super::error(400, "expected JSON {\"user\": ..., \"text\": ...}");
-        };
+    async fn post(&self, incoming: Incoming) -> JsonReply {
         let user = incoming.user.trim();
         let text = incoming.text.trim();
         if user.is_empty()
@@ -112,7 +105,7 @@ impl App for Chat {
             || user.chars().count() > MAX_USER
             || text.chars().count() > MAX_TEXT
         {
-            return super::error(
+            return JsonReply::error(
                 400,
                 "user (1-32 chars) and text (1-2000 chars) are required",
             );
@@ -122,18 +115,17 @@ impl App for Chat {
             .map(|e| e.with_event("chat"));
         let event = match event {
             Ok(event) => event,
-            Err(error) => return super::error(500, &error.to_string()),
+            Err(error) => return JsonReply::error(500, &error.to_string()),
         };
         match &self.room {
             Room::Local(hub) => {
                 let report = hub.publish(ROOM, event);
-                let body = serde_json::json!({ "id": report.id, "delivered": report.delivered });
-                (200, body.to_string())
+                JsonReply::ok(serde_json::json!({ "id": report.id, "delivered": report.delivered }))
             }
             Room::Redis(hub) => match hub.publish(ROOM, event).await {
-                Ok(id) => (200, serde_json::json!({ "id": id }).to_string()),
+                Ok(id) => JsonReply::ok(serde_json::json!({ "id": id })),
                 // Not acknowledged by Redis: the sender must know, to retry.
-                Err(error) => super::error(503, &error.to_string()),
+                Err(error) => JsonReply::error(503, &error.to_string()),
             },
         }
     }

@@ -4,11 +4,10 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use ssekit::{Event, EventId, PublishOptions, Shutdown, SsePublisher};
 
-use crate::App;
+use crate::{App, JsonReply};
 
 /// The countdown application.
 #[derive(Clone)]
@@ -39,13 +38,10 @@ impl Default for Countdown {
 }
 
 impl App for Countdown {
-    fn page(&self, path: &str) -> Option<&'static str> {
-        (path == "/").then_some(include_str!("../../pages/countdown.html"))
-    }
-
-    fn is_stream(&self, path: &str) -> bool {
-        path == "/countdown/stream"
-    }
+    const PAGE: &'static str = include_str!("../../pages/countdown.html");
+    const STREAM: &'static str = "/countdown/stream";
+    const POST: Option<&'static str> = None;
+    type Request = serde_json::Value;
 
     async fn stream<P: SsePublisher + Send + 'static>(&self, publisher: P) -> P::Response {
         let from: u32 = publisher
@@ -84,8 +80,8 @@ impl App for Countdown {
         publisher.publish_with(ticks, options)
     }
 
-    async fn post(&self, _path: &str, _body: Bytes) -> (u16, String) {
-        super::error(404, "not found")
+    async fn post(&self, _request: serde_json::Value) -> JsonReply {
+        JsonReply::error(404, "not found")
     }
 
     fn shutdown(&self) {

@@ -3,12 +3,11 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use serde::Serialize;
 use ssekit::hub::{Hub, HubConfig};
 use ssekit::{Event, SsePublisher};
 
-use crate::App;
+use crate::{App, JsonReply};
 
 const TOPIC: &str = "metrics";
 
@@ -60,13 +59,10 @@ impl Dashboard {
 }
 
 impl App for Dashboard {
-    fn page(&self, path: &str) -> Option<&'static str> {
-        (path == "/").then_some(include_str!("../../pages/dashboard.html"))
-    }
-
-    fn is_stream(&self, path: &str) -> bool {
-        path == "/dashboard/stream"
-    }
+    const PAGE: &'static str = include_str!("../../pages/dashboard.html");
+    const STREAM: &'static str = "/dashboard/stream";
+    const POST: Option<&'static str> = None;
+    type Request = serde_json::Value;
 
     async fn stream<P: SsePublisher + Send + 'static>(&self, publisher: P) -> P::Response {
         // A new page (no Last-Event-ID) starts from the whole minute of history.
@@ -74,8 +70,8 @@ impl App for Dashboard {
         publisher.publish(self.hub.subscribe(TOPIC, Some(&resume_from)))
     }
 
-    async fn post(&self, _path: &str, _body: Bytes) -> (u16, String) {
-        super::error(404, "not found")
+    async fn post(&self, _request: serde_json::Value) -> JsonReply {
+        JsonReply::error(404, "not found")
     }
 
     fn shutdown(&self) {

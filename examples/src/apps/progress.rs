@@ -7,12 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use serde::Deserialize;
 use ssekit::hub::Hub;
 use ssekit::{Event, SsePublisher};
 
-use crate::App;
+use crate::{App, JsonReply};
 
 /// How long a finished job's events are kept for late watchers.
 const KEEP_FINISHED: Duration = Duration::from_secs(60);
@@ -28,9 +27,11 @@ pub struct Progress {
     step: Duration,
 }
 
+/// What `POST /jobs` takes.
 #[derive(Deserialize, Default)]
-struct JobRequest {
-    steps: Option<u32>,
+pub struct JobRequest {
+    /// How many steps the job takes (default 20).
+    pub steps: Option<u32>,
 }
 
 impl Progress {
@@ -83,13 +84,10 @@ impl Progress {
 }
 
 impl App for Progress {
-    fn page(&self, path: &str) -> Option<&'static str> {
-        (path == "/").then_some(include_str!("../../pages/progress.html"))
-    }
-
-    fn is_stream(&self, path: &str) -> bool {
-        path == "/jobs/stream"
-    }
+    const PAGE: &'static str = include_str!("../../pages/progress.html");
+    const STREAM: &'static str = "/jobs/stream";
+    const POST: Option<&'static str> = Some("/jobs");
+    type Request = JobRequest;
 
     async fn stream<P: SsePublisher + Send + 'static>(&self, publisher: P) -> P::Response {
         let Some(job) = publisher.request().query_param("id") else {
@@ -109,17 +107,10 @@ impl App for Progress {
         publisher.publish(self.hub.subscribe(&job, Some(&resume_from)))
     }
 
-    async fn post(&self, path: &str, body: Bytes) -> (u16, String) {
-        if path != "/jobs" {
-            return super::error(404, "not found");
-        }
-        let request: JobRequest = serde_json::from_slice(&body).unwrap_or_default();
+    async fn post(&self, request: JobRequest) -> JsonReply {
         let steps = request.steps.unwrap_or(20).clamp(1, MAX_STEPS);
         let job = self.start(steps);
-        (
-            200,
-            serde_json::json!({ "id": job, "steps": steps }).to_string(),
-        )
+        JsonReply::ok(serde_json::json!({ "id": job, "steps": steps }))
     }
 
     fn shutdown(&self) {

@@ -1,7 +1,6 @@
-use actix_web::http::{header, Method, StatusCode};
-use actix_web::web::{self, Bytes};
-use actix_web::{HttpRequest, HttpResponse, HttpServer};
-use ssekit::SsePublisher;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse, HttpServer};
+use ssekit_actix::Publisher;
 use tokio::net::TcpListener;
 
 use crate::App;
@@ -13,12 +12,14 @@ pub(super) async fn serve<A: App>(
 ) -> std::io::Result<()> {
     let listener = listener.into_std()?;
     let server = HttpServer::new(move || {
-        let app = app.clone();
-        actix_web::App::new().default_service(web::to(
-            move |request: HttpRequest, publisher: ssekit_actix::Publisher, body: Bytes| {
-                handle(app.clone(), request.method().clone(), publisher, body)
-            },
-        ))
+        let mut routes = actix_web::App::new()
+            .app_data(web::Data::new(app.clone()))
+            .route("/", web::get().to(page::<A>))
+            .route(A::STREAM, web::get().to(stream::<A>));
+        if let Some(path) = A::POST {
+            routes = routes.route(path, web::post().to(action::<A>));
+        }
+        routes
     })
     .h1_allow_half_closed(false)
     .disable_signals()
@@ -33,25 +34,18 @@ pub(super) async fn serve<A: App>(
     server.await
 }
 
-async fn handle<A: App>(
-    app: A,
-    method: Method,
-    publisher: ssekit_actix::Publisher,
-    body: Bytes,
-) -> HttpResponse {
-    let path = publisher.request().path().to_owned();
-    match super::route(&app, method == Method::POST, &path) {
-        super::Route::Post => {
-            let (status, json) = app.post(&path, body).await;
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            HttpResponse::build(status)
-                .content_type("application/json")
-                .body(json)
-        }
-        super::Route::Page(page) => HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
-            .body(page),
-        super::Route::Stream => app.stream(publisher).await,
-        super::Route::NotFound => HttpResponse::NotFound().body(super::NOT_FOUND),
-    }
+async fn page<A: App>() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(A::PAGE)
+}
+
+async fn stream<A: App>(app: web::Data<A>, publisher: Publisher) -> HttpResponse {
+    app.stream(publisher).await
+}
+
+async fn action<A: App>(app: web::Data<A>, request: web::Json<A::Request>) -> HttpResponse {
+    let reply = app.post(request.into_inner()).await;
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    HttpResponse::build(status).json(reply.body)
 }

@@ -1,9 +1,9 @@
-use axum::body::Bytes;
-use axum::http::{header, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::any;
-use axum::Router;
-use ssekit::SsePublisher;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ssekit_axum::Publisher;
 use tokio::net::TcpListener;
 
 use crate::App;
@@ -13,34 +13,30 @@ pub(super) async fn serve<A: App>(
     listener: TcpListener,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = Router::new().fallback(any(
-        move |method: Method, publisher: ssekit_axum::Publisher, body: Bytes| {
-            let app = app.clone();
-            async move { handle(app, method, publisher, body).await }
-        },
-    ));
-    axum::serve(listener, router)
+    let mut router = Router::new()
+        .route("/", get(page::<A>))
+        .route(A::STREAM, get(stream::<A>));
+    if let Some(path) = A::POST {
+        router = router.route(path, post(action::<A>));
+    }
+    axum::serve(listener, router.with_state(app))
         .with_graceful_shutdown(stop)
         .await
 }
 
-async fn handle<A: App>(
-    app: A,
-    method: Method,
-    publisher: ssekit_axum::Publisher,
-    body: Bytes,
-) -> Response {
-    let path = publisher.request().path().to_owned();
-    match super::route(&app, method == Method::POST, &path) {
-        super::Route::Post => {
-            let (status, json) = app.post(&path, body).await;
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            (status, [(header::CONTENT_TYPE, "application/json")], json).into_response()
-        }
-        super::Route::Page(page) => {
-            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
-        }
-        super::Route::Stream => app.stream(publisher).await,
-        super::Route::NotFound => (StatusCode::NOT_FOUND, super::NOT_FOUND).into_response(),
-    }
+async fn page<A: App>() -> Html<&'static str> {
+    Html(A::PAGE)
+}
+
+async fn stream<A: App>(State(app): State<A>, publisher: Publisher) -> Response {
+    app.stream(publisher).await
+}
+
+async fn action<A: App>(
+    State(app): State<A>,
+    Json(request): Json<A::Request>,
+) -> (StatusCode, Json<serde_json::Value>) {
+    let reply = app.post(request).await;
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(reply.body))
 }

@@ -1,8 +1,10 @@
-//! Serving an [`App`] on each framework: the only framework-specific code of
-//! the examples (none of it touches SSE beyond handing over the publisher).
+//! Serving an [`App`] on each framework, as its users write apps: its
+//! router, its state and its JSON extractor. None of it touches SSE beyond
+//! handing the publisher to the app.
 
 mod actix;
 mod axum;
+mod hyper;
 mod poem;
 mod warp;
 
@@ -12,18 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::App;
 
-/// The frameworks an app can be served by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Framework {
-    /// axum 0.8 with `ssekit-axum`.
-    Axum,
-    /// actix-web 4 with `ssekit-actix`.
-    Actix,
-    /// warp 0.4 with `ssekit-warp`.
-    Warp,
-    /// poem 3 with `ssekit-poem`.
-    Poem,
-}
+pub use ssekit_test_support::Framework;
 
 /// Serves `app` on `listener` until `shutdown` resolves, then shuts the app's
 /// streams down and waits for the server to finish.
@@ -45,6 +36,7 @@ pub async fn serve<A: App>(
         Framework::Actix => actix::serve(app, listener, stop).await,
         Framework::Warp => warp::serve(app, listener, stop).await,
         Framework::Poem => poem::serve(app, listener, stop).await,
+        Framework::Hyper => hyper::serve(app, listener, stop).await,
     }
 }
 
@@ -66,26 +58,4 @@ pub(crate) fn run_until_signal<A: App>(
         })
         .await
     })
-}
-
-const NOT_FOUND: &str = "not found";
-
-/// What a request asks of the app; decided once here for every framework.
-enum Route {
-    Post,
-    Page(&'static str),
-    Stream,
-    NotFound,
-}
-
-fn route<A: App>(app: &A, is_post: bool, path: &str) -> Route {
-    if is_post {
-        Route::Post
-    } else if let Some(page) = app.page(path) {
-        Route::Page(page)
-    } else if app.is_stream(path) {
-        Route::Stream
-    } else {
-        Route::NotFound
-    }
 }

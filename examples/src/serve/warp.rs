@@ -1,8 +1,6 @@
-use bytes::Bytes;
-use ssekit::SsePublisher;
 use tokio::net::TcpListener;
-use warp::http::{header, Method, StatusCode};
-use warp::reply::Response;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
 use warp::{Filter, Reply};
 
 use crate::App;
@@ -12,14 +10,29 @@ pub(super) async fn serve<A: App>(
     listener: TcpListener,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let routes = warp::method()
+    let with_app = warp::any().map(move || app.clone());
+    let page = warp::path::end()
+        .and(warp::get())
+        .map(|| warp::reply::html(A::PAGE).into_response());
+    let stream = at(A::STREAM)
+        .and(warp::get())
+        .and(with_app.clone())
         .and(ssekit_warp::publisher())
-        .and(warp::body::bytes())
-        .then(
-            move |method: Method, publisher: ssekit_warp::Publisher, body: Bytes| {
-                handle(app.clone(), method, publisher, body)
-            },
-        );
+        .then(|app: A, publisher| async move { app.stream(publisher).await });
+    let mut routes = page.or(stream).unify().boxed();
+    if let Some(path) = A::POST {
+        let action = at(path)
+            .and(warp::post())
+            .and(with_app)
+            .and(warp::body::json())
+            .then(|app: A, request| async move {
+                let reply = app.post(request).await;
+                let status =
+                    StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                warp::reply::with_status(warp::reply::json(&reply.body), status).into_response()
+            });
+        routes = routes.or(action).unify().boxed();
+    }
     warp::serve(routes)
         .incoming(listener)
         .graceful(stop)
@@ -28,24 +41,14 @@ pub(super) async fn serve<A: App>(
     Ok(())
 }
 
-async fn handle<A: App>(
-    app: A,
-    method: Method,
-    publisher: ssekit_warp::Publisher,
-    body: Bytes,
-) -> Response {
-    let path = publisher.request().path().to_owned();
-    match super::route(&app, method == Method::POST, &path) {
-        super::Route::Post => {
-            let (status, json) = app.post(&path, body).await;
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let reply = warp::reply::with_header(json, header::CONTENT_TYPE, "application/json");
-            warp::reply::with_status(reply, status).into_response()
-        }
-        super::Route::Page(page) => warp::reply::html(page).into_response(),
-        super::Route::Stream => app.stream(publisher).await,
-        super::Route::NotFound => {
-            warp::reply::with_status(super::NOT_FOUND, StatusCode::NOT_FOUND).into_response()
-        }
-    }
+/// `path` (`/a/b`) as warp path filters, one per segment.
+fn at(path: &'static str) -> BoxedFilter<()> {
+    path.split('/')
+        .filter(|segment| !segment.is_empty())
+        .fold(warp::any().boxed(), |filter, segment| {
+            filter.and(warp::path(segment)).boxed()
+        })
+        .and(warp::path::end())
+        .boxed()
 }
+
