@@ -24,11 +24,22 @@ async fn every_framework_routes_the_chat_alike() {
         let page = client.get(format!("{base}/")).send().await.unwrap();
         assert_eq!(page.status(), 200, "{framework}: the page");
         let content_type = page.headers()["content-type"].to_str().unwrap().to_owned();
-        assert!(content_type.starts_with("text/html"), "{framework}: {content_type}");
+        assert!(
+            content_type.starts_with("text/html"),
+            "{framework}: {content_type}"
+        );
 
-        let stream = client.get(format!("{base}/chat/stream")).send().await.unwrap();
+        let stream = client
+            .get(format!("{base}/chat/stream"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(stream.status(), 200, "{framework}: the stream");
-        assert_eq!(stream.headers()["content-type"], "text/event-stream", "{framework}");
+        assert_eq!(
+            stream.headers()["content-type"],
+            "text/event-stream",
+            "{framework}"
+        );
 
         let sent = client
             .post(format!("{base}/chat/send"))
@@ -47,7 +58,11 @@ async fn every_framework_routes_the_chat_alike() {
             .send()
             .await
             .unwrap();
-        assert!(malformed.status().is_client_error(), "{framework}: {}", malformed.status());
+        assert!(
+            malformed.status().is_client_error(),
+            "{framework}: {}",
+            malformed.status()
+        );
 
         let invalid = client
             .post(format!("{base}/chat/send"))

@@ -59,11 +59,7 @@ where
     F: FnOnce(Framework) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a Tokio runtime");
+    let runtime = ssekit_test_support::runtime();
     runtime.block_on(body(framework));
     // Streams a test left open must not keep their tasks alive past it.
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));

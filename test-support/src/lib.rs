@@ -136,6 +136,17 @@ impl FromStr for Framework {
     }
 }
 
+/// A Tokio runtime with two workers, as the machine has two cores: each test
+/// starts its servers and clients on a fresh one.
+#[must_use]
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime")
+}
+
 /// Declares one `#[test]` per framework, `name::axum` … `name::hyper`, each
 /// calling `runner(Framework::X, body)`.
 ///

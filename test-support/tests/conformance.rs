@@ -14,12 +14,7 @@ fn run<Fut: std::future::Future<Output = ()>>(framework: Framework, body: fn(Fra
     let _alone = ALONE
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a Tokio runtime")
-        .block_on(body(framework));
+    ssekit_test_support::runtime().block_on(body(framework));
 }
 
 async fn suite(framework: Framework) {

@@ -29,12 +29,7 @@ impl Handler for Echo {
 }
 
 fn run<Fut: std::future::Future<Output = ()>>(framework: Framework, body: fn(Framework) -> Fut) {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a Tokio runtime")
-        .block_on(body(framework));
+    ssekit_test_support::runtime().block_on(body(framework));
 }
 
 async fn every_path(framework: Framework) {

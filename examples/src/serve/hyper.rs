@@ -43,7 +43,9 @@ async fn route<A: App>(
 ) -> Result<Response<SseBody>, Infallible> {
     let path = request.uri().path();
     Ok(match *request.method() {
-        Method::GET if path == "/" => with_type(StatusCode::OK, "text/html; charset=utf-8", A::PAGE),
+        Method::GET if path == "/" => {
+            with_type(StatusCode::OK, "text/html; charset=utf-8", A::PAGE)
+        }
         Method::GET if path == A::STREAM => app.stream(Publisher::new(&request)).await,
         Method::POST if Some(path) == A::POST => action(app, request).await,
         _ => with_type(StatusCode::NOT_FOUND, "text/plain", "not found"),
@@ -55,7 +57,11 @@ async fn action<A: App>(app: A, request: Request<Incoming>) -> Response<SseBody>
         return with_type(StatusCode::BAD_REQUEST, "text/plain", "unreadable body");
     };
     let Ok(request) = serde_json::from_slice::<A::Request>(&body.to_bytes()) else {
-        return with_type(StatusCode::BAD_REQUEST, "text/plain", "expected a JSON body");
+        return with_type(
+            StatusCode::BAD_REQUEST,
+            "text/plain",
+            "expected a JSON body",
+        );
     };
     let reply = app.post(request).await;
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

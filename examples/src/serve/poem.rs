@@ -1,7 +1,7 @@
+use poem::endpoint::make_sync;
 use poem::http::StatusCode;
 use poem::listener::TcpAcceptor;
 use poem::web::{Data, Html, Json};
-use poem::endpoint::make_sync;
 use poem::{get, handler, post, EndpointExt, IntoResponse, Response, Route, Server};
 use ssekit_poem::Publisher;
 use tokio::net::TcpListener;

@@ -51,4 +51,3 @@ fn at(path: &'static str) -> BoxedFilter<()> {
         .and(warp::path::end())
         .boxed()
 }
-
