@@ -127,3 +127,70 @@ pub trait Adapter {
 pub fn request_info(method: Method, uri: &Uri, headers: HeaderMap) -> RequestInfo {
     RequestInfo::new(method, uri, headers)
 }
+
+/// The [`RequestInfo`] of a request given as text and bytes, for frameworks
+/// whose request types are not `http` 1.x (actix-web's `http` 0.2, Rocket's
+/// own): the method's name, the URI as the client sent it (an origin form
+/// such as `/events?topic=a` is enough) and each header as a name and a value.
+///
+/// What does not carry over is left out rather than failing the request
+/// (none of it can fail, coming from a request the framework parsed): an
+/// invalid method counts as `GET`, an invalid URI as `/`, an invalid header
+/// is skipped. Repeated headers all stay.
+///
+/// ```
+/// let headers = [("last-event-id", "42"), ("x-tag", "a"), ("x-tag", "b")];
+/// let request = ssekit::adapter::request_info_from_raw("GET", "/events?topic=a", headers);
+/// assert_eq!(request.path(), "/events");
+/// assert_eq!(request.query_param("topic").as_deref(), Some("a"));
+/// assert_eq!(request.last_event_id(), Some("42"));
+/// assert_eq!(request.headers().get_all("x-tag").iter().count(), 2);
+/// ```
+pub fn request_info_from_raw<N, V>(
+    method: &str,
+    uri: &str,
+    headers: impl IntoIterator<Item = (N, V)>,
+) -> RequestInfo
+where
+    N: AsRef<[u8]>,
+    V: AsRef<[u8]>,
+{
+    let method = Method::from_bytes(method.as_bytes()).unwrap_or_default();
+    let uri = uri.parse().unwrap_or_else(|_| Uri::from_static("/"));
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        let name = http::HeaderName::from_bytes(name.as_ref());
+        let value = http::HeaderValue::from_bytes(value.as_ref());
+        if let (Ok(name), Ok(value)) = (name, value) {
+            map.append(name, value);
+        }
+    }
+    RequestInfo::new(method, &uri, map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_parts_that_do_not_carry_over_are_left_out() {
+        let headers: [(&[u8], &[u8]); 3] = [
+            (b"bad name", b"x"),
+            (b"x-bad-value", b"a\nb"),
+            (b"x-good", b"yes"),
+        ];
+        let request = request_info_from_raw("NOT A METHOD", "not a uri", headers);
+        assert_eq!(request.method(), Method::GET);
+        assert_eq!(request.path(), "/");
+        assert_eq!(request.headers().len(), 1);
+        assert_eq!(request.headers()["x-good"], "yes");
+    }
+
+    #[test]
+    fn raw_parts_keep_method_path_and_query() {
+        let request = request_info_from_raw("POST", "/a/b?c=d", [("host", "h")]);
+        assert_eq!(request.method(), Method::POST);
+        assert_eq!(request.path(), "/a/b");
+        assert_eq!(request.query(), Some("c=d"));
+    }
+}
