@@ -56,24 +56,13 @@ impl FromRequest for Publisher {
 }
 
 /// actix-web speaks `http` 0.2: the request is carried over to `http` 1 types
-/// part by part. What does not carry over (none of it can, coming from a
-/// request actix parsed) is left out rather than failing the request.
+/// part by part (what does not carry over is left out).
 fn request_info(req: &HttpRequest) -> RequestInfo {
-    let method = http1::Method::from_bytes(req.method().as_str().as_bytes()).unwrap_or_default();
-    let uri = req
-        .uri()
-        .to_string()
-        .parse()
-        .unwrap_or_else(|_| http1::Uri::from_static("/"));
-    let mut headers = http1::HeaderMap::with_capacity(req.headers().len());
-    for (name, value) in req.headers() {
-        let name = http1::HeaderName::from_bytes(name.as_str().as_bytes());
-        let value = http1::HeaderValue::from_bytes(value.as_bytes());
-        if let (Ok(name), Ok(value)) = (name, value) {
-            headers.append(name, value);
-        }
-    }
-    adapter::request_info(method, &uri, headers)
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_bytes()));
+    adapter::request_info_from_raw(req.method().as_str(), &req.uri().to_string(), headers)
 }
 
 impl Adapter for Publisher {

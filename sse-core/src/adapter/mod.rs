@@ -157,7 +157,8 @@ where
 {
     let method = Method::from_bytes(method.as_bytes()).unwrap_or_default();
     let uri = uri.parse().unwrap_or_else(|_| Uri::from_static("/"));
-    let mut map = HeaderMap::new();
+    let headers = headers.into_iter();
+    let mut map = HeaderMap::with_capacity(headers.size_hint().0);
     for (name, value) in headers {
         let name = http::HeaderName::from_bytes(name.as_ref());
         let value = http::HeaderValue::from_bytes(value.as_ref());
