@@ -1,5 +1,5 @@
 //! `builtin-audit [DIR]`: the conformance suite against the SSE types that
-//! axum, actix-web-lab, warp and poem ship themselves, each serving the
+//! axum, actix-web-lab, warp, poem, Rocket and Salvo ship themselves, each serving the
 //! conformance routes the way its documentation shows.
 //!
 //! It answers "what would a user of the framework's own SSE support get?", next
@@ -13,6 +13,8 @@ mod actix_builtin;
 mod axum_builtin;
 mod common;
 mod poem_builtin;
+mod rocket_builtin;
+mod salvo_builtin;
 mod warp_builtin;
 
 use std::path::PathBuf;
@@ -25,7 +27,7 @@ fn main() -> ExitCode {
         .nth(1)
         .map_or_else(|| PathBuf::from("target/conformance"), PathBuf::from);
     // Two workers, like the adapters' conformance tests: the servers of axum,
-    // warp and poem share this runtime with the suite's client.
+    // warp, poem, Rocket and Salvo share this runtime with the suite's client.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -53,26 +55,41 @@ async fn audit(dir: &std::path::Path) -> bool {
         Ok(running) => (Ok(running.base), Some(running.handle)),
         Err(e) => (Err(e), None),
     };
+    let compressed = Config {
+        compressed_prefix: Some(ssekit_conformance::COMPRESSED_PREFIX.into()),
+        ..Config::default()
+    };
+    // Rocket ships no compression: nothing to mount the compressed routes behind.
+    let uncompressed = Config::default();
     let servers = [
         (
             "axum-builtin",
             axum_builtin::start(ConformanceState::new()).await,
+            &compressed,
         ),
-        ("actix-web-lab-builtin", actix_base),
+        ("actix-web-lab-builtin", actix_base, &compressed),
         (
             "warp-builtin",
             warp_builtin::start(ConformanceState::new()).await,
+            &compressed,
         ),
         (
             "poem-builtin",
             poem_builtin::start(ConformanceState::new()).await,
+            &compressed,
+        ),
+        (
+            "rocket-builtin",
+            rocket_builtin::start(ConformanceState::new()).await,
+            &uncompressed,
+        ),
+        (
+            "salvo-builtin",
+            salvo_builtin::start(ConformanceState::new()).await,
+            &compressed,
         ),
     ];
-    let config = Config {
-        compressed_prefix: Some(ssekit_conformance::COMPRESSED_PREFIX.into()),
-        ..Config::default()
-    };
-    for (name, base) in servers {
+    for (name, base, config) in servers {
         let base = match base {
             Ok(base) => base,
             Err(e) => {
@@ -82,7 +99,7 @@ async fn audit(dir: &std::path::Path) -> bool {
             }
         };
         println!("== {name}");
-        let report = ssekit_conformance::run(&base, &config).await;
+        let report = ssekit_conformance::run(&base, config).await;
         println!("{}", report.to_table());
         match report.save(dir, name) {
             Ok(path) => println!("saved {}\n", path.display()),
