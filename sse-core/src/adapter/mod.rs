@@ -5,7 +5,9 @@
 //!
 //! 1. **An extractor**: the framework's way of handing a request to a handler
 //!    produces a publisher type holding the [`RequestInfo`] made by
-//!    [`request_info`] from the request's method, URI and headers.
+//!    [`request_info`] from the request's method, URI and headers (or by
+//!    [`request_info_from_raw`] from their text and bytes, for frameworks
+//!    whose request types are not `http` 1.x).
 //! 2. **A response mapping**: [`Adapter::respond`] turns the `http::Response`
 //!    of an [`SseBody`] that the core builds (for streams, 204, 503 and
 //!    refusals alike) into the framework's response type. The body is both an
