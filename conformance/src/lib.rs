@@ -311,7 +311,18 @@ pub async fn assert_conformance(base_url: &str, name: &str, report_dir: &std::pa
         compressed_prefix: Some(COMPRESSED_PREFIX.into()),
         ..Config::default()
     };
-    let report = run(base_url, &config).await;
+    assert_conformance_with(base_url, name, report_dir, &config).await;
+}
+
+/// [`assert_conformance`] with the cases `config` enables: say, no
+/// compression case for a framework that ships no compression.
+pub async fn assert_conformance_with(
+    base_url: &str,
+    name: &str,
+    report_dir: &std::path::Path,
+    config: &Config,
+) {
+    let report = run(base_url, config).await;
     println!("{}", report.to_table());
     report.save(report_dir, name).expect("report written");
     assert!(report.all_passed(), "{}", report.to_table());

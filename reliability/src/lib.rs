@@ -65,18 +65,24 @@ where
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
 }
 
-/// Declares one test per framework, `name::axum` ... `name::hyper`, each
-/// running `body(framework)` with [`run_exclusive`] (or [`run`] with `shared`).
+/// Declares one test per framework, `name::axum` ... `name::salvo` (or per
+/// framework listed), each running `body(framework)` with [`run_exclusive`]
+/// (or [`run`] with `shared`).
 ///
 /// ```text
 /// per_framework!(#[ignore = "long"] soak => soak_body);
+/// per_framework!([axum hyper] shared fast => fast_body);
 /// ```
 #[macro_export]
 macro_rules! per_framework {
-    ($(#[$attr:meta])* shared $name:ident => $body:path) => {
-        $crate::test_support::per_framework!($crate::run; $(#[$attr])* $name => $body);
+    ($([$($framework:ident)*])? $(#[$attr:meta])* shared $name:ident => $body:path) => {
+        $crate::test_support::per_framework!(
+            $crate::run; $([$($framework)*])? $(#[$attr])* $name => $body
+        );
     };
-    ($(#[$attr:meta])* $name:ident => $body:path) => {
-        $crate::test_support::per_framework!($crate::run_exclusive; $(#[$attr])* $name => $body);
+    ($([$($framework:ident)*])? $(#[$attr:meta])* $name:ident => $body:path) => {
+        $crate::test_support::per_framework!(
+            $crate::run_exclusive; $([$($framework)*])? $(#[$attr])* $name => $body
+        );
     };
 }

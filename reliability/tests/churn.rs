@@ -296,5 +296,16 @@ async fn full(framework: Framework) {
     run_churn(framework, 100_000).await;
 }
 
-per_framework!(connect_disconnect => small);
-per_framework!(#[ignore = "long: 100 000 cycles, run by CI"] connect_disconnect_many => full);
+per_framework!([axum actix warp poem hyper salvo] connect_disconnect => small);
+per_framework!(
+    [axum actix warp poem hyper salvo]
+    #[ignore = "long: 100 000 cycles, run by CI"]
+    connect_disconnect_many => full
+);
+
+/// Fails the peak bound: Rocket 0.5 learns that a client left only when a
+/// write to it fails (it hands hyper the body through a channel), so under
+/// churn it holds every departed connection until its next keep-alive, up to
+/// K later (`vanishing.rs` shows each one is noticed within that bound).
+#[cfg(feature = "known-bugs")]
+per_framework!([rocket] connect_disconnect_holds_departed_connections_up_to_k => small);

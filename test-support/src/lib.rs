@@ -76,16 +76,22 @@ pub enum Framework {
     Poem,
     /// A plain hyper 1 server (hyper-util, tower) with `ssekit-hyper`.
     Hyper,
+    /// Rocket 0.5 with `ssekit-rocket`.
+    Rocket,
+    /// Salvo 1 with `ssekit-salvo`.
+    Salvo,
 }
 
 impl Framework {
     /// Every framework, in the order of the README's tables.
-    pub const ALL: [Framework; 5] = [
+    pub const ALL: [Framework; 7] = [
         Framework::Axum,
         Framework::Actix,
         Framework::Warp,
         Framework::Poem,
         Framework::Hyper,
+        Framework::Rocket,
+        Framework::Salvo,
     ];
 
     /// The lowercase name used on command lines and in report names.
@@ -97,7 +103,23 @@ impl Framework {
             Framework::Warp => "warp",
             Framework::Poem => "poem",
             Framework::Hyper => "hyper",
+            Framework::Rocket => "rocket",
+            Framework::Salvo => "salvo",
         }
+    }
+
+    /// Whether the framework ships compression middleware, for
+    /// [`Options::with_compression`] (Rocket does not).
+    #[must_use]
+    pub const fn has_stock_compression(self) -> bool {
+        !matches!(self, Framework::Rocket)
+    }
+
+    /// Whether [`Options::with_stall_timeout`] reaches the framework's
+    /// connections: not on Rocket 0.5, which binds its own listener.
+    #[must_use]
+    pub const fn takes_a_listener(self) -> bool {
+        !matches!(self, Framework::Rocket)
     }
 }
 
@@ -147,45 +169,48 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("a Tokio runtime")
 }
 
-/// Declares one `#[test]` per framework, `name::axum` … `name::hyper`, each
-/// calling `runner(Framework::X, body)`.
+/// Declares one `#[test]` per framework, `name::axum` … `name::salvo`, each
+/// calling `runner(Framework::X, body)`; with a list, one per framework
+/// listed (by [`Framework::name`]).
 ///
 /// ```text
 /// per_framework!(my_runner; #[ignore = "long"] soak => soak_body);
+/// per_framework!(my_runner; [axum hyper] fast => fast_body);
 /// ```
 #[macro_export]
 macro_rules! per_framework {
-    ($runner:path; $(#[$attr:meta])* $name:ident => $body:path) => {
+    ($runner:path; [$($framework:ident)*] $(#[$attr:meta])* $name:ident => $body:path) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
-            $(#[$attr])*
-            #[test]
-            fn axum() {
-                $runner($crate::Framework::Axum, $body)
-            }
-            $(#[$attr])*
-            #[test]
-            fn actix() {
-                $runner($crate::Framework::Actix, $body)
-            }
-            $(#[$attr])*
-            #[test]
-            fn warp() {
-                $runner($crate::Framework::Warp, $body)
-            }
-            $(#[$attr])*
-            #[test]
-            fn poem() {
-                $runner($crate::Framework::Poem, $body)
-            }
-            $(#[$attr])*
-            #[test]
-            fn hyper() {
-                $runner($crate::Framework::Hyper, $body)
-            }
+            $crate::per_framework!(@each $runner; $body; [$(#[$attr])*] $($framework)*);
         }
     };
+    ($runner:path; $(#[$attr:meta])* $name:ident => $body:path) => {
+        $crate::per_framework!(
+            $runner; [axum actix warp poem hyper rocket salvo] $(#[$attr])* $name => $body
+        );
+    };
+    (@each $runner:path; $body:path; [$(#[$attr:meta])*] $framework:ident $($rest:ident)*) => {
+        $(#[$attr])*
+        #[test]
+        fn $framework() {
+            $runner($crate::framework(stringify!($framework)), $body)
+        }
+        $crate::per_framework!(@each $runner; $body; [$(#[$attr])*] $($rest)*);
+    };
+    (@each $runner:path; $body:path; [$(#[$attr:meta])*]) => {};
+}
+
+/// The framework named `name`; for [`per_framework!`].
+///
+/// # Panics
+///
+/// When `name` is not one of [`Framework::ALL`].
+#[doc(hidden)]
+#[must_use]
+pub fn framework(name: &str) -> Framework {
+    name.parse().unwrap_or_else(|unknown| panic!("{unknown}"))
 }
 
 #[cfg(test)]
@@ -197,6 +222,11 @@ mod tests {
         for framework in Framework::ALL {
             assert_eq!(framework.name().parse::<Framework>(), Ok(framework));
         }
+        assert_eq!(
+            Framework::ALL.len(),
+            7,
+            "per_framework! lists every framework by name"
+        );
         let unknown = "django".parse::<Framework>().unwrap_err();
         assert!(unknown.to_string().contains("axum, actix"), "{unknown}");
     }

@@ -4,6 +4,8 @@ mod actix;
 mod axum;
 mod hyper;
 mod poem;
+mod rocket;
+mod salvo;
 mod warp;
 
 use crate::{Framework, Handler, Options, Server};
@@ -19,5 +21,7 @@ pub(crate) async fn start<H: Handler>(
         Framework::Warp => warp::start(handler, options),
         Framework::Poem => poem::start(handler, options),
         Framework::Hyper => hyper::start(handler, options),
+        Framework::Rocket => rocket::start(handler, options).await,
+        Framework::Salvo => salvo::start(handler, options),
     }
 }
