@@ -96,4 +96,8 @@ variants! {
     poem_ours: "poem" "ours",
     poem_native: "poem" "native",
     hyper_ours: "hyper" "ours",
+    rocket_ours: "rocket" "ours",
+    rocket_native: "rocket" "native",
+    salvo_ours: "salvo" "ours",
+    salvo_native: "salvo" "native",
 }

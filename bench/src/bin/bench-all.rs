@@ -3,14 +3,15 @@
 //! `cargo run --release -p ssekit-bench --bin bench-all [-- options]`
 //!
 //! For every mode, every round runs the eight variants one after the other
-//! (axum, actix, warp, poem and hyper; ours and, but for hyper, native), each on a fresh server
+//! (axum, actix, warp, poem, hyper, rocket and salvo; ours and, but for
+//! hyper, native), each on a fresh server
 //! process, so ratios compare runs taken minutes apart at most under the same
 //! machine load. The server is pinned to core 0 with one worker thread and the
 //! load generator to core 1 (`taskset`). Figures are medians over rounds.
 //!
 //! Options: `--conns 1000,10000` `--events 200` `--bytes 256` `--rounds 3`
 //! `--paced-rate 5` `--paced-events 20` `--paced-conns 10000`
-//! `--frameworks axum,actix,warp,poem,hyper` `--no-pin`
+//! `--frameworks axum,actix,warp,poem,hyper,rocket,salvo` `--no-pin`
 //! `--svg docs/bench-fanout.svg` `--report target/sse-bench/report.md`
 //! `--quick` (a smoke run: 50 connections, 20 events, one round, nothing
 //! written to docs/).
@@ -26,7 +27,7 @@ use std::time::Duration;
 
 use ssekit_bench::{lines, proc};
 
-const FRAMEWORKS: [&str; 5] = ["axum", "actix", "warp", "poem", "hyper"];
+const FRAMEWORKS: [&str; 7] = ["axum", "actix", "warp", "poem", "hyper", "rocket", "salvo"];
 
 /// Frameworks without an SSE type of their own: only our variant runs.
 const WITHOUT_NATIVE: [&str; 1] = ["hyper"];

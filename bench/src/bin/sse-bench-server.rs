@@ -1,7 +1,7 @@
 //! One SSE server for the fan-out benchmark: `GET /sse` subscribes the
 //! connection to one topic.
 //!
-//! `sse-bench-server --framework axum|actix|warp|poem|hyper --variant ours|native`
+//! `sse-bench-server --framework axum|actix|warp|poem|hyper|rocket|salvo --variant ours|native`
 //!
 //! * `ours`: the framework's adapter publishing a [`Hub`] subscription,
 //!   served as every test serves it (`ssekit-test-support`).
@@ -82,6 +82,10 @@ fn main() -> std::io::Result<()> {
         Source::Ours(hub) => return current_thread().block_on(ours(framework, hub, publisher)),
         Source::Native(sender) => sender,
     };
+    if framework == Framework::Rocket {
+        // Rocket binds its own listener: it prints the port once lifted off.
+        return current_thread().block_on(rocket_native(sender, publisher));
+    }
     let listener = listener()?;
     println!("PORT {}", listener.local_addr()?.port());
     std::io::stdout().flush()?;
@@ -91,7 +95,9 @@ fn main() -> std::io::Result<()> {
         Framework::Actix => actix_web::rt::System::new().block_on(actix_native(listener, sender)),
         Framework::Warp => current_thread().block_on(warp_native(listener, sender)),
         Framework::Poem => current_thread().block_on(poem_native(listener, sender)),
+        Framework::Salvo => current_thread().block_on(salvo_native(listener, sender)),
         Framework::Hyper => panic!("plain hyper has no SSE type of its own"),
+        Framework::Rocket => unreachable!("served above"),
     }
 }
 
@@ -213,4 +219,83 @@ async fn poem_native(
     }));
     let app = Route::new().at("/sse", endpoint);
     Server::new_with_acceptor(acceptor).run(app).await
+}
+
+async fn salvo_native(
+    listener: std::net::TcpListener,
+    sender: broadcast::Sender<String>,
+) -> std::io::Result<()> {
+    use salvo::conn::tcp::TcpAcceptor;
+    use salvo::sse::{SseEvent, SseKeepAlive};
+    use salvo::{Depot, FlowCtrl, Handler, Request, Response, Router, Server};
+
+    /// The recipe of Salvo's SSE example, with the channel as its state.
+    struct Native(broadcast::Sender<String>);
+
+    #[salvo::async_trait]
+    impl Handler for Native {
+        async fn handle(
+            &self,
+            _: &mut Request,
+            _: &mut Depot,
+            res: &mut Response,
+            _: &mut FlowCtrl,
+        ) {
+            let events = native_stream(&self.0)
+                .map(|data| Ok::<_, Infallible>(SseEvent::default().text(data)));
+            SseKeepAlive::new(events)
+                .max_interval(Duration::from_secs(15))
+                .stream(res);
+        }
+    }
+
+    let acceptor = TcpAcceptor::try_from(tokio::net::TcpListener::from_std(listener)?)?;
+    let router = Router::with_path("sse").get(Native(sender));
+    Server::new(acceptor).serve(router).await;
+    Ok(())
+}
+
+/// Rocket's `EventStream!` recipe; Rocket binds its own port (0: any),
+/// printed once it has lifted off, and then the commands start.
+async fn rocket_native(sender: broadcast::Sender<String>, source: Source) -> std::io::Result<()> {
+    use rocket::fairing::AdHoc;
+    use rocket::response::stream::{Event as RocketEvent, EventStream};
+    use rocket::{get, routes, State};
+
+    #[get("/sse")]
+    fn sse(sender: &State<broadcast::Sender<String>>) -> EventStream![] {
+        let events = native_stream(sender.inner());
+        EventStream! {
+            for await data in events {
+                yield RocketEvent::data(data);
+            }
+        }
+        .heartbeat(Duration::from_secs(15))
+    }
+
+    let config = rocket::Config {
+        address: std::net::Ipv4Addr::LOCALHOST.into(),
+        port: 0,
+        log_level: rocket::config::LogLevel::Off,
+        ..rocket::Config::release_default()
+    };
+    let source = std::sync::Mutex::new(Some(source));
+    rocket::custom(config)
+        .manage(sender)
+        .mount("/", routes![sse])
+        .attach(AdHoc::on_liftoff("port", move |rocket| {
+            let port = rocket.config().port;
+            let source = source.lock().expect("not poisoned").take();
+            Box::pin(async move {
+                println!("PORT {port}");
+                let _ = std::io::stdout().flush();
+                if let Some(source) = source {
+                    std::thread::spawn(move || commands(source));
+                }
+            })
+        }))
+        .launch()
+        .await
+        .map(drop)
+        .map_err(std::io::Error::other)
 }
