@@ -21,7 +21,16 @@ async fn every_framework_routes_the_chat_alike() {
             },
         ));
 
-        let page = client.get(format!("{base}/")).send().await.unwrap();
+        // Rocket binds its own socket once it has ignited: wait for it.
+        let mut page = client.get(format!("{base}/")).send().await;
+        for _ in 0..100 {
+            if page.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            page = client.get(format!("{base}/")).send().await;
+        }
+        let page = page.unwrap_or_else(|e| panic!("{framework}: not serving: {e}"));
         assert_eq!(page.status(), 200, "{framework}: the page");
         let content_type = page.headers()["content-type"].to_str().unwrap().to_owned();
         assert!(

@@ -7,7 +7,7 @@ import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const binDir = process.env.EXAMPLES_BIN_DIR || path.resolve(here, '../../../target/debug');
-export const frameworks = (process.env.FRAMEWORKS || 'axum,actix,warp,poem,hyper').split(',');
+export const frameworks = (process.env.FRAMEWORKS || 'axum,actix,warp,poem,hyper,rocket,salvo').split(',');
 
 export async function freePort() {
   return new Promise((resolve, reject) => {
@@ -35,6 +35,16 @@ export async function startServer(example, framework, port) {
     });
     child.on('exit', (code) => reject(new Error(`${example} exited with ${code}`)));
   });
+  // Rocket binds its own socket after the line is printed: wait until it answers.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fetch(`http://127.0.0.1:${port}/`);
+      break;
+    } catch (error) {
+      if (attempt >= 200) throw new Error(`${example} (${framework}) never answered: ${error}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
   return child;
 }
 

@@ -6,6 +6,8 @@ mod actix;
 mod axum;
 mod hyper;
 mod poem;
+mod rocket;
+mod salvo;
 mod warp;
 
 use std::net::SocketAddr;
@@ -37,6 +39,8 @@ pub async fn serve<A: App>(
         Framework::Warp => warp::serve(app, listener, stop).await,
         Framework::Poem => poem::serve(app, listener, stop).await,
         Framework::Hyper => hyper::serve(app, listener, stop).await,
+        Framework::Rocket => rocket::serve(app, listener, stop).await,
+        Framework::Salvo => salvo::serve(app, listener, stop).await,
     }
 }
 
