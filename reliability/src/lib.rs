@@ -25,6 +25,12 @@
 //!   FIN (it awaits hyper's connection again after hyper reported the
 //!   incomplete message), so the handler learns of it only when a later
 //!   keep-alive write fails, up to two keep-alive intervals later.
+//! * `churn.rs`, `connect_disconnect_holds_departed_connections_up_to_k::rocket`:
+//!   Rocket 0.5 notices a departed client only at its next write, so under
+//!   churn it holds each departed connection up to one keep-alive interval,
+//!   past the peak memory bound.
+//! * `vanishing.rs`, `without_a_stall_timeout::*::rocket`: Rocket 0.5 binds
+//!   its own socket, so the stall timeout cannot be set on it.
 #![warn(missing_docs)]
 
 pub mod client;
