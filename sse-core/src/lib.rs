@@ -51,13 +51,18 @@
 //!   `decode`);
 //! * [`tcp`]: the socket setting that bounds how long a vanished client
 //!   lingers (feature `tcp`);
+//! * `testing`: `TestPublisher`, to run a
+//!   handler in a test without a server and read its answer as an
+//!   `EventSource` would (feature `testing`, not default);
 //! * [`adapter`]: for adapter authors only: what it takes to bring every
 //!   handler to another framework.
 //!
 //! # Features
 //!
-//! All on by default: `hub`, `decode`, `tcp` (the `socket2` dependency),
+//! On by default: `hub`, `decode`, `tcp` (the `socket2` dependency),
 //! `json` (`serde` and `serde_json`: [`Event::json`], `Sender::send_json`).
+//! Off by default: `testing` (with `decode`), for the dev-dependency of
+//! crates that test their handlers.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -80,6 +85,8 @@ mod shutdown;
 mod source;
 #[cfg(feature = "tcp")]
 pub mod tcp;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use channel::channel;
 pub use encode::Frame;
