@@ -1,6 +1,7 @@
 //! A client that stops reading while a topic carries a flood: server memory
-//! stays bounded, the hub's lag policy drops the stalled subscriber, and a
-//! healthy client on the same topic gets every event, in order.
+//! stays bounded, a healthy client on the same topic gets every event, in
+//! order, and when the stalled client reads again the hub's lag policy ends
+//! its stream after a clean prefix of the events, and it leaves the topic.
 
 use std::time::Duration;
 
@@ -131,11 +132,6 @@ async fn soak(framework: Framework, events: u64, stalled: usize) {
         Ok::<_, String>(healthy)
     });
 
-    // The numbers of the events whose publication found a stalled subscriber's
-    // queue full, i.e. when the lag policy dropped one.
-    let mut lagged_at = Vec::new();
-    let mut delivered_at_lag = Vec::new();
-    let mut subscribers = stalled + 1;
     for number in 1..=events {
         if number > WINDOW {
             let caught_up =
@@ -154,19 +150,7 @@ async fn soak(framework: Framework, events: u64, stalled: usize) {
                 ),
             }
         }
-        let report = hub.publish(TOPIC, ssekit::Event::message(data_of(number)));
-        let now = hub.subscriber_count(TOPIC);
-        if now < subscribers {
-            // `PublishReport::delivered` counts only the subscribers the event
-            // was queued for, not the one the lag policy drops instead.
-            assert_eq!(
-                report.delivered, now,
-                "{framework}: event {number} was queued for {now} subscribers"
-            );
-            lagged_at.extend(std::iter::repeat_n(number, subscribers - now));
-            delivered_at_lag.push(report.delivered);
-            subscribers = now;
-        }
+        hub.publish(TOPIC, ssekit::Event::message(data_of(number)));
     }
     let healthy = reader
         .await
@@ -175,26 +159,6 @@ async fn soak(framework: Framework, events: u64, stalled: usize) {
     let elapsed = started.elapsed();
     let peak = peak.finish();
     let growth = peak.saturating_sub(baseline);
-    eprintln!(
-        "{framework}: {events} events × {EVENT_BYTES} B in {elapsed:?} ({:.0} MB/s); \
-         RSS baseline {} MiB, peak {} MiB, growth {:.1} MiB; lag policy fired at events {lagged_at:?} \
-         (PublishReport::delivered then: {delivered_at_lag:?})",
-        (events * EVENT_BYTES as u64) as f64 / elapsed.as_secs_f64() / 1e6,
-        baseline / MIB,
-        peak / MIB,
-        growth as f64 / MIB as f64,
-    );
-
-    assert_eq!(
-        hub.subscriber_count(TOPIC),
-        1,
-        "{framework}: the lag policy should leave only the healthy subscriber"
-    );
-    assert_eq!(
-        lagged_at.len(),
-        stalled,
-        "{framework}: every stalled subscriber is dropped"
-    );
     assert!(
         growth < GROWTH_BOUND,
         "{framework}: RSS grew by {} MiB (bound {} MiB)",
@@ -202,9 +166,10 @@ async fn soak(framework: Framework, events: u64, stalled: usize) {
         GROWTH_BOUND / MIB
     );
 
-    // The lag policy ends a stream after what was queued: a stalled client
-    // that reads again gets every event before the one that found its queue
-    // full, in order, then a clean end of body.
+    // Publishing never visits a subscriber that reads the topic's log: a
+    // stalled one is found out when it reads again. It gets the events it had
+    // read (they wait in socket buffers), in order, then, being far more than
+    // its queue behind, a clean end of body, and it leaves the topic.
     let mut ends = Vec::new();
     for mut client in stalled_clients {
         let deadline = Instant::now() + patience;
@@ -239,10 +204,20 @@ async fn soak(framework: Framework, events: u64, stalled: usize) {
         ends.push(next);
     }
     ends.sort_unstable();
-    assert_eq!(
-        ends, lagged_at,
-        "{framework}: each stalled client gets exactly the events before its lag point"
+    eprintln!(
+        "{framework}: {events} events × {EVENT_BYTES} B in {elapsed:?} ({:.0} MB/s); \
+         RSS baseline {} MiB, peak {} MiB, growth {:.1} MiB; the stalled clients read \
+         events up to {ends:?}, then their streams ended",
+        (events * EVENT_BYTES as u64) as f64 / elapsed.as_secs_f64() / 1e6,
+        baseline / MIB,
+        peak / MIB,
+        growth as f64 / MIB as f64,
     );
+    assert!(
+        ends.iter().all(|&next| next > 1 && next <= events - QUEUE as u64),
+        "{framework}: each stalled client read some events and fell more than its queue behind: {ends:?}"
+    );
+    wait_for_subscribers(&hub, 1, patience).await;
     drop(healthy);
 }
 

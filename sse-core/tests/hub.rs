@@ -171,28 +171,41 @@ async fn keep_mode_resumes_by_the_publishers_ids() {
 async fn lagging_subscriber_is_disconnected_and_resumes_without_loss() {
     let hub: Hub = Hub::with_config(HubConfig::default().with_queue(4));
     let mut slow = hub.subscribe("t", None);
+    let mut at_the_bound = hub.subscribe("t", None);
     let mut fast = hub.subscribe("t", None);
-    let mut fast_seen = Vec::new();
-    for i in 0..10 {
+    hub.publish("t", Event::message("0"));
+    // The slow one reads the first event, then stops reading.
+    assert_eq!(decode(&slow.next().await.unwrap()).last_event_id, "1");
+    let mut fast_seen = drain(&mut fast);
+    for i in 1..10 {
         hub.publish("t", Event::message(i.to_string()));
         fast_seen.extend(drain(&mut fast));
         assert!(slow.queued() <= 4);
+        if i == 3 {
+            // Exactly its queue's worth behind: not lagging.
+            let caught_up = drain(&mut at_the_bound);
+            assert_eq!(ids(&caught_up), ["1", "2", "3", "4"]);
+        }
     }
     assert_eq!(
         fast_seen.len(),
         10,
         "a slow subscriber never holds up the others"
     );
-    assert_eq!(hub.subscriber_count("t"), 1);
-    // The slow one gets what was queued, then its stream ends.
-    let mut got = Vec::new();
-    while let Some(frame) = slow.next().await {
-        got.push(decode(&frame));
-    }
-    assert_eq!(ids(&got), ["1", "2", "3", "4"]);
+    assert_eq!(
+        hub.subscriber_count("t"),
+        3,
+        "lag is found out when the subscriber reads, not by the publisher"
+    );
+    // Nine behind, more than its queue: its stream ends at once, after what
+    // it had read, and it leaves the topic.
+    assert!(slow.next().await.is_none());
+    assert_eq!(hub.subscriber_count("t"), 2);
     // Reconnecting with its last id, it gets the rest.
-    let rest = drain(&mut hub.subscribe("t", Some("4")));
-    assert_eq!(ids(&rest), ["5", "6", "7", "8", "9", "10"]);
+    let rest = drain(&mut hub.subscribe("t", Some("1")));
+    assert_eq!(ids(&rest), ["2", "3", "4", "5", "6", "7", "8", "9", "10"]);
+    // The one that caught up at the bound, then fell behind again, lags too.
+    assert!(at_the_bound.next().await.is_none());
 }
 
 #[tokio::test]
@@ -388,17 +401,19 @@ async fn clock_based_ids_survive_a_restart() {
 }
 
 #[tokio::test]
-async fn delivered_counts_only_subscribers_that_queued_the_event() {
+async fn delivered_counts_the_subscribers_an_event_was_offered_to() {
     let hub: Hub = Hub::with_config(HubConfig::default().with_queue(2));
-    let _stalled = hub.subscribe("t", None);
+    let mut stalled = hub.subscribe("t", None);
     let mut healthy = hub.subscribe("t", None);
-    assert_eq!(hub.publish("t", Event::message("1")).delivered, 2);
-    drain(&mut healthy);
-    assert_eq!(hub.publish("t", Event::message("2")).delivered, 2);
-    drain(&mut healthy);
-    // The stalled subscriber's queue is full: it is dropped, not delivered to.
-    assert_eq!(hub.publish("t", Event::message("3")).delivered, 1);
+    for n in 1..=3 {
+        // The stalled one is still subscribed: it has not read since.
+        assert_eq!(hub.publish("t", Event::message(n.to_string())).delivered, 2);
+        drain(&mut healthy);
+    }
+    // Three behind with a queue of two: found out as it reads, and gone.
+    assert!(stalled.next().await.is_none());
     assert_eq!(hub.subscriber_count("t"), 1);
+    assert_eq!(hub.publish("t", Event::message("4")).delivered, 1);
 }
 
 #[tokio::test]

@@ -9,13 +9,17 @@ use crate::event::{Event, EventError};
 /// slower than events are published.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LagPolicy {
-    /// End the slow subscriber's stream after what is already queued. Its
-    /// client reconnects with `Last-Event-ID` and resumes from history with
-    /// nothing lost (as long as history still holds what it missed).
+    /// End the slow subscriber's stream. A subscriber without a filter finds
+    /// out when it next reads (publishing never visits it): its stream ends
+    /// after what it had read. One with a filter is ended by the publish that
+    /// finds its queue full, after what is queued. Either way its client
+    /// reconnects with `Last-Event-ID` and resumes from history with nothing
+    /// lost (as long as history still holds what it missed).
     #[default]
     Disconnect,
     /// Drop the oldest queued events to make room, and send the subscriber a
-    /// `gap` event (see [`Hub`](super::Hub)) saying how many it missed.
+    /// `gap` event (see [`Hub`](super::Hub)) saying how many it missed, then
+    /// the newest `queue` events.
     DropOldest,
 }
 

@@ -168,7 +168,7 @@ impl<K: Hash + Eq + Clone> Topics<K> {
                     continue;
                 }
             };
-            if topic.idle_tick != Some(tick) || !topic.subscribers.is_empty() || topic.removed {
+            if topic.idle_tick != Some(tick) || topic.subscriber_count() > 0 || topic.removed {
                 continue;
             }
             self.drop_topic(shared, &key, &mut topic);
@@ -210,7 +210,7 @@ impl<K: Hash + Eq + Clone> Topics<K> {
                 // that was forgotten.
                 continue;
             }
-            if !topic.subscribers.is_empty() || topic.removed {
+            if topic.subscriber_count() > 0 || topic.removed {
                 // Scheduled again when its last subscriber leaves.
                 continue;
             }

@@ -39,7 +39,17 @@
 //! History is bounded by count and optionally age per topic, and in bytes
 //! across topics ([`HubConfig::with_max_history_bytes`]). Each subscriber has
 //! a bounded queue: publishing never waits for a subscriber and a stuck
-//! client never holds more than its queue (see [`LagPolicy`]). Subscriptions
+//! client never holds more than its queue (see [`LagPolicy`]).
+//!
+//! Subscribers without a filter share one log per topic, the last `queue`
+//! frames, each reading it with its own cursor: a publish appends one frame
+//! and takes the list of waiting tasks, whatever the number of subscribers,
+//! and a subscriber that fell more than `queue` frames behind finds out when
+//! it next reads (as tokio's broadcast channel does). A stuck subscriber
+//! therefore costs its cursor, not a queue, and stays counted by
+//! [`Hub::subscriber_count`] until it reads again or its connection goes.
+//! Subscribers with a filter get their own queue of the frames that pass it,
+//! and a publish visits each of them. Subscriptions
 //! leave their topic when dropped (the framework drops the response when the
 //! client goes).
 //!
@@ -94,7 +104,10 @@ pub type Filter = Arc<dyn Fn(&Published<'_>) -> bool + Send + Sync>;
 pub struct PublishReport {
     /// The event's id (assigned by the hub with [`IdMode::Assign`]).
     pub id: Option<String>,
-    /// How many subscribers it was queued for.
+    /// How many subscribers it was offered to: every subscriber without a
+    /// filter (one that fell behind by more than its queue is found out, and
+    /// dropped, when it next reads), and those whose filter took it and
+    /// whose queue had room.
     pub delivered: usize,
     /// Whether it was kept in the topic's history for resume: false with no
     /// history configured, or when the hub is at
@@ -218,7 +231,7 @@ impl<K> TopicCell<K> {
         }
         let mut topic = lock(&self.state);
         if wakers.capacity() > topic.wakers.capacity() {
-            let needed = topic.subscribers.len();
+            let needed = topic.subscriber_count();
             if wakers.capacity() > 2 * needed.max(16) {
                 wakers.shrink_to(needed);
             }
@@ -231,12 +244,11 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> LeaveTopic for TopicCell<K> {
     fn leave(&self, id: u64) {
         let Some(shared) = self.hub.upgrade() else {
             // The hub is gone, and its map with it: just let go of the queue.
-            lock(&self.state).subscribers.remove(&id);
+            lock(&self.state).remove_subscriber(id);
             return;
         };
         let mut topic = lock(&self.state);
-        if topic.subscribers.remove(&id).is_none() || !topic.subscribers.is_empty() || topic.removed
-        {
+        if !topic.remove_subscriber(id) || topic.subscriber_count() > 0 || topic.removed {
             return;
         }
         shared.trim(&mut topic, Instant::now());
@@ -282,25 +294,42 @@ struct Topic {
     /// When the hub's sweep looks at this topic's history next, if it is
     /// scheduled (then it has one entry in the hub's expiry queue).
     expiry: Option<Instant>,
-    subscribers: HashMap<u64, Subscriber>,
+    /// The subscribers without a filter: they read `log`, and a publish
+    /// never visits them.
+    live: HashMap<u64, Arc<Queue>>,
+    /// The subscribers with a filter, each given the frames that pass it.
+    filtered: HashMap<u64, Subscriber>,
     /// Live frames for the subscribers without a filter.
     log: Arc<Log>,
     next_subscriber: u64,
     closed: bool,
     /// Taken out of the hub's map: whoever holds it must look the key up again.
     removed: bool,
-    /// The tasks a publish must wake, gathered under the lock and woken after
+    /// The tasks a publish must wake, taken under the lock and woken after
     /// it; kept between publishes so that fan-out allocates nothing per event.
     wakers: Vec<Waker>,
+}
+
+impl Topic {
+    fn subscriber_count(&self) -> usize {
+        self.live.len() + self.filtered.len()
+    }
+
+    /// False if it was not (or no longer) subscribed.
+    fn remove_subscriber(&mut self, id: u64) -> bool {
+        self.live.remove(&id).is_some() || self.filtered.remove(&id).is_some()
+    }
 }
 
 /// Ends every subscription of `topic` after what each has queued (and
 /// `last`), and wakes them once the topic is unlocked.
 fn end_subscriptions(mut topic: MutexGuard<'_, Topic>, last: Option<&Frame>) {
-    let wakers: Vec<Waker> = topic
-        .subscribers
+    let Topic { live, filtered, .. } = &mut *topic;
+    let wakers: Vec<Waker> = live
         .drain()
-        .filter_map(|(_, subscriber)| subscriber.queue.close(last.cloned()))
+        .map(|(_, queue)| queue)
+        .chain(filtered.drain().map(|(_, subscriber)| subscriber.queue))
+        .filter_map(|queue| queue.close(last.cloned()))
         .collect();
     drop(topic);
     wakers.into_iter().for_each(Waker::wake);
@@ -463,7 +492,9 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
 
     /// Publishes `event` to every subscriber of `topic`: encoded once, the same
     /// bytes queued for all. Never waits: a full queue is handled by the
-    /// [`LagPolicy`]. With [`IdMode::Assign`] the event gets the hub's next
+    /// [`LagPolicy`]. Under the topic's lock it appends the frame to the
+    /// topic's log and takes the waiting tasks, in constant time however many
+    /// subscribers read the log (those with a filter are visited one by one). With [`IdMode::Assign`] the event gets the hub's next
     /// number as its id (one counter for all topics: see [`IdMode::Assign`]).
     ///
     /// The event is kept in the topic's history (for resume) within the
@@ -493,17 +524,17 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
             }
             let frame = event.encode();
             let published = Published::of(&event);
-            if !topic.subscribers.is_empty() {
-                topic.log.push(frame.clone());
-            }
-            let mut delivered = 0;
             let mut wakers = std::mem::take(&mut topic.wakers);
-            topic.subscribers.retain(|_, subscriber| {
-                let pushed = match &subscriber.filter {
-                    Some(filter) if !filter(&published) => return true,
-                    Some(_) => subscriber.queue.push(frame.clone()),
-                    None => subscriber.queue.push_live(),
-                };
+            // However many read the log, this is one push and one swap.
+            let mut delivered = topic.live.len();
+            if delivered > 0 {
+                topic.log.push(frame.clone(), &mut wakers);
+            }
+            topic.filtered.retain(|_, subscriber| {
+                if !(subscriber.filter)(&published) {
+                    return true;
+                }
+                let pushed = subscriber.queue.push(frame.clone());
                 wakers.extend(pushed.wake);
                 // A subscriber dropped for lagging did not get this one.
                 delivered += usize::from(pushed.queued);
@@ -628,7 +659,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         let latest = shared.last_number.load(Ordering::Relaxed);
         let joined = self.with_topic(topic, true, |topic, topic_ref| {
             if topic.closed {
-                if topic.subscribers.is_empty() && topic.history.is_empty() {
+                if topic.subscriber_count() == 0 && topic.history.is_empty() {
                     // Made by this call on a hub that has shut down.
                     topic.removed = true;
                     lock(&shared.topics).remove(&topic_ref.key);
@@ -642,16 +673,21 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
             if let Some(last) = last_event_id {
                 queue.preload(topic.replay_after(last, config, latest, filter.as_ref()));
             }
-            if filter.is_none() {
-                queue.attach(topic.log.clone());
-            }
             topic.next_subscriber += 1;
             let id = topic.next_subscriber;
-            let subscriber = Subscriber {
-                queue: queue.clone(),
-                filter: filter.clone(),
-            };
-            topic.subscribers.insert(id, subscriber);
+            match &filter {
+                Some(filter) => {
+                    let subscriber = Subscriber {
+                        queue: queue.clone(),
+                        filter: filter.clone(),
+                    };
+                    topic.filtered.insert(id, subscriber);
+                }
+                None => {
+                    queue.attach(topic.log.clone());
+                    topic.live.insert(id, queue.clone());
+                }
+            }
             Some((id, topic_ref.clone()))
         })?;
         Ok(match joined.flatten() {
@@ -671,7 +707,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         let cell = lock(&self.shared.topics).map.get(topic).cloned();
-        cell.map_or(0, |topic| lock(&topic.state).subscribers.len())
+        cell.map_or(0, |topic| lock(&topic.state).subscriber_count())
     }
 
     /// Forgets `topic`: its history, and its subscribers, whose streams end
@@ -744,7 +780,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Shared<K> {
     fn fit_history(&self, topic: &mut Topic, topic_ref: &TopicCell<K>) -> Option<Instant> {
         let max_bytes = self.config.max_history_bytes;
         let over = |shared: &Self| shared.history_bytes.load(Ordering::Relaxed) > max_bytes;
-        let idle = topic.subscribers.is_empty();
+        let idle = topic.subscriber_count() == 0;
         if !idle && !over(self) {
             return None;
         }

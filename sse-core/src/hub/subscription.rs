@@ -13,54 +13,117 @@ use crate::encode::Frame;
 
 pub(crate) struct Subscriber {
     pub(crate) queue: Arc<Queue>,
-    pub(crate) filter: Option<Filter>,
+    pub(crate) filter: Filter,
 }
 
 /// The frames a topic published lately, shared by its subscribers without a
-/// filter: a subscriber holds a position in it, not copies of the frames, so
-/// a burst costs each connection a counter instead of a queue of handles.
+/// filter, each reading it with a cursor of its own: publishing appends a
+/// frame and takes the list of tasks waiting for one, whatever the number of
+/// subscribers, and a subscriber that fell more than the queue bound behind
+/// finds out when it next reads (as tokio's broadcast channel does).
 #[derive(Default)]
 pub(crate) struct Log {
-    /// The subscribers' queue bound plus one: an unfiltered subscriber never
-    /// has more than that many frames pending in it (see `Queue::push_live`).
+    /// The subscribers' queue bound: frames older than the newest
+    /// `capacity` are gone, and a cursor before them has lagged.
     capacity: usize,
-    frames: Mutex<LogFrames>,
+    state: Mutex<LogState>,
 }
 
 #[derive(Default)]
-struct LogFrames {
+struct LogState {
     frames: VecDeque<Frame>,
     /// The position of `frames[0]`.
     base: u64,
+    /// The tasks of subscribers that found nothing new, for the next push.
+    waiters: Vec<Waker>,
+    /// Counts the pushes that took `waiters`: a subscriber already waiting in
+    /// this round updates its slot instead of adding another.
+    round: u64,
+}
+
+/// What a read of the log found.
+pub(crate) enum Read {
+    Frame(Frame),
+    /// The cursor fell behind the oldest frame kept, by this many frames.
+    Lagged(u64),
+    /// Nothing new: the task waits for the next push.
+    Pending,
 }
 
 impl Log {
     pub(crate) fn new(queue: usize) -> Self {
         Self {
-            capacity: queue + 1,
-            frames: Mutex::default(),
+            capacity: queue.max(1),
+            state: Mutex::default(),
         }
     }
 
-    pub(crate) fn push(&self, frame: Frame) {
-        let mut log = lock(&self.frames);
+    /// Appends `frame`, and swaps the waiting tasks into `wake` (empty, so
+    /// the log keeps its capacity for the next round): the caller wakes them
+    /// once it holds no lock.
+    pub(crate) fn push(&self, frame: Frame, wake: &mut Vec<Waker>) {
+        let mut log = lock(&self.state);
         log.frames.push_back(frame);
         if log.frames.len() > self.capacity {
             log.frames.pop_front();
             log.base += 1;
         }
+        if !log.waiters.is_empty() {
+            std::mem::swap(&mut log.waiters, wake);
+            log.round += 1;
+        }
     }
 
     /// The position the next frame will have.
     pub(crate) fn end(&self) -> u64 {
-        let log = lock(&self.frames);
+        let log = lock(&self.state);
         log.base + log.frames.len() as u64
     }
 
-    fn get(&self, position: u64) -> Option<Frame> {
-        let log = lock(&self.frames);
-        let index = usize::try_from(position.checked_sub(log.base)?).ok()?;
-        log.frames.get(index).cloned()
+    /// The frame at `cursor` (advancing it), or why there is none; on
+    /// [`Read::Pending`], `waker` waits for the next push, in the slot
+    /// `waiting` remembers.
+    fn read(&self, cursor: &mut u64, waiting: &mut Option<(u64, usize)>, waker: &Waker) -> Read {
+        let mut log = lock(&self.state);
+        if *cursor < log.base {
+            return Read::Lagged(log.base - *cursor);
+        }
+        let index = usize::try_from(*cursor - log.base).unwrap_or(usize::MAX);
+        if let Some(frame) = log.frames.get(index) {
+            let frame = frame.clone();
+            *cursor += 1;
+            return Read::Frame(frame);
+        }
+        let round = log.round;
+        match *waiting {
+            Some((registered, slot)) if registered == round => {
+                let waiter = &mut log.waiters[slot];
+                if !waiter.will_wake(waker) {
+                    waiter.clone_from(waker);
+                }
+            }
+            _ => {
+                *waiting = Some((round, log.waiters.len()));
+                log.waiters.push(waker.clone());
+            }
+        }
+        Read::Pending
+    }
+
+    /// The frames from `cursor` on that are still kept, and how many before
+    /// them are not.
+    fn from(&self, cursor: u64) -> (Vec<Frame>, u64) {
+        let log = lock(&self.state);
+        let missed = log.base.saturating_sub(cursor);
+        let skip = usize::try_from(cursor.saturating_sub(log.base)).unwrap_or(usize::MAX);
+        (log.frames.iter().skip(skip).cloned().collect(), missed)
+    }
+
+    /// How many frames from `cursor` on are still kept.
+    fn pending(&self, cursor: u64) -> usize {
+        let log = lock(&self.state);
+        let end = log.base + log.frames.len() as u64;
+        usize::try_from(end - cursor.max(log.base)).unwrap_or(usize::MAX)
     }
 }
 
@@ -70,20 +133,30 @@ pub(crate) struct Queue {
 }
 
 /// What a subscriber has queued: `frames` (its own: replayed history, frames
-/// that passed its filter, a window copied out of the log on close), then
-/// `live` frames of the topic's log from `cursor` on.
+/// that passed its filter, what was due from the log when it closed), then,
+/// without a filter, the topic's log from `cursor` on.
 #[derive(Default)]
 struct QueueState {
     frames: VecDeque<Frame>,
     log: Option<Arc<Log>>,
     cursor: u64,
-    live: usize,
+    /// Where its task waits in the log, if it does.
+    waiting: Option<(u64, usize)>,
     waker: Option<Waker>,
     /// No more frames will be pushed: end after draining `frames` (which
     /// then hold the closing frame, if any, last).
     closed: bool,
     /// Frames dropped under `LagPolicy::DropOldest` not yet reported.
     missed: u64,
+}
+
+/// What polling a queue found.
+enum Polled {
+    Frame(Frame),
+    End,
+    /// Fell behind under [`LagPolicy::Disconnect`]: ends, and leaves its topic.
+    Lagged,
+    Pending,
 }
 
 impl Queue {
@@ -94,22 +167,12 @@ impl Queue {
         }
     }
 
-    /// Queues a published frame.
+    /// Queues a frame that passed the subscriber's filter.
     pub(crate) fn push(&self, frame: Frame) -> Pushed {
         let mut state = lock(&self.state);
         let queued = self.make_room(&mut state);
         if queued {
             state.frames.push_back(frame);
-        }
-        Pushed::taking_waker(queued, &mut state)
-    }
-
-    /// Queues the frame just pushed to the topic's log, as [`push`] does.
-    pub(crate) fn push_live(&self) -> Pushed {
-        let mut state = lock(&self.state);
-        let queued = self.make_room(&mut state);
-        if queued {
-            state.live += 1;
         }
         Pushed::taking_waker(queued, &mut state)
     }
@@ -120,18 +183,14 @@ impl Queue {
         if state.closed {
             return false;
         }
-        if state.frames.len() + state.live >= self.config.queue {
+        if state.frames.len() >= self.config.queue {
             match self.config.lag_policy {
                 LagPolicy::Disconnect => {
                     state.closed = true;
-                    state.detach();
                     return false;
                 }
                 LagPolicy::DropOldest => {
-                    if state.frames.pop_front().is_none() {
-                        state.cursor += 1;
-                        state.live -= 1;
-                    }
+                    state.frames.pop_front();
                     state.missed += 1;
                 }
             }
@@ -162,9 +221,57 @@ impl Queue {
             return None;
         }
         state.closed = true;
-        state.detach();
+        if let Some(log) = state.log.take() {
+            // Nothing more comes from the log: copy out what is still due.
+            let (due, missed) = log.from(state.cursor);
+            match (missed, self.config.lag_policy) {
+                // Fell behind: it ends after what it has read.
+                (1.., LagPolicy::Disconnect) => {}
+                (missed, _) => {
+                    state.missed += missed;
+                    state.frames.extend(due);
+                }
+            }
+        }
         state.frames.extend(last);
         state.waker.take()
+    }
+
+    fn poll(&self, waker: &Waker) -> Polled {
+        let mut state = lock(&self.state);
+        let state = &mut *state;
+        if state.missed > 0 {
+            let missed = std::mem::take(&mut state.missed);
+            return Polled::Frame(self.config.gap("lagged", Some(missed)).encode());
+        }
+        if let Some(frame) = state.frames.pop_front() {
+            return Polled::Frame(frame);
+        }
+        if let Some(log) = &state.log {
+            match log.read(&mut state.cursor, &mut state.waiting, waker) {
+                Read::Frame(frame) => return Polled::Frame(frame),
+                Read::Lagged(missed) => match self.config.lag_policy {
+                    LagPolicy::Disconnect => {
+                        state.closed = true;
+                        state.log = None;
+                        return Polled::Lagged;
+                    }
+                    LagPolicy::DropOldest => {
+                        state.cursor += missed;
+                        return Polled::Frame(self.config.gap("lagged", Some(missed)).encode());
+                    }
+                },
+                Read::Pending => {}
+            }
+        } else if state.closed {
+            return Polled::End;
+        }
+        // Kept here too: closing the queue wakes it.
+        match &mut state.waker {
+            Some(known) if known.will_wake(waker) => {}
+            slot => *slot = Some(waker.clone()),
+        }
+        Polled::Pending
     }
 }
 
@@ -188,35 +295,6 @@ impl Pushed {
             queued,
             wake: state.waker.take(),
         }
-    }
-}
-
-impl QueueState {
-    /// Copies the frames still due from the log: nothing more will be
-    /// pushed, and the log moves on without this subscriber.
-    fn detach(&mut self) {
-        if let Some(log) = self.log.take() {
-            for position in self.cursor..self.cursor + self.live as u64 {
-                self.frames.extend(log.get(position));
-            }
-            self.live = 0;
-        }
-    }
-
-    fn pop(&mut self) -> Option<Frame> {
-        if let Some(frame) = self.frames.pop_front() {
-            return Some(frame);
-        }
-        while self.live > 0 {
-            let position = self.cursor;
-            self.cursor += 1;
-            self.live -= 1;
-            // Always there: the log keeps more than a subscriber can have due.
-            if let Some(frame) = self.log.as_ref().and_then(|log| log.get(position)) {
-                return Some(frame);
-            }
-        }
-        None
     }
 }
 
@@ -257,30 +335,31 @@ impl Subscription {
     /// or a shutdown's final event).
     pub fn queued(&self) -> usize {
         let state = lock(&self.queue.state);
-        state.frames.len() + state.live
+        state.frames.len()
+            + state
+                .log
+                .as_ref()
+                .map_or(0, |log| log.pending(state.cursor))
     }
 }
 
 impl Stream for Subscription {
     type Item = Frame;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Frame>> {
-        let mut state = lock(&self.queue.state);
-        if state.missed > 0 {
-            let missed = std::mem::take(&mut state.missed);
-            return Poll::Ready(Some(self.queue.config.gap("lagged", Some(missed)).encode()));
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Frame>> {
+        match self.queue.poll(cx.waker()) {
+            Polled::Frame(frame) => Poll::Ready(Some(frame)),
+            Polled::End => Poll::Ready(None),
+            Polled::Lagged => {
+                // Leaves at once (the queue is unlocked by now), not when the
+                // framework gets round to dropping the stream.
+                if let Some(Leave { topic, id }) = self.leave.take() {
+                    topic.leave(id);
+                }
+                Poll::Ready(None)
+            }
+            Polled::Pending => Poll::Pending,
         }
-        if let Some(frame) = state.pop() {
-            return Poll::Ready(Some(frame));
-        }
-        if state.closed {
-            return Poll::Ready(None);
-        }
-        match &mut state.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            slot => *slot = Some(cx.waker().clone()),
-        }
-        Poll::Pending
     }
 }
 
@@ -297,5 +376,76 @@ impl fmt::Debug for Subscription {
         f.debug_struct("Subscription")
             .field("queued", &self.queued())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+    use std::task::Wake;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::hub::Hub;
+    use crate::Event;
+
+    /// A publish appends to the topic's log: it never takes a subscriber's
+    /// own lock, so one that is busy (or stuck) holds up no publisher.
+    #[test]
+    fn publishing_never_waits_on_a_subscribers_lock() {
+        let hub: Hub = Hub::new();
+        let subscription = hub.subscribe("t", None);
+        let held = lock(&subscription.queue.state);
+        let (done, published) = mpsc::channel();
+        let publisher = hub.clone();
+        std::thread::spawn(move || {
+            for n in 0..10 {
+                publisher.publish("t", Event::message(n.to_string()));
+            }
+            done.send(()).unwrap();
+        });
+        // Generous: it takes microseconds.
+        published
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a publish waited for a subscriber's lock");
+        drop(held);
+        assert_eq!(subscription.queued(), 10);
+    }
+
+    #[derive(Default)]
+    struct Counted(AtomicUsize);
+
+    impl Wake for Counted {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Polled again before anything was published (by another task, say), a
+    /// waiting subscriber keeps one place in the log's waiters, with the
+    /// newest waker: one publish wakes that one, once.
+    #[test]
+    fn a_subscriber_polled_twice_waits_once_with_its_newest_waker() {
+        let hub: Hub = Hub::new();
+        let mut subscription = hub.subscribe("t", None);
+        let (first, second) = (Arc::new(Counted::default()), Arc::new(Counted::default()));
+        for counted in [&first, &second, &second] {
+            let waker = Waker::from(counted.clone());
+            let polled = Pin::new(&mut subscription).poll_next(&mut Context::from_waker(&waker));
+            assert!(polled.is_pending());
+        }
+        hub.publish("t", Event::message("one"));
+        assert_eq!(first.0.load(Ordering::SeqCst), 0, "replaced");
+        assert_eq!(second.0.load(Ordering::SeqCst), 1, "woken once");
+        let log = subscription
+            .queue
+            .state
+            .lock()
+            .unwrap()
+            .log
+            .clone()
+            .unwrap();
+        assert!(lock(&log.state).waiters.is_empty(), "taken by the publish");
     }
 }
