@@ -54,10 +54,21 @@ pub enum Decoded {
     Comment(String),
 }
 
-/// The decoder was asked to buffer more than its limit for one event.
+/// Which of a [`Decoder`]'s bounds a stream went past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Bound {
+    /// One line (the pending line, before its line end) was too long.
+    Line,
+    /// One event (its pending line plus the data gathered so far) was too large.
+    Event,
+}
+
+/// The decoder was asked to buffer more than one of its limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError {
     limit: usize,
+    bound: Bound,
 }
 
 impl DecodeError {
@@ -65,13 +76,22 @@ impl DecodeError {
     pub fn limit(&self) -> usize {
         self.limit
     }
+
+    /// Which limit it was: a line's or an event's.
+    pub fn bound(&self) -> Bound {
+        self.bound
+    }
 }
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.bound {
+            Bound::Line => "a line",
+            Bound::Event => "an event",
+        };
         write!(
             f,
-            "an event grew past the decoder's limit of {} bytes",
+            "{what} grew past the decoder's limit of {} bytes",
             self.limit
         )
     }
@@ -84,8 +104,9 @@ impl std::error::Error for DecodeError {}
 /// CRLF or inside a UTF-8 sequence or the BOM.
 ///
 /// Memory is bounded: a line or event longer than the limit
-/// ([`DEFAULT_MAX_EVENT_BYTES`] unless set with [`Decoder::with_max_event_bytes`])
-/// makes `feed` fail, and the decoder stays failed.
+/// ([`DEFAULT_MAX_EVENT_BYTES`] unless set with [`Decoder::with_max_event_bytes`],
+/// and a line alone can be held to less with [`Decoder::with_max_line_bytes`])
+/// makes `feed` fail, and the decoder stays failed until [`Decoder::restart`].
 #[derive(Debug, Clone)]
 pub struct Decoder {
     line: Vec<u8>,
@@ -99,7 +120,8 @@ pub struct Decoder {
     retry: Option<Duration>,
     mid_event: bool,
     max_event_bytes: usize,
-    failed: bool,
+    max_line_bytes: usize,
+    failed: Option<Bound>,
 }
 
 impl Default for Decoder {
@@ -128,8 +150,42 @@ impl Decoder {
             retry: None,
             mid_event: false,
             max_event_bytes: limit,
-            failed: false,
+            max_line_bytes: usize::MAX,
+            failed: None,
         }
+    }
+
+    /// Also fails once one line exceeds `limit` bytes, whatever the event's
+    /// size (the event limit still applies to the line too).
+    #[must_use]
+    pub fn with_max_line_bytes(mut self, limit: usize) -> Self {
+        self.max_line_bytes = limit;
+        self
+    }
+
+    /// Starts with `id` as the last event id, as a client resuming a stream
+    /// does (it sent `id` as `Last-Event-ID`).
+    #[must_use]
+    pub fn with_last_event_id(mut self, id: impl Into<String>) -> Self {
+        self.last_event_id = id.into();
+        self.id_buffer.clone_from(&self.last_event_id);
+        self
+    }
+
+    /// Gets ready for the next connection of the same `EventSource`: what
+    /// the last one left unfinished (a partial line, an undispatched event
+    /// and its uncommitted id, a failure) is dropped, and a BOM is stripped
+    /// again; the last event id and the retry time are kept.
+    pub fn restart(&mut self) {
+        self.line.clear();
+        self.after_cr = false;
+        self.bom_matched = 0;
+        self.bom_done = false;
+        self.data.clear();
+        self.event_type.clear();
+        self.id_buffer.clone_from(&self.last_event_id);
+        self.mid_event = false;
+        self.failed = None;
     }
 
     /// Parses `chunk` and returns everything it completed, in order.
@@ -145,8 +201,8 @@ impl Decoder {
         mut chunk: &[u8],
         out: &mut Vec<Decoded>,
     ) -> Result<(), DecodeError> {
-        if self.failed {
-            return Err(self.error());
+        if let Some(bound) = self.failed {
+            return Err(self.error(bound));
         }
         if !self.bom_done {
             chunk = self.skip_bom(chunk, out)?;
@@ -172,10 +228,12 @@ impl Decoder {
         self.mid_event || !self.line.is_empty() || (!self.bom_done && self.bom_matched > 0)
     }
 
-    fn error(&self) -> DecodeError {
-        DecodeError {
-            limit: self.max_event_bytes,
-        }
+    fn error(&self, bound: Bound) -> DecodeError {
+        let limit = match bound {
+            Bound::Line => self.max_line_bytes,
+            Bound::Event => self.max_event_bytes,
+        };
+        DecodeError { limit, bound }
     }
 
     /// Strips a UTF-8 BOM at the very start of the stream, even when it arrives
@@ -241,13 +299,19 @@ impl Decoder {
     }
 
     fn check_limit(&mut self, line_len: usize) -> Result<(), DecodeError> {
-        if line_len.saturating_add(self.data.len()) > self.max_event_bytes {
-            self.failed = true;
-            self.line = Vec::new();
-            self.data = String::new();
-            return Err(self.error());
-        }
-        Ok(())
+        let bound = if line_len > self.max_line_bytes {
+            Bound::Line
+        } else if line_len.saturating_add(self.data.len()) > self.max_event_bytes {
+            Bound::Event
+        } else {
+            return Ok(());
+        };
+        self.failed = Some(bound);
+        // Give the memory back: a failed stream is usually dropped, but a
+        // restarted one must not keep a huge buffer's capacity around.
+        self.line = Vec::new();
+        self.data = String::new();
+        Err(self.error(bound))
     }
 
     fn process_line(&mut self, line: &[u8], out: &mut Vec<Decoded>) {
