@@ -119,6 +119,13 @@ impl EventBody {
         }
     }
 
+    /// The next item already decoded, without reading: for a caller that
+    /// reads with [`next_chunk`](Self::next_chunk) (to see the raw bytes)
+    /// and takes the items it completed.
+    pub fn pop_item(&mut self) -> Option<Decoded> {
+        self.pending.pop_front()
+    }
+
     /// The decoder: the last event id, the retry time, whether an event is
     /// half read.
     pub fn decoder(&self) -> &Decoder {
