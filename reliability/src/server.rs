@@ -130,6 +130,18 @@ impl Server {
         let listen = Listen {
             ip,
             stall: Some(stall_timeout),
+            ..Listen::default()
+        };
+        Self::start_tuned(framework, handler, listen).await
+    }
+
+    /// Like [`start`](Self::start), on a given loopback `port`: for a server
+    /// restarted where its clients will look for it. Binding is retried for a
+    /// few seconds, while the previous server's socket goes away.
+    pub async fn start_at<H: Handler>(framework: Framework, handler: H, port: u16) -> Server {
+        let listen = Listen {
+            port,
+            ..Listen::default()
         };
         Self::start_tuned(framework, handler, listen).await
     }
@@ -208,6 +220,8 @@ fn std_listener(listen: Listen) -> std::net::TcpListener {
 #[derive(Debug, Clone, Copy)]
 struct Listen {
     ip: Ipv4Addr,
+    /// 0 for an ephemeral one.
+    port: u16,
     stall: Option<Duration>,
 }
 
@@ -215,23 +229,39 @@ impl Default for Listen {
     fn default() -> Self {
         Self {
             ip: Ipv4Addr::LOCALHOST,
+            port: 0,
             stall: None,
         }
     }
 }
 
 fn tokio_listener(listen: Listen) -> (tokio::net::TcpListener, SocketAddr) {
-    let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
-    socket.set_reuseaddr(true).expect("SO_REUSEADDR");
-    socket
-        .bind(SocketAddr::from((listen.ip, 0)))
-        .expect("bind to an ephemeral port");
-    let listener = socket.listen(BACKLOG).expect("listen");
+    let listener = bind(listen);
     if let Some(timeout) = listen.stall {
         ssekit::tcp::set_stall_timeout(&listener, timeout).expect("TCP_USER_TIMEOUT");
     }
     let addr = listener.local_addr().expect("a local address");
     (listener, addr)
+}
+
+/// A listening socket; a given port is retried for 5 s, since the server
+/// that had it may still be letting it go.
+fn bind(listen: Listen) -> tokio::net::TcpListener {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+        let bound = socket
+            .bind(SocketAddr::from((listen.ip, listen.port)))
+            .and_then(|()| socket.listen(BACKLOG));
+        match bound {
+            Ok(listener) => return listener,
+            Err(error) if listen.port == 0 || std::time::Instant::now() > deadline => {
+                panic!("cannot listen on port {}: {error}", listen.port)
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
 }
 
 fn spawn_tokio<F>(
