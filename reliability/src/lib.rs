@@ -70,10 +70,12 @@ where
 }
 
 /// Declares one test per framework, `name::axum` ... `name::poem`, each running
-/// `body(framework)` with [`run_exclusive`] (or [`run`] with `shared`).
+/// `body(framework)` with [`run_exclusive`] (or [`run`] with `shared`);
+/// `shared with_hyper` adds `name::hyper`.
 ///
 /// ```text
 /// per_framework!(#[ignore = "long"] soak => soak_body);
+/// per_framework!(shared with_hyper script => script_body);
 /// ```
 #[macro_export]
 macro_rules! per_framework {
@@ -83,7 +85,10 @@ macro_rules! per_framework {
     ($(#[$attr:meta])* shared $name:ident => $body:path) => {
         $crate::per_framework!(@ run $(#[$attr])* $name => $body);
     };
-    (@ $runner:ident $(#[$attr:meta])* $name:ident => $body:path) => {
+    (shared with_hyper $name:ident => $body:path) => {
+        $crate::per_framework!(@ run $name => $body; hyper);
+    };
+    (@ $runner:ident $(#[$attr:meta])* $name:ident => $body:path $(; $hyper:ident)?) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -107,6 +112,12 @@ macro_rules! per_framework {
             fn poem() {
                 $crate::$runner($crate::Framework::Poem, $body)
             }
+            $(
+                #[test]
+                fn $hyper() {
+                    $crate::$runner($crate::Framework::Hyper, $body)
+                }
+            )?
         }
     };
 }

@@ -35,7 +35,7 @@ impl Handler for Subscribe {
     }
 }
 
-/// The four frameworks with an adapter.
+/// The frameworks with an adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framework {
     /// axum 0.8 with `ssekit-axum`.
@@ -46,15 +46,21 @@ pub enum Framework {
     Warp,
     /// poem 3 with `ssekit-poem`.
     Poem,
+    /// Plain hyper 1 with `ssekit-hyper`, one connection task per client
+    /// and hyper-util's graceful shutdown. (The reliability suites'
+    /// [`per_framework!`](crate::per_framework) runs the other four; its
+    /// `with_hyper` form adds this one.)
+    Hyper,
 }
 
 impl Framework {
-    /// All four.
-    pub const ALL: [Framework; 4] = [
+    /// All five.
+    pub const ALL: [Framework; 5] = [
         Framework::Axum,
         Framework::Actix,
         Framework::Warp,
         Framework::Poem,
+        Framework::Hyper,
     ];
 }
 
@@ -65,6 +71,7 @@ impl fmt::Display for Framework {
             Framework::Actix => "actix",
             Framework::Warp => "warp",
             Framework::Poem => "poem",
+            Framework::Hyper => "hyper",
         })
     }
 }
@@ -152,6 +159,7 @@ impl Server {
             Framework::Actix => start_actix(handler, listen).await,
             Framework::Warp => start_warp(handler, listen),
             Framework::Poem => start_poem(handler, listen),
+            Framework::Hyper => start_hyper(handler, listen),
         }
     }
 
@@ -344,6 +352,43 @@ fn start_poem<H: Handler>(handler: H, listen: Listen) -> Server {
         },
         signal,
     )
+}
+
+fn start_hyper<H: Handler>(handler: H, listen: Listen) -> Server {
+    use hyper_util::rt::TokioIo;
+    use hyper_util::server::graceful::GracefulShutdown;
+
+    let (listener, addr) = tokio_listener(listen);
+    let (signal, mut stopped) = oneshot::channel::<()>();
+    let serve = async move {
+        let graceful = GracefulShutdown::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let handler = handler.clone();
+                    let service = hyper::service::service_fn(
+                        move |request: http::Request<hyper::body::Incoming>| {
+                            let response = handler.handle(ssekit_hyper::Publisher::new(&request));
+                            async move { Ok::<_, std::convert::Infallible>(response) }
+                        },
+                    );
+                    let connection = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service);
+                    let connection = graceful.watch(connection);
+                    tokio::spawn(async move {
+                        let _ = connection.await;
+                    });
+                }
+                _ = &mut stopped => break,
+            }
+        }
+        // Stop listening at once, as the frameworks do, then let open
+        // responses finish.
+        drop(listener);
+        graceful.shutdown().await;
+    };
+    spawn_tokio(Framework::Hyper, addr, serve, signal)
 }
 
 async fn start_actix<H: Handler>(handler: H, listen: Listen) -> Server {

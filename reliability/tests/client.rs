@@ -1,4 +1,5 @@
-//! ssekit-client against every adapter, over real HTTP: the conformance
+//! ssekit-client against every adapter (the four frameworks' and plain
+//! hyper's), over real HTTP: the conformance
 //! script, a server killed and restarted mid-stream, `retry`, 204, 500, a
 //! wrong Content-Type, an endless line and a stalled stream.
 
@@ -99,7 +100,7 @@ async fn script_body(framework: Framework) {
     }
     assert_eq!(events, script::script_expected(), "{framework}");
 }
-per_framework!(shared conformance_script => script_body);
+per_framework!(shared with_hyper conformance_script => script_body);
 
 /// The server goes away mid-stream (its streams end, it stops listening) and
 /// comes back on the same port while events keep being published: the
@@ -159,7 +160,7 @@ async fn restart_body(framework: Framework) {
     assert_eq!(seen, ["1", "2", "3", "4", "5", "6", "7"], "{framework}");
     drop(server);
 }
-per_framework!(shared restart_mid_stream => restart_body);
+per_framework!(shared with_hyper restart_mid_stream => restart_body);
 
 async fn retry_body(framework: Framework) {
     let server = start(framework).await;
@@ -177,7 +178,7 @@ async fn retry_body(framework: Framework) {
         "{framework}"
     );
 }
-per_framework!(shared retry_honoured => retry_body);
+per_framework!(shared with_hyper retry_honoured => retry_body);
 
 async fn statuses_body(framework: Framework) {
     let server = start(framework).await;
@@ -217,7 +218,7 @@ async fn statuses_body(framework: Framework) {
         other => panic!("{framework}: {other:?}"),
     }
 }
-per_framework!(shared statuses => statuses_body);
+per_framework!(shared with_hyper statuses => statuses_body);
 
 async fn endless_line_body(framework: Framework) {
     let server = start(framework).await;
@@ -235,7 +236,7 @@ async fn endless_line_body(framework: Framework) {
     }
     assert!(source.next().await.is_none());
 }
-per_framework!(shared endless_line => endless_line_body);
+per_framework!(shared with_hyper endless_line => endless_line_body);
 
 async fn stalled_body(framework: Framework) {
     let server = start(framework).await;
@@ -258,4 +259,4 @@ async fn stalled_body(framework: Framework) {
         );
     }
 }
-per_framework!(shared stalled_stream => stalled_body);
+per_framework!(shared with_hyper stalled_stream => stalled_body);
