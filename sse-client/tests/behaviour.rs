@@ -476,3 +476,25 @@ async fn a_bad_url_or_header_is_the_first_item() {
         Err(Error::InvalidRequest(_))
     ));
 }
+
+#[tokio::test]
+async fn a_body_cut_mid_chunk_reconnects_as_a_transport_failure() {
+    // A chunked body whose connection closes before its last chunk: a
+    // network error, not a clean end (the cut-off event is dropped too).
+    let head =
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+    let mut bytes = head.to_vec();
+    bytes.extend_from_slice(b"f\r\nid: 1\ndata: a\n\n\r\n9\r\ndata: cut");
+    let mut server = RawServer::start(vec![vec![Step::Write(bytes)], stream(b"data: b\n\n")]).await;
+    let mut source = EventSource::get(server.url())
+        .with_retry(Duration::from_millis(10))
+        .build();
+    next(&mut source).await.unwrap();
+    assert_eq!(data(next(&mut source).await), "a");
+    let lost = reconnect(next(&mut source).await);
+    assert!(matches!(lost.cause, Cause::Transport(_)), "{lost:?}");
+    assert!(matches!(next(&mut source).await, Ok(Item::Open)));
+    assert_eq!(data(next(&mut source).await), "b");
+    server.request().await;
+    assert_eq!(server.request().await.header("last-event-id"), Some("1"));
+}
