@@ -151,7 +151,7 @@ async fn ours(url: String, window: Duration, fast_retry: bool) -> Seen {
     let _ = tokio::time::timeout(window, async {
         while let Some(item) = source.next().await {
             seen.items.push(match item {
-                Ok(ssekit_client::Item::Open) => "open".into(),
+                Ok(ssekit_client::Item::Open(_)) => "open".into(),
                 Ok(ssekit_client::Item::Event(e)) => format!("event {}", show(&e.data)),
                 Ok(ssekit_client::Item::Reconnecting(_)) => "reconnecting".into(),
                 Ok(ssekit_client::Item::Closed) => "closed".into(),

@@ -98,7 +98,7 @@ async fn open_ours(
     }
     let mut source = builder.build();
     match source.next().await {
-        Some(Ok(ssekit_client::Item::Open)) => {}
+        Some(Ok(ssekit_client::Item::Open(_))) => {}
         other => panic!("not open: {other:?}"),
     }
     // The comment is read (and skipped) while the next poll waits.

@@ -92,7 +92,7 @@ async fn script_body(framework: Framework) {
     let mut events: Vec<MessageEvent> = Vec::new();
     loop {
         match next(&mut source).await.expect("no error") {
-            Item::Open => {}
+            Item::Open(_) => {}
             Item::Event(event) => events.push(event),
             Item::Closed => break,
             other => panic!("{framework}: {other:?}"),
@@ -115,7 +115,7 @@ async fn restart_body(framework: Framework) {
         .with_retry(Duration::from_millis(50))
         .with_max_backoff(Duration::from_millis(200))
         .build();
-    assert!(matches!(next(&mut source).await, Ok(Item::Open)));
+    assert!(matches!(next(&mut source).await, Ok(Item::Open(_))));
     // The subscription exists once the head has arrived.
     for n in 1..=3 {
         hub.publish("topic", Event::message(n.to_string()));
@@ -142,7 +142,7 @@ async fn restart_body(framework: Framework) {
         match next(&mut source).await.unwrap() {
             Item::Event(event) => seen.push(event.data),
             Item::Reconnecting(_) => reconnections += 1,
-            Item::Open => {
+            Item::Open(_) => {
                 // Live events after the resume.
                 if seen.len() == 3 && reconnections > 0 {
                     hub.publish("topic", Event::message("7"));
@@ -172,7 +172,7 @@ async fn retry_body(framework: Framework) {
     };
     assert_eq!(lost.delay, Duration::from_millis(300), "{framework}");
     let before = Instant::now();
-    assert!(matches!(next(&mut source).await, Ok(Item::Open)));
+    assert!(matches!(next(&mut source).await, Ok(Item::Open(_))));
     assert!(
         before.elapsed() >= Duration::from_millis(300),
         "{framework}"
@@ -246,7 +246,7 @@ async fn stalled_body(framework: Framework) {
         .build();
     for _ in 0..2 {
         assert!(
-            matches!(next(&mut source).await, Ok(Item::Open)),
+            matches!(next(&mut source).await, Ok(Item::Open(_))),
             "{framework}"
         );
         assert!(matches!(next(&mut source).await, Ok(Item::Event(_))));

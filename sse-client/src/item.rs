@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use reqwest::header::HeaderMap;
+use reqwest::{StatusCode, Version};
 use ssekit::decode::MessageEvent;
 
 use crate::error::Cause;
@@ -13,8 +15,9 @@ use crate::error::Cause;
 #[non_exhaustive]
 pub enum Item {
     /// A connection is open: the server answered 200 with
-    /// `Content-Type: text/event-stream`.
-    Open,
+    /// `Content-Type: text/event-stream`. Its head is there for what a
+    /// program reads from it (a request id, rate-limit headers).
+    Open(Opened),
     /// An event was dispatched: its type (`"message"` unless the server named
     /// one), its data (line ends normalised to LF) and the last event id at
     /// the time.
@@ -25,6 +28,18 @@ pub enum Item {
     /// The stream is over for good: the server answered 204, or the body
     /// ended and no retry is left. Nothing follows.
     Closed,
+}
+
+/// The head of the response a connection opened with.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Opened {
+    /// The status (200).
+    pub status: StatusCode,
+    /// The HTTP version.
+    pub version: Version,
+    /// The response headers.
+    pub headers: HeaderMap,
 }
 
 /// A reconnection about to happen.

@@ -80,7 +80,7 @@ mod source;
 pub use body::{BodyError, EventBody};
 pub use builder::{Builder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BACKOFF, DEFAULT_RETRY};
 pub use error::{Cause, Error, ERROR_BODY_BYTES};
-pub use item::{Item, Reconnect};
+pub use item::{Item, Opened, Reconnect};
 pub use source::EventSource;
 /// The event type, the parser and its errors, from [`ssekit::decode`].
 pub use ssekit::decode::{Bound, DecodeError, Decoded, Decoder, MessageEvent};

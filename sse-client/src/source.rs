@@ -16,7 +16,7 @@ use crate::backoff;
 use crate::body::{BodyError, EventBody};
 use crate::builder::{Builder, Config};
 use crate::error::{Cause, Error, ERROR_BODY_BYTES};
-use crate::item::{Item, Reconnect};
+use crate::item::{Item, Opened, Reconnect};
 
 /// A stream of [`Item`]s from one URL, reconnecting as the WHATWG
 /// `EventSource` does: built by [`get`](EventSource::get),
@@ -171,6 +171,11 @@ impl Driver {
         };
         match self.attempt(decoder.last_event_id()).await {
             Attempt::Opened(body) => {
+                let opened = Opened {
+                    status: body.status(),
+                    version: body.version(),
+                    headers: body.headers().clone(),
+                };
                 let Connection::Closed(decoder) =
                     std::mem::replace(&mut self.connection, Connection::Moving)
                 else {
@@ -181,7 +186,7 @@ impl Driver {
                     .with_idle_timeout(self.config.idle_timeout);
                 self.connection = Connection::Open(body);
                 self.failures = 0;
-                Ok(Item::Open)
+                Ok(Item::Open(opened))
             }
             Attempt::NoContent => {
                 self.done = true;

@@ -49,7 +49,7 @@ async fn resumes_with_last_event_id_only_when_not_empty() {
         .with_retry(Duration::from_millis(10))
         .build();
 
-    assert!(matches!(next(&mut source).await, Ok(Item::Open)));
+    assert!(matches!(next(&mut source).await, Ok(Item::Open(_))));
     let first = server.request().await;
     assert_eq!(first.method, "GET");
     assert_eq!(first.header("accept"), Some("text/event-stream"));
@@ -61,7 +61,7 @@ async fn resumes_with_last_event_id_only_when_not_empty() {
     assert!(matches!(lost.cause, Cause::Ended), "{lost:?}");
     assert_eq!((lost.attempt, lost.delay), (1, Duration::from_millis(10)));
 
-    assert!(matches!(next(&mut source).await, Ok(Item::Open)));
+    assert!(matches!(next(&mut source).await, Ok(Item::Open(_))));
     assert_eq!(server.request().await.header("last-event-id"), Some("2"));
     let Ok(Item::Event(event)) = next(&mut source).await else {
         panic!()
@@ -72,7 +72,7 @@ async fn resumes_with_last_event_id_only_when_not_empty() {
     );
     reconnect(next(&mut source).await);
 
-    assert!(matches!(next(&mut source).await, Ok(Item::Open)));
+    assert!(matches!(next(&mut source).await, Ok(Item::Open(_))));
     assert_eq!(server.request().await.header("last-event-id"), None);
     assert_eq!(data(next(&mut source).await), "d");
     reconnect(next(&mut source).await);
@@ -92,7 +92,7 @@ async fn a_given_last_event_id_is_sent_on_the_first_request() {
         .with_last_event_id("41")
         .with_retry_limit(0)
         .build();
-    assert!(matches!(next(&mut source).await, Ok(Item::Open)));
+    assert!(matches!(next(&mut source).await, Ok(Item::Open(_))));
     assert_eq!(server.request().await.header("last-event-id"), Some("41"));
     let Ok(Item::Event(event)) = next(&mut source).await else {
         panic!()
@@ -114,7 +114,7 @@ async fn waits_the_servers_retry_then_the_default() {
     let lost = reconnect(next(&mut source).await);
     assert_eq!(lost.delay, Duration::from_millis(1500));
     let before = Instant::now();
-    assert!(matches!(next(&mut source).await, Ok(Item::Open)));
+    assert!(matches!(next(&mut source).await, Ok(Item::Open(_))));
     // Paused time: the wait is exact, give or take the clock's resolution.
     let waited = before.elapsed();
     assert!(
@@ -188,7 +188,7 @@ async fn retry_after_is_honoured_on_a_chosen_status() {
     let lost = reconnect(next(&mut source).await);
     assert_eq!(lost.delay, Duration::from_secs(7));
     let before = Instant::now();
-    assert!(matches!(next(&mut source).await, Ok(Item::Open)));
+    assert!(matches!(next(&mut source).await, Ok(Item::Open(_))));
     assert!(before.elapsed() >= Duration::from_secs(7));
     server.request().await;
     server.request().await;
@@ -288,13 +288,13 @@ async fn a_wrong_or_missing_content_type_fails() {
     )])
     .await;
     let mut source = EventSource::get(server.url()).with_retry_limit(0).build();
-    assert!(matches!(next(&mut source).await, Ok(Item::Open)));
+    assert!(matches!(next(&mut source).await, Ok(Item::Open(_))));
     let server = RawServer::start(vec![response("200 OK", &[], b"data: x\n\n")]).await;
     let mut source = EventSource::get(server.url())
         .with_content_type_check(false)
         .with_retry_limit(0)
         .build();
-    assert!(matches!(next(&mut source).await, Ok(Item::Open)));
+    assert!(matches!(next(&mut source).await, Ok(Item::Open(_))));
     assert_eq!(data(next(&mut source).await), "x");
 }
 
@@ -375,7 +375,7 @@ async fn a_stalled_stream_is_left_after_the_idle_timeout() {
         matches!(lost.cause, Cause::Idle(d) if d == Duration::from_millis(300)),
         "{lost:?}"
     );
-    assert!(matches!(next(&mut source).await, Ok(Item::Open)));
+    assert!(matches!(next(&mut source).await, Ok(Item::Open(_))));
     assert_eq!(data(next(&mut source).await), "again");
     server.request().await;
     server.request().await;
@@ -390,7 +390,7 @@ async fn a_server_that_never_answers_hits_the_connect_timeout() {
         .build();
     let lost = reconnect(next(&mut source).await);
     assert!(matches!(lost.cause, Cause::ConnectTimeout(_)), "{lost:?}");
-    assert!(matches!(next(&mut source).await, Ok(Item::Open)));
+    assert!(matches!(next(&mut source).await, Ok(Item::Open(_))));
     assert_eq!(data(next(&mut source).await), "late");
 }
 
@@ -493,8 +493,24 @@ async fn a_body_cut_mid_chunk_reconnects_as_a_transport_failure() {
     assert_eq!(data(next(&mut source).await), "a");
     let lost = reconnect(next(&mut source).await);
     assert!(matches!(lost.cause, Cause::Transport(_)), "{lost:?}");
-    assert!(matches!(next(&mut source).await, Ok(Item::Open)));
+    assert!(matches!(next(&mut source).await, Ok(Item::Open(_))));
     assert_eq!(data(next(&mut source).await), "b");
     server.request().await;
     assert_eq!(server.request().await.header("last-event-id"), Some("1"));
+}
+
+#[tokio::test]
+async fn open_carries_the_response_head() {
+    let server = RawServer::start(vec![response(
+        "200 OK",
+        &["content-type: text/event-stream", "x-request-id: req-42"],
+        b"data: x\n\n",
+    )])
+    .await;
+    let mut source = EventSource::get(server.url()).with_retry_limit(0).build();
+    let Ok(Item::Open(opened)) = next(&mut source).await else {
+        panic!("open")
+    };
+    assert_eq!(opened.status, StatusCode::OK);
+    assert_eq!(opened.headers["x-request-id"], "req-42");
 }

@@ -125,7 +125,7 @@ async fn dispatched(steps: Vec<Step>) -> Vec<(String, String, String)> {
     let mut opened = false;
     while let Some(item) = source.next().await {
         match item.expect("no error") {
-            Item::Open => opened = true,
+            Item::Open(_) => opened = true,
             Item::Event(event) => seen.push((event.event_type, event.data, event.last_event_id)),
             Item::Closed => break,
             other => panic!("unexpected {other:?}"),
