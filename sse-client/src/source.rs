@@ -207,9 +207,11 @@ impl Driver {
         // Only a non-empty id is sent: an empty one means "no id", and some
         // servers would read an empty header as "resume from the start".
         if !last_event_id.is_empty() {
-            // An id the server sent that cannot be a header value (a control
-            // character) is not sent, rather than failing the stream.
-            if let Ok(value) = HeaderValue::try_from(last_event_id) {
+            // Sent as its UTF-8 bytes, as browsers send it (`from_str` would
+            // refuse anything but ASCII). An id that cannot be a header value
+            // at all (a control character) is not sent, rather than failing
+            // the stream.
+            if let Ok(value) = HeaderValue::from_bytes(last_event_id.as_bytes()) {
                 request = request.header("last-event-id", value);
             }
         }

@@ -514,3 +514,20 @@ async fn open_carries_the_response_head() {
     assert_eq!(opened.status, StatusCode::OK);
     assert_eq!(opened.headers["x-request-id"], "req-42");
 }
+
+#[tokio::test]
+async fn a_non_ascii_id_is_sent_as_its_utf8_bytes() {
+    let mut server = RawServer::start(vec![
+        stream("id: é1\ndata: a\n\n".as_bytes()),
+        response("204 No Content", &[], b""),
+    ])
+    .await;
+    let mut source = EventSource::get(server.url())
+        .with_retry(Duration::from_millis(10))
+        .build();
+    while let Some(item) = source.next().await {
+        item.unwrap();
+    }
+    server.request().await;
+    assert_eq!(server.request().await.header("last-event-id"), Some("é1"));
+}
