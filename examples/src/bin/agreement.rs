@@ -5,7 +5,12 @@
 //! each written on its own, then the connection closes), runs
 //! `ssekit-client` over each of them, and serves what it dispatched at
 //! `/cases.json`; `/` is an empty page for the browser to open the same
-//! URLs from. `examples/browser-tests/tests/agreement.test.js` compares what
+//! URLs from.
+//!
+//! Reconnection cases at `/resume/<n>/<who>`: the first request gets the
+//! case's bytes (after `retry: 20`), the next one `204` (which stops any
+//! `EventSource`), and the `Last-Event-ID` each request carried is recorded
+//! under `who` (`client` or `browser`), reported at `/resume.json`. `examples/browser-tests/tests/agreement.test.js` compares what
 //! headless Chromium's `EventSource` dispatches with that.
 //!
 //! Takes `--port` (and ignores `--framework`, which the harness passes to
@@ -79,6 +84,40 @@ fn cases() -> Vec<Case> {
     cases
 }
 
+/// Bodies after which a client reconnects: what `Last-Event-ID` it sends.
+fn resume_cases() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("no id", b"data: a\n\n".to_vec()),
+        ("an id", b"id: 1\ndata: a\n\n".to_vec()),
+        ("id-only checkpoint", b"data: a\n\nid: 5\n\n".to_vec()),
+        (
+            "id reset by an empty id",
+            b"id: 1\ndata: a\n\nid\ndata: b\n\n".to_vec(),
+        ),
+        (
+            "id reset by id: with no value",
+            b"id: 1\ndata: a\n\nid:\n\n".to_vec(),
+        ),
+        (
+            "id with NUL ignored",
+            b"id: 1\ndata: a\n\nid: 2\0\ndata: b\n\n".to_vec(),
+        ),
+        (
+            "cut-off event's id not kept",
+            b"id: 1\ndata: a\n\nid: 2\ndata: cut".to_vec(),
+        ),
+        ("non-ASCII id", "id: é😀\ndata: a\n\n".as_bytes().to_vec()),
+        ("id with inner spaces", b"id: a b\ndata: x\n\n".to_vec()),
+        (
+            "a BOM not at the start is data: its id line is ignored",
+            b"\xEF\xBB\xBFid: 9\r\ndata: x\r\n\r\n".to_vec(),
+        ),
+    ]
+}
+
+/// The `Last-Event-ID` of each request, by who made it and case.
+type Resumes = std::sync::Mutex<std::collections::BTreeMap<(String, usize), Vec<Option<String>>>>;
+
 const STREAM_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
 
 #[tokio::main(flavor = "current_thread")]
@@ -94,16 +133,27 @@ async fn main() {
     let cases = std::sync::Arc::new(cases());
     let served = cases.clone();
     let results = std::sync::Arc::new(tokio::sync::OnceCell::new());
-    let for_server = results.clone();
+    let resumes = std::sync::Arc::new(Resumes::default());
+    let for_server = (results.clone(), resumes.clone());
     tokio::spawn(async move {
         loop {
             let (socket, _) = listener.accept().await.expect("accept");
-            let (cases, results) = (served.clone(), for_server.clone());
+            let (cases, (results, resumes)) = (served.clone(), for_server.clone());
             tokio::spawn(async move {
-                let _ = answer(socket, &cases, &results).await;
+                let _ = answer(socket, &cases, &results, &resumes).await;
             });
         }
     });
+
+    for i in 0..resume_cases().len() {
+        let mut source =
+            EventSource::get(format!("http://127.0.0.1:{port}/resume/{i}/client")).build();
+        while let Some(item) = source.next().await {
+            if matches!(item.expect("no client error"), Item::Closed) {
+                break;
+            }
+        }
+    }
 
     let mut all = Vec::new();
     for (i, case) in cases.iter().enumerate() {
@@ -122,7 +172,9 @@ async fn main() {
         }
         all.push(serde_json::json!({ "name": case.name, "events": events }));
     }
-    let json = serde_json::json!({ "types": TYPES, "cases": all }).to_string();
+    let names: Vec<&str> = resume_cases().iter().map(|(name, _)| *name).collect();
+    let json =
+        serde_json::json!({ "types": TYPES, "cases": all, "resume_cases": names }).to_string();
     results.set(json).expect("set once");
     println!("serving on http://127.0.0.1:{port}/");
     std::future::pending::<()>().await;
@@ -132,6 +184,7 @@ async fn answer(
     mut socket: TcpStream,
     cases: &[Case],
     results: &tokio::sync::OnceCell<String>,
+    resumes: &Resumes,
 ) -> std::io::Result<()> {
     socket.set_nodelay(true)?;
     let mut received = Vec::new();
@@ -160,7 +213,43 @@ async fn answer(
         }
         return socket.shutdown().await;
     }
+    if let Some(rest) = path.strip_prefix("/resume/") {
+        let (n, who) = rest.split_once('/').unwrap_or((rest, "unknown"));
+        let n: usize = n.parse().unwrap_or(usize::MAX);
+        let Some((_, body)) = resume_cases().into_iter().nth(n) else {
+            return socket
+                .write_all(
+                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                )
+                .await;
+        };
+        let last_event_id = header(&received, b"last-event-id");
+        let first = {
+            let mut resumes = resumes.lock().expect("not poisoned");
+            let seen = resumes.entry((who.to_owned(), n)).or_default();
+            seen.push(last_event_id);
+            seen.len() == 1
+        };
+        if !first {
+            return socket
+                .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                .await;
+        }
+        socket.write_all(STREAM_HEAD).await?;
+        socket.write_all(b"retry: 20\n\n").await?;
+        socket.write_all(&body).await?;
+        return socket.shutdown().await;
+    }
+    let resume_report = || {
+        let resumes = resumes.lock().expect("not poisoned");
+        let report: Vec<serde_json::Value> = resumes
+            .iter()
+            .map(|((who, n), ids)| serde_json::json!({ "who": who, "case": n, "last_event_ids": ids }))
+            .collect();
+        serde_json::Value::from(report).to_string()
+    };
     let (status, content_type, body) = match path.as_str() {
+        "/resume.json" => ("200 OK", "application/json", resume_report()),
         "/" => (
             "200 OK",
             "text/html",
@@ -179,4 +268,15 @@ async fn answer(
     );
     socket.write_all(response.as_bytes()).await?;
     socket.shutdown().await
+}
+
+/// A request header's value, as UTF-8 (lossily), if present.
+fn header(request: &[u8], name: &[u8]) -> Option<String> {
+    let head_end = request.windows(4).position(|w| w == b"\r\n\r\n")?;
+    request[..head_end].split(|&b| b == b'\n').find_map(|line| {
+        let colon = line.iter().position(|&b| b == b':')?;
+        line[..colon]
+            .eq_ignore_ascii_case(name)
+            .then(|| String::from_utf8_lossy(line[colon + 1..].trim_ascii()).into_owned())
+    })
 }
