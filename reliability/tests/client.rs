@@ -46,6 +46,21 @@ impl Handler for Routes {
                 stream::iter([Event::message("once")]),
                 quiet.with_retry(Duration::from_millis(300)),
             ),
+            "/chat" => {
+                let request = publisher.request();
+                let authorized = request
+                    .header("authorization")
+                    .is_some_and(|v| v == "Bearer sk-test");
+                if request.method() != http::Method::POST || !authorized {
+                    return publisher.reject(StatusCode::UNAUTHORIZED, "POST with a key");
+                }
+                let deltas =
+                    ["Hel", "lo", "!"].map(|d| Event::message(format!("{{\"delta\":\"{d}\"}}")));
+                publisher.publish_with(
+                    stream::iter(deltas).chain(stream::iter([Event::message("[DONE]")])),
+                    quiet,
+                )
+            }
             "/no-content" => publisher.no_content(),
             "/error" => publisher.reject(StatusCode::INTERNAL_SERVER_ERROR, "boom: it broke"),
             "/json" => publisher.reply(
@@ -161,6 +176,49 @@ async fn restart_body(framework: Framework) {
     drop(server);
 }
 per_framework!(shared with_hyper restart_mid_stream => restart_body);
+
+/// An LLM-style call: a `POST` with a key and a body, answered by a stream
+/// that ends with the answer; with no retry left, its end is the end.
+async fn llm_post_body(framework: Framework) {
+    let server = start(framework).await;
+    let mut source = EventSource::post(server.url("/chat"))
+        .with_bearer_auth("sk-test")
+        .with_header("content-type", "application/json")
+        .with_body(r#"{"stream":true,"messages":[{"role":"user","content":"Hi"}]}"#)
+        .with_retry_limit(0)
+        .build();
+    let mut data = Vec::new();
+    loop {
+        match next(&mut source).await.expect("no error") {
+            Item::Open(_) => {}
+            Item::Event(event) => data.push(event.data),
+            Item::Closed => break,
+            other => panic!("{framework}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        data,
+        [
+            r#"{"delta":"Hel"}"#,
+            r#"{"delta":"lo"}"#,
+            r#"{"delta":"!"}"#,
+            "[DONE]"
+        ],
+        "{framework}"
+    );
+    assert!(source.next().await.is_none());
+
+    // Without the key: the 401 and its body, once.
+    let mut source = EventSource::post(server.url("/chat")).build();
+    match next(&mut source).await {
+        Err(Error::Status { status, body }) => {
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{framework}");
+            assert_eq!(&body[..], b"POST with a key");
+        }
+        other => panic!("{framework}: {other:?}"),
+    }
+}
+per_framework!(shared with_hyper llm_style_post => llm_post_body);
 
 async fn retry_body(framework: Framework) {
     let server = start(framework).await;
