@@ -1,9 +1,9 @@
 //! A real HTTP client reading a response as an `EventSource` would.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use ssekit::decode::{Decoded, Decoder, MessageEvent};
+use ssekit_client::{BodyError, EventBody};
 
 /// What went wrong with a request, with its causes (reqwest's own message
 /// rarely says), and without the URL, whose port changes from run to run:
@@ -36,49 +36,19 @@ pub(crate) fn client(http2: bool, gzip: bool) -> reqwest::Client {
     builder.build().expect("a plain HTTP client always builds")
 }
 
-/// A response body read through the WHATWG decoder, with deadlines.
+/// A response body read through the client's [`EventBody`] (the WHATWG
+/// decoder `ssekit-client` reads every connection with), with deadlines, and
+/// the raw bytes kept for the byte-exact cases.
 pub(crate) struct EventReader {
-    response: reqwest::Response,
-    decoder: Decoder,
-    pending: VecDeque<Decoded>,
+    body: EventBody,
     raw: Vec<u8>,
-    ended: bool,
 }
 
 impl EventReader {
     pub(crate) fn new(response: reqwest::Response) -> Self {
         Self {
-            response,
-            decoder: Decoder::new(),
-            pending: VecDeque::new(),
+            body: EventBody::new(response),
             raw: Vec::new(),
-            ended: false,
-        }
-    }
-
-    /// Reads one more chunk into the decoder. `Ok(false)` at the end of the body.
-    async fn fill(&mut self, within: Duration) -> Result<bool, String> {
-        if self.ended {
-            return Ok(false);
-        }
-        let chunk = tokio::time::timeout(within, self.response.chunk())
-            .await
-            .map_err(|_| format!("nothing arrived within {within:?}"))?
-            .map_err(|e| format!("body failed: {}", describe(e)))?;
-        match chunk {
-            Some(chunk) => {
-                self.raw.extend_from_slice(&chunk);
-                let mut items = Vec::new();
-                self.decoder
-                    .feed_into(&chunk, &mut items)
-                    .map_err(|e| e.to_string())?;
-                self.pending.extend(items);
-                Ok(true)
-            }
-            None => {
-                self.ended = true;
-                Ok(false)
-            }
         }
     }
 
@@ -86,12 +56,18 @@ impl EventReader {
     pub(crate) async fn next_item(&mut self, within: Duration) -> Result<Option<Decoded>, String> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            if let Some(item) = self.pending.pop_front() {
+            if let Some(item) = self.body.pop_item() {
                 return Ok(Some(item));
             }
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if !self.fill(left).await? {
-                return Ok(None);
+            // A chunk's decoded items are queued, and taken above.
+            match tokio::time::timeout_at(deadline, self.body.next_chunk()).await {
+                Err(_) => return Err(format!("nothing arrived within {within:?}")),
+                Ok(Err(BodyError::Transport(e))) => {
+                    return Err(format!("body failed: {}", describe(e)))
+                }
+                Ok(Err(e)) => return Err(e.to_string()),
+                Ok(Ok(Some(chunk))) => self.raw.extend_from_slice(&chunk),
+                Ok(Ok(None)) => return Ok(None),
             }
         }
     }
@@ -135,7 +111,7 @@ impl EventReader {
     }
 
     pub(crate) fn decoder(&self) -> &Decoder {
-        &self.decoder
+        self.body.decoder()
     }
 }
 

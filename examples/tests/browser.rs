@@ -1,6 +1,8 @@
 //! Runs the examples' end-to-end tests (`browser-tests/`, Node's test runner
 //! driving Debian's headless Chromium through playwright-core) against the
-//! example binaries cargo just built, on every framework.
+//! example binaries cargo just built, on every framework, and the agreement
+//! of ssekit-client with Chromium's `EventSource` on the same byte streams
+//! (`browser-tests/tests/agreement.test.js`, served by the `agreement` binary).
 //!
 //! Needs `node`/`npm` and `/usr/bin/chromium` (`apt-get install chromium`);
 //! `.ci/run` installs them. The dashboard screenshot lands in

@@ -265,3 +265,75 @@ fn oversized_event_fails_and_stays_failed() {
     assert!(decoder.feed(&[b'x'; 10]).is_ok());
     assert!(decoder.feed(&[b'x'; 10]).is_err());
 }
+
+#[test]
+fn line_limit_is_separate_from_the_event_limit() {
+    use ssekit::decode::Bound;
+    // Many short lines fit an event of 64 bytes...
+    let mut decoder = Decoder::with_max_event_bytes(64).with_max_line_bytes(8);
+    assert!(decoder.feed(b"data: a\ndata: b\ndata: c\n\n").is_ok());
+    // ...but one line of 9 bytes does not, even split across chunks.
+    decoder.feed(b"data:").unwrap();
+    let err = decoder.feed(b" abcd").unwrap_err();
+    assert_eq!((err.bound(), err.limit()), (Bound::Line, 8));
+    assert!(err.to_string().starts_with("a line"));
+
+    // Lines of 7 bytes each pass the line limit; the third one takes the
+    // event past 10 bytes (4 of data gathered, "1\n2\n").
+    let mut decoder = Decoder::with_max_event_bytes(10).with_max_line_bytes(8);
+    decoder.feed(b"data: 1\ndata: 2\n").unwrap();
+    let err = decoder.feed(b"data: 3\n").unwrap_err();
+    assert_eq!((err.bound(), err.limit()), (Bound::Event, 10));
+}
+
+#[test]
+fn restart_drops_the_unfinished_event_and_keeps_the_id_and_retry() {
+    let mut decoder = Decoder::new();
+    decoder
+        .feed(b"retry: 500\nid: 1\ndata: a\n\nid: 2\nevent: x\ndata: cut")
+        .unwrap();
+    assert!(decoder.is_mid_event());
+    decoder.restart();
+    assert!(!decoder.is_mid_event());
+    // A BOM at the start of the next connection is stripped again, the
+    // cut-off event's type and id are gone.
+    let seen: Vec<_> = decoder
+        .feed(b"\xEF\xBB\xBFdata: b\n\n")
+        .unwrap()
+        .into_iter()
+        .collect();
+    let Decoded::Event(event) = &seen[0] else {
+        panic!("{seen:?}")
+    };
+    assert_eq!(
+        (event.event_type.as_str(), event.data.as_str()),
+        ("message", "b")
+    );
+    assert_eq!(event.last_event_id, "1");
+    assert_eq!(decoder.retry(), Some(Duration::from_millis(500)));
+}
+
+#[test]
+fn restart_clears_a_failure() {
+    let mut decoder = Decoder::with_max_event_bytes(4);
+    assert!(decoder.feed(b"data: toolong").is_err());
+    decoder.restart();
+    assert_eq!(decoder.feed(b"da").unwrap(), []);
+}
+
+#[test]
+fn a_resumed_stream_starts_from_the_given_id() {
+    let mut decoder = Decoder::new().with_last_event_id("41");
+    let seen = decoder
+        .feed(b"data: a\n\nid: 42\n\nid\ndata: c\n\n")
+        .unwrap();
+    let ids: Vec<_> = seen
+        .iter()
+        .filter_map(|item| match item {
+            Decoded::Event(event) => Some(event.last_event_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, ["41", ""]);
+    assert_eq!(decoder.last_event_id(), "");
+}

@@ -16,8 +16,11 @@ pub const BACKLOG: u32 = 4096;
 #[must_use]
 pub struct Options {
     pub(crate) ip: Ipv4Addr,
+    /// 0 for an ephemeral one.
+    pub(crate) port: u16,
     pub(crate) stall_timeout: Option<Duration>,
     pub(crate) compression: bool,
+    pub(crate) get_only: bool,
     pub(crate) h2c: bool,
     pub(crate) workers: usize,
 }
@@ -26,8 +29,10 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             ip: Ipv4Addr::LOCALHOST,
+            port: 0,
             stall_timeout: None,
             compression: false,
+            get_only: false,
             h2c: false,
             workers: 2,
         }
@@ -48,6 +53,14 @@ impl Options {
         self
     }
 
+    /// Listens on `port` instead of an ephemeral one: for a server restarted
+    /// where its clients will look for it. Binding is retried for a few
+    /// seconds, while the previous server's socket goes away.
+    pub fn with_port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
     /// Sets [`ssekit::tcp::set_stall_timeout`] on the listening socket
     /// (accepted connections inherit it).
     pub fn with_stall_timeout(mut self, timeout: Duration) -> Self {
@@ -60,6 +73,14 @@ impl Options {
     /// conformance suite expects.
     pub fn with_compression(mut self) -> Self {
         self.compression = true;
+        self
+    }
+
+    /// Mounts the handler for `GET` only, as an application mounts an event
+    /// stream (other methods get 405 from the framework; plain hyper, with no
+    /// router, answers them 405 itself). By default every method reaches it.
+    pub fn with_get_only(mut self) -> Self {
+        self.get_only = true;
         self
     }
 
@@ -81,16 +102,31 @@ impl Options {
 
     /// A listener as these options say, with [`BACKLOG`].
     pub(crate) fn listener(&self) -> tokio::net::TcpListener {
-        let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
-        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
-        socket
-            .bind(SocketAddr::from((self.ip, 0)))
-            .expect("bind to an ephemeral port");
-        let listener = socket.listen(BACKLOG).expect("listen");
+        let listener = self.bind();
         if let Some(timeout) = self.stall_timeout {
             ssekit::tcp::set_stall_timeout(&listener, timeout).expect("TCP_USER_TIMEOUT");
         }
         listener
+    }
+
+    /// A listening socket; a given port is retried for 5 s, since the server
+    /// that had it may still be letting it go.
+    fn bind(&self) -> tokio::net::TcpListener {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+            socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+            let bound = socket
+                .bind(SocketAddr::from((self.ip, self.port)))
+                .and_then(|()| socket.listen(BACKLOG));
+            match bound {
+                Ok(listener) => return listener,
+                Err(error) if self.port == 0 || std::time::Instant::now() > deadline => {
+                    panic!("cannot listen on port {}: {error}", self.port)
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
     }
 
     /// The same, as the blocking std listener actix-web takes.

@@ -18,7 +18,7 @@ fn run<Fut: std::future::Future<Output = ()>>(framework: Framework, body: fn(Fra
 }
 
 async fn suite(framework: Framework) {
-    let mut options = Options::new().with_h2c();
+    let mut options = Options::new().with_h2c().with_get_only();
     let mut config = ssekit_conformance::Config::default();
     // Rocket ships no compression: the case is skipped, and says so.
     if framework.has_stock_compression() {

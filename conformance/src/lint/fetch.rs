@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use ssekit::decode::Decoder;
+use ssekit_client::{BodyError, EventBody};
 
 use super::code::Code;
 use super::finding::{Finding, Findings};
@@ -154,11 +156,8 @@ pub async fn lint(url: &str, options: &LintOptions) -> LintReport {
         headers.insert(name.clone(), value.clone());
     }
 
-    let mut response = match tokio::time::timeout_at(
-        deadline,
-        client.get(url).headers(headers).send(),
-    )
-    .await
+    let response = match tokio::time::timeout_at(deadline, client.get(url).headers(headers).send())
+        .await
     {
         Err(_) => {
             report.push(
@@ -208,6 +207,11 @@ pub async fn lint(url: &str, options: &LintOptions) -> LintReport {
         _ => return report.finish(),
     }
 
+    // Read as the client reads a stream (its EventBody, so through the same
+    // decoder), with no size limit of the decoder's own: the lint's limit is
+    // on bytes read, and it reports on the raw bytes.
+    let mut reader =
+        EventBody::new(response).with_decoder(Decoder::with_max_event_bytes(usize::MAX));
     let mut body = Vec::new();
     let mut limit = None;
     loop {
@@ -215,7 +219,7 @@ pub async fn lint(url: &str, options: &LintOptions) -> LintReport {
             limit = Some(Limit::Bytes(options.max_bytes));
             break;
         }
-        match tokio::time::timeout_at(deadline, response.chunk()).await {
+        match tokio::time::timeout_at(deadline, reader.next_chunk()).await {
             Err(_) => {
                 limit = Some(Limit::Time(time_limit));
                 break;
@@ -228,10 +232,18 @@ pub async fn lint(url: &str, options: &LintOptions) -> LintReport {
                 report.ended = true;
                 break;
             }
-            Ok(Err(e)) => {
+            Ok(Err(BodyError::Transport(e))) => {
                 report.push(
                     Code::BodyFailed,
                     format!("reading the body failed after {} bytes: {}; clients treat this as a network error and reconnect", body.len(), describe(e)),
+                );
+                break;
+            }
+            // Neither happens: no idle timeout is set, and the decoder has no limit.
+            Ok(Err(e)) => {
+                report.push(
+                    Code::BodyFailed,
+                    format!("reading the body failed after {} bytes: {e}", body.len()),
                 );
                 break;
             }

@@ -7,10 +7,11 @@ use tokio::sync::oneshot;
 use crate::server::Stop;
 use crate::{Framework, Handler, Options, Server};
 
-/// A resource with a GET route on every path: other methods get 405, as on
-/// axum, warp and poem.
-fn every_path<H: Handler>(handler: H) -> actix_web::Resource {
-    web::resource("/{tail:.*}").route(web::get().to(move |publisher: Publisher| {
+/// A resource on every path, with a GET route (other methods get 405) or a
+/// route for every method.
+fn every_path<H: Handler>(handler: H, get_only: bool) -> actix_web::Resource {
+    let route = if get_only { web::get() } else { web::route() };
+    web::resource("/{tail:.*}").route(route.to(move |publisher: Publisher| {
         let handler = handler.clone();
         async move { handler.handle(publisher).await }
     }))
@@ -29,9 +30,9 @@ pub(super) async fn start<H: Handler>(handler: H, options: Options) -> Server {
                         .service(
                             web::scope(COMPRESSED_PREFIX)
                                 .wrap(Condition::new(options.compression, Compress::default()))
-                                .service(every_path(handler.clone())),
+                                .service(every_path(handler.clone(), options.get_only)),
                         )
-                        .service(every_path(handler.clone()))
+                        .service(every_path(handler.clone(), options.get_only))
                 })
                 .workers(options.workers)
                 // The fan-out benchmark holds 10 000 streams on one worker.

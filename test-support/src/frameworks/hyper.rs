@@ -24,9 +24,13 @@ pub(super) fn start<H: Handler>(handler: H, options: Options) -> Server {
             enabled
         },
     ));
+    let get_only = options.get_only;
     let service = tower::service_fn(move |request: http::Request<Incoming>| {
         let handler = handler.clone();
         async move {
+            if get_only && request.method() != http::Method::GET {
+                return Ok(not_allowed());
+            }
             let publisher = ssekit_hyper::Publisher::new(&request);
             Ok::<_, Infallible>(handler.handle(publisher).await)
         }
@@ -52,4 +56,14 @@ pub(super) fn start<H: Handler>(handler: H, options: Options) -> Server {
         drop(listener);
         graceful.shutdown().await;
     })
+}
+
+/// What a router answers a method it has no route for.
+fn not_allowed() -> http::Response<ssekit_hyper::SseBody> {
+    let mut response = http::Response::new(ssekit_hyper::SseBody::full("".into()));
+    *response.status_mut() = http::StatusCode::METHOD_NOT_ALLOWED;
+    response
+        .headers_mut()
+        .insert(http::header::ALLOW, http::HeaderValue::from_static("GET"));
+    response
 }

@@ -5,21 +5,28 @@ use ssekit_conformance::COMPRESSED_PREFIX;
 
 use crate::{Framework, Handler, Options, Server};
 
-fn routes<H: Handler>(handler: H) -> Route {
-    let endpoint = get(ssekit_poem::endpoint(move |publisher| {
+fn routes<H: Handler>(handler: H, get_only: bool) -> Route {
+    let endpoint = ssekit_poem::endpoint(move |publisher| {
         let handler = handler.clone();
         async move { handler.handle(publisher).await }
-    }));
-    Route::new().at("/*path", endpoint)
+    });
+    if get_only {
+        Route::new().at("/*path", get(endpoint))
+    } else {
+        Route::new().at("/*path", endpoint)
+    }
 }
 
 pub(super) fn start<H: Handler>(handler: H, options: Options) -> Server {
     let listener = options.listener();
     let addr = listener.local_addr().expect("a local address");
     let acceptor = TcpAcceptor::from_tokio(listener).expect("a poem acceptor");
-    let mut app = routes(handler.clone());
+    let mut app = routes(handler.clone(), options.get_only);
     if options.compression {
-        app = app.nest(COMPRESSED_PREFIX, routes(handler).with(Compression::new()));
+        app = app.nest(
+            COMPRESSED_PREFIX,
+            routes(handler, options.get_only).with(Compression::new()),
+        );
     }
     Server::spawn_tokio(Framework::Poem, addr, |stopped| async move {
         poem::Server::new_with_acceptor(acceptor)

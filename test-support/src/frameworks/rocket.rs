@@ -28,7 +28,7 @@ impl<H: Handler> RocketHandler for Serve<H> {
 pub(super) async fn start<H: Handler>(handler: H, options: Options) -> Server {
     let config = rocket::Config {
         address: options.ip.into(),
-        port: 0,
+        port: options.port,
         log_level: rocket::config::LogLevel::Off,
         shutdown: rocket::config::Shutdown {
             ctrlc: false,
@@ -41,9 +41,24 @@ pub(super) async fn start<H: Handler>(handler: H, options: Options) -> Server {
     let port_sender = std::sync::Mutex::new(Some(port_sender));
     // `<_..>` matches every path, `/` too; a route without query parameters
     // takes any query.
-    let route = Route::new(Method::Get, "/<_..>", Serve(handler));
+    let methods: &[Method] = if options.get_only {
+        &[Method::Get]
+    } else {
+        // Rocket routes one method each.
+        &[
+            Method::Get,
+            Method::Post,
+            Method::Put,
+            Method::Delete,
+            Method::Patch,
+        ]
+    };
+    let routes: Vec<Route> = methods
+        .iter()
+        .map(|&method| Route::new(method, "/<_..>", Serve(handler.clone())))
+        .collect();
     let rocket = rocket::custom(config)
-        .mount("/", vec![route])
+        .mount("/", routes)
         .attach(AdHoc::on_liftoff("port", move |rocket| {
             let port = rocket.config().port;
             Box::pin(async move {

@@ -5,11 +5,17 @@ use ssekit_conformance::COMPRESSED_PREFIX;
 
 use crate::{Framework, Handler, Options, Server};
 
-fn routes<H: Handler>(handler: H) -> Router {
-    Router::with_path("{**rest}").get(ssekit_salvo::handler(move |publisher| {
+fn routes<H: Handler>(handler: H, get_only: bool) -> Router {
+    let handler = ssekit_salvo::handler(move |publisher| {
         let handler = handler.clone();
         async move { handler.handle(publisher).await }
-    }))
+    });
+    let every_path = Router::with_path("{**rest}");
+    if get_only {
+        every_path.get(handler)
+    } else {
+        every_path.goal(handler)
+    }
 }
 
 pub(super) fn start<H: Handler>(handler: H, options: Options) -> Server {
@@ -21,10 +27,10 @@ pub(super) fn start<H: Handler>(handler: H, options: Options) -> Server {
         router = router.push(
             Router::with_path(COMPRESSED_PREFIX.trim_start_matches('/'))
                 .hoop(Compression::new())
-                .push(routes(handler.clone())),
+                .push(routes(handler.clone(), options.get_only)),
         );
     }
-    let router = router.push(routes(handler));
+    let router = router.push(routes(handler, options.get_only));
     Server::spawn_tokio(Framework::Salvo, addr, |stopped| async move {
         let server = SalvoServer::new(acceptor);
         let handle = server.handle();

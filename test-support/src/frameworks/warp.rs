@@ -7,9 +7,15 @@ use crate::{Framework, Handler, Options, Server};
 pub(super) fn start<H: Handler>(handler: H, options: Options) -> Server {
     let listener = options.listener();
     let addr = listener.local_addr().expect("a local address");
+    let method = if options.get_only {
+        warp::get().boxed()
+    } else {
+        warp::any().boxed()
+    };
     let plain = {
         let handler = handler.clone();
-        warp::get()
+        method
+            .clone()
             .and(ssekit_warp::publisher())
             .then(move |publisher: Publisher| {
                 let handler = handler.clone();
@@ -20,7 +26,7 @@ pub(super) fn start<H: Handler>(handler: H, options: Options) -> Server {
     // compression the prefix is an ordinary path.
     let compressed = warp::path(COMPRESSED_PREFIX.trim_start_matches('/'))
         .and(warp::any().map(move || options.compression))
-        .and(warp::get())
+        .and(method)
         .and(ssekit_warp::publisher())
         .and_then(move |compress: bool, publisher: Publisher| {
             let handler = handler.clone();
