@@ -163,7 +163,11 @@ fn main() {
             let samples = Samples::of(publish_latency(subscribers, scale.reps(reps), waiting));
             let (p50, p99) = (samples.percentile(50.0), samples.percentile(99.0));
             let (what, target, met) = if waiting {
-                ("all waiting: the whole call, wakes included", "–".to_owned(), None)
+                (
+                    "all waiting: the whole call, wakes included",
+                    "–".to_owned(),
+                    None,
+                )
             } else {
                 (
                     "none waiting: bounds the time under the lock",
@@ -172,7 +176,10 @@ fn main() {
                 )
             };
             table.row(
-                format!("publish, 1 topic × {} subscribers, {what}", count(subscribers)),
+                format!(
+                    "publish, 1 topic × {} subscribers, {what}",
+                    count(subscribers)
+                ),
                 fmt_ns(p50),
                 fmt_ns(p99),
                 format!(

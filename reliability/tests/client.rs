@@ -1,5 +1,5 @@
-//! ssekit-client against every adapter (the four frameworks' and plain
-//! hyper's), over real HTTP: the conformance
+//! ssekit-client against every adapter (all seven frameworks, through
+//! `ssekit-test-support`), over real HTTP: the conformance
 //! script, a server killed and restarted mid-stream, `retry`, 204, 500, a
 //! wrong Content-Type, an endless line and a stalled stream.
 

@@ -34,19 +34,20 @@ const STALLED_RECV_BUFFER: u32 = 4096;
 /// From the design, with the hub's defaults and 4 KiB events (frame ≈ 4.1 KiB):
 /// * history: 1000 entries, each the event (4 KiB of data) and its frame
 ///   (4.1 KiB): ≈ 8 MiB, whatever the number of clients;
-/// * each stalled subscriber's queue: at most 64 frames ≈ 0.26 MiB, plus what
-///   the framework buffers before it stops polling the body (hyper: ≈ 400
-///   KiB): < 1 MiB per stalled connection, < 4 MiB for 4;
+/// * the topic's log, shared by every subscriber: 64 frames ≈ 0.26 MiB; per
+///   stalled subscriber its cursor, plus what the framework buffers before
+///   it stops polling the body (hyper: ≈ 400 KiB): < 1 MiB per stalled
+///   connection, < 4 MiB for 4;
 /// * the healthy path: 32 frames in flight plus the framework's and the
 ///   client's buffers: ≈ 1 MiB;
-/// * what a stalled client has not read beyond that (≈ 3 MB here: the lag
-///   policy fires after ~750 events) sits in kernel socket buffers, which
+/// * what a stalled client has not read beyond that (≈ 3 MB here: it had
+///   read ~700 events when it stalled) sits in kernel socket buffers, which
 ///   are not part of the process's RSS;
 /// * allocator slack: 200 MB of events are allocated and freed while the
 ///   peak is sampled.
 ///
-/// ≈ 13 MiB of live data at most; measured growth: 4.0 to 11.9 MiB on the
-/// four adapters, for 3 000 events as for 50 000. 32 MiB leaves room for
+/// ≈ 13 MiB of live data at most; measured growth: 0.4 to 12.1 MiB on the
+/// seven adapters, for 3 000 events as for 50 000. 32 MiB leaves room for
 /// allocator noise and fails on anything that grows with the traffic (200
 /// MB) or with what a stalled client has missed.
 const GROWTH_BOUND: u64 = 32 * MIB;

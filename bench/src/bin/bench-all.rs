@@ -455,7 +455,7 @@ fn render_report(
                     continue;
                 };
                 let name = if variant == "ours" {
-                    format!("sse-{framework} + hub")
+                    format!("ssekit-{framework} + hub")
                 } else {
                     format!("{framework} native")
                 };
@@ -560,7 +560,7 @@ fn render_svg(
     let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let _ = writeln!(
         svg,
-        r#"<text x="{gap}" y="20" font-size="14" font-weight="bold">SSE fan-out: sse-* adapter + hub (blue) vs the framework's own SSE type + tokio broadcast (grey)</text>"#
+        r#"<text x="{gap}" y="20" font-size="14" font-weight="bold">SSE fan-out: ssekit-* adapter + hub (blue) vs the framework's own SSE type + tokio broadcast (grey)</text>"#
     );
     for (index, (title, mode, (value, label))) in panels.iter().enumerate() {
         let x0 = gap + index as f64 * (panel_w + gap);
