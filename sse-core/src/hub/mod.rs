@@ -225,8 +225,8 @@ impl<K> TopicCell<K> {
     /// emptied buffer back for the next publish. A buffer far larger than
     /// the topic's subscribers now need is shrunk: a crowd that has left is
     /// not paid for forever, and small comings and goings move nothing.
-    fn wake_gathered(&self, mut wakers: Vec<Waker>) {
-        for waker in wakers.drain(..) {
+    fn wake_gathered(&self, mut wakers: Vec<Option<Waker>>) {
+        for waker in wakers.drain(..).flatten() {
             waker.wake();
         }
         let mut topic = lock(&self.state);
@@ -307,7 +307,7 @@ struct Topic {
     removed: bool,
     /// The tasks a publish must wake, taken under the lock and woken after
     /// it; kept between publishes so that fan-out allocates nothing per event.
-    wakers: Vec<Waker>,
+    wakers: Vec<Option<Waker>>,
 }
 
 impl Topic {
@@ -535,7 +535,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
                     return true;
                 }
                 let pushed = subscriber.queue.push(frame.clone());
-                wakers.extend(pushed.wake);
+                wakers.push(pushed.wake);
                 // A subscriber dropped for lagging did not get this one.
                 delivered += usize::from(pushed.queued);
                 pushed.queued

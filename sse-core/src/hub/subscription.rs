@@ -34,8 +34,11 @@ struct LogState {
     frames: VecDeque<Frame>,
     /// The position of `frames[0]`.
     base: u64,
-    /// The tasks of subscribers that found nothing new, for the next push.
-    waiters: Vec<Waker>,
+    /// The tasks of subscribers that found nothing new, for the next push;
+    /// a subscriber that leaves first empties its slot (a waker keeps its
+    /// task's memory alive), which `free` then lends to the next one.
+    waiters: Vec<Option<Waker>>,
+    free: Vec<usize>,
     /// Counts the pushes that took `waiters`: a subscriber already waiting in
     /// this round updates its slot instead of adding another.
     round: u64,
@@ -61,7 +64,7 @@ impl Log {
     /// Appends `frame`, and swaps the waiting tasks into `wake` (empty, so
     /// the log keeps its capacity for the next round): the caller wakes them
     /// once it holds no lock.
-    pub(crate) fn push(&self, frame: Frame, wake: &mut Vec<Waker>) {
+    pub(crate) fn push(&self, frame: Frame, wake: &mut Vec<Option<Waker>>) {
         let mut log = lock(&self.state);
         log.frames.push_back(frame);
         if log.frames.len() > self.capacity {
@@ -70,6 +73,7 @@ impl Log {
         }
         if !log.waiters.is_empty() {
             std::mem::swap(&mut log.waiters, wake);
+            log.free.clear();
             log.round += 1;
         }
     }
@@ -96,18 +100,34 @@ impl Log {
         }
         let round = log.round;
         match *waiting {
-            Some((registered, slot)) if registered == round => {
-                let waiter = &mut log.waiters[slot];
-                if !waiter.will_wake(waker) {
-                    waiter.clone_from(waker);
-                }
-            }
+            Some((registered, slot)) if registered == round => match &mut log.waiters[slot] {
+                Some(waiter) if waiter.will_wake(waker) => {}
+                waiter => *waiter = Some(waker.clone()),
+            },
             _ => {
-                *waiting = Some((round, log.waiters.len()));
-                log.waiters.push(waker.clone());
+                let slot = match log.free.pop() {
+                    Some(slot) => {
+                        log.waiters[slot] = Some(waker.clone());
+                        slot
+                    }
+                    None => {
+                        log.waiters.push(Some(waker.clone()));
+                        log.waiters.len() - 1
+                    }
+                };
+                *waiting = Some((round, slot));
             }
         }
         Read::Pending
+    }
+
+    /// Empties the slot `read` gave a subscriber that no longer waits, if
+    /// no push has taken it yet.
+    fn forget(&self, (round, slot): (u64, usize)) {
+        let mut log = lock(&self.state);
+        if log.round == round && log.waiters[slot].take().is_some() {
+            log.free.push(slot);
+        }
     }
 
     /// The frames from `cursor` on that are still kept, and how many before
@@ -148,6 +168,15 @@ struct QueueState {
     closed: bool,
     /// Frames dropped under `LagPolicy::DropOldest` not yet reported.
     missed: u64,
+}
+
+impl QueueState {
+    /// Takes its waker out of the log: it waits no longer.
+    fn forget_waiting(&mut self) {
+        if let (Some(waiting), Some(log)) = (self.waiting.take(), &self.log) {
+            log.forget(waiting);
+        }
+    }
 }
 
 /// What polling a queue found.
@@ -221,6 +250,7 @@ impl Queue {
             return None;
         }
         state.closed = true;
+        state.forget_waiting();
         if let Some(log) = state.log.take() {
             // Nothing more comes from the log: copy out what is still due.
             let (due, missed) = log.from(state.cursor);
@@ -365,6 +395,9 @@ impl Stream for Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
+        // Before leaving: its waker must not keep its task's memory alive
+        // until the topic's next publish, however long that takes.
+        lock(&self.queue.state).forget_waiting();
         if let Some(Leave { topic, id }) = self.leave.take() {
             topic.leave(id);
         }
@@ -419,6 +452,40 @@ mod tests {
     impl Wake for Counted {
         fn wake(self: Arc<Self>) {
             self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A waiting subscriber that leaves before anything is published lets
+    /// go of its waker at once (which holds its task's memory), and its
+    /// slot serves the next one: churn with no publish holds nothing.
+    #[test]
+    fn a_subscriber_that_leaves_lets_go_of_its_waker() {
+        let hub: Hub = Hub::new();
+        let counted = Arc::new(Counted::default());
+        let _stays = hub.subscribe("t", None);
+        for _ in 0..1000 {
+            let mut subscription = hub.subscribe("t", None);
+            let waker = Waker::from(counted.clone());
+            let polled = Pin::new(&mut subscription).poll_next(&mut Context::from_waker(&waker));
+            assert!(polled.is_pending());
+            drop(waker);
+            // The log holds it while it waits, and the queue a copy (for closing).
+            assert_eq!(Arc::strong_count(&counted), 3);
+            let log = subscription
+                .queue
+                .state
+                .lock()
+                .unwrap()
+                .log
+                .clone()
+                .unwrap();
+            drop(subscription);
+            assert_eq!(
+                Arc::strong_count(&counted),
+                1,
+                "let go of with the subscription"
+            );
+            assert!(lock(&log.state).waiters.len() <= 1, "its slot is reused");
         }
     }
 
