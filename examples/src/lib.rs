@@ -48,8 +48,8 @@ pub trait App: Clone + Send + Sync + 'static {
 /// The answer to a `POST`: a status and a JSON body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JsonReply {
-    /// The HTTP status code.
-    pub status: u16,
+    /// The HTTP status.
+    pub status: http::StatusCode,
     /// The body.
     pub body: serde_json::Value,
 }
@@ -58,12 +58,15 @@ impl JsonReply {
     /// `200 OK` with `body`.
     #[must_use]
     pub fn ok(body: serde_json::Value) -> Self {
-        Self { status: 200, body }
+        Self {
+            status: http::StatusCode::OK,
+            body,
+        }
     }
 
     /// `status` with `{"error": message}`.
     #[must_use]
-    pub fn error(status: u16, message: &str) -> Self {
+    pub fn error(status: http::StatusCode, message: &str) -> Self {
         Self {
             status,
             body: serde_json::json!({ "error": message }),

@@ -106,7 +106,7 @@ impl App for Chat {
             || text.chars().count() > MAX_TEXT
         {
             return JsonReply::error(
-                400,
+                http::StatusCode::BAD_REQUEST,
                 "user (1-32 chars) and text (1-2000 chars) are required",
             );
         }
@@ -115,7 +115,12 @@ impl App for Chat {
             .map(|e| e.with_event("chat"));
         let event = match event {
             Ok(event) => event,
-            Err(error) => return JsonReply::error(500, &error.to_string()),
+            Err(error) => {
+                return JsonReply::error(
+                    http::StatusCode::INTERNAL_SERVER_ERROR,
+                    &error.to_string(),
+                )
+            }
         };
         match &self.room {
             Room::Local(hub) => {
@@ -125,7 +130,9 @@ impl App for Chat {
             Room::Redis(hub) => match hub.publish(ROOM, event).await {
                 Ok(id) => JsonReply::ok(serde_json::json!({ "id": id })),
                 // Not acknowledged by Redis: the sender must know, to retry.
-                Err(error) => JsonReply::error(503, &error.to_string()),
+                Err(error) => {
+                    JsonReply::error(http::StatusCode::SERVICE_UNAVAILABLE, &error.to_string())
+                }
             },
         }
     }

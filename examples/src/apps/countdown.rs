@@ -81,7 +81,7 @@ impl App for Countdown {
     }
 
     async fn post(&self, _request: serde_json::Value) -> JsonReply {
-        JsonReply::error(404, "not found")
+        JsonReply::error(http::StatusCode::NOT_FOUND, "not found")
     }
 
     fn shutdown(&self) {

@@ -46,6 +46,8 @@ async fn stream<A: App>(app: web::Data<A>, publisher: Publisher) -> HttpResponse
 
 async fn action<A: App>(app: web::Data<A>, request: web::Json<A::Request>) -> HttpResponse {
     let reply = app.post(request.into_inner()).await;
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    // actix-web has its own status type: every valid status carries over.
+    let status =
+        StatusCode::from_u16(reply.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     HttpResponse::build(status).json(reply.body)
 }

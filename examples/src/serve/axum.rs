@@ -37,6 +37,5 @@ async fn action<A: App>(
     Json(request): Json<A::Request>,
 ) -> (StatusCode, Json<serde_json::Value>) {
     let reply = app.post(request).await;
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, Json(reply.body))
+    (reply.status, Json(reply.body))
 }

@@ -64,8 +64,7 @@ async fn action<A: App>(app: A, request: Request<Incoming>) -> Response<SseBody>
         );
     };
     let reply = app.post(request).await;
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    with_type(status, "application/json", reply.body.to_string())
+    with_type(reply.status, "application/json", reply.body.to_string())
 }
 
 fn with_type(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<SseBody> {

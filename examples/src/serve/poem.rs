@@ -1,5 +1,4 @@
 use poem::endpoint::make_sync;
-use poem::http::StatusCode;
 use poem::listener::TcpAcceptor;
 use poem::web::{Data, Html, Json};
 use poem::{get, handler, post, EndpointExt, IntoResponse, Response, Route, Server};
@@ -36,6 +35,5 @@ async fn stream<A: App>(app: Data<&A>, publisher: Publisher) -> Response {
 #[handler]
 async fn action<A: App>(app: Data<&A>, Json(request): Json<A::Request>) -> Response {
     let reply = app.post(request).await;
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    Json(reply.body).with_status(status).into_response()
+    Json(reply.body).with_status(reply.status).into_response()
 }

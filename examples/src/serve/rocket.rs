@@ -104,7 +104,10 @@ impl<A: App> Handler for AppRoute<A> {
             Endpoint::Action => match Json::<A::Request>::from_data(request, data).await {
                 Guarded::Success(Json(body)) => {
                     let reply = app.post(body).await;
-                    Outcome::from(request, (Status::new(reply.status), Json(reply.body)))
+                    Outcome::from(
+                        request,
+                        (Status::new(reply.status.as_u16()), Json(reply.body)),
+                    )
                 }
                 Guarded::Error((status, _)) => Outcome::error(status),
                 Guarded::Forward((data, status)) => Outcome::forward(data, status),

@@ -78,9 +78,7 @@ impl<A: App> Handler for Action<A> {
         match req.parse_json::<A::Request>().await {
             Ok(body) => {
                 let reply = app::<A>(depot).post(body).await;
-                res.status_code(
-                    StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                );
+                res.status_code(reply.status);
                 res.render(Json(reply.body));
             }
             Err(error) => {

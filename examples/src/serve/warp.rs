@@ -1,6 +1,5 @@
 use tokio::net::TcpListener;
 use warp::filters::BoxedFilter;
-use warp::http::StatusCode;
 use warp::{Filter, Reply};
 
 use crate::App;
@@ -27,9 +26,8 @@ pub(super) async fn serve<A: App>(
             .and(warp::body::json())
             .then(|app: A, request| async move {
                 let reply = app.post(request).await;
-                let status =
-                    StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                warp::reply::with_status(warp::reply::json(&reply.body), status).into_response()
+                warp::reply::with_status(warp::reply::json(&reply.body), reply.status)
+                    .into_response()
             });
         routes = routes.or(action).unify().boxed();
     }
