@@ -65,6 +65,10 @@ impl Log {
     /// the log keeps its capacity for the next round): the caller wakes them
     /// once it holds no lock.
     pub(crate) fn push(&self, frame: Frame, wake: &mut Vec<Option<Waker>>) {
+        debug_assert!(
+            wake.is_empty(),
+            "whatever is in it would become the log's waiters"
+        );
         let mut log = lock(&self.state);
         log.frames.push_back(frame);
         if log.frames.len() > self.capacity {
