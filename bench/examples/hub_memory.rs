@@ -62,7 +62,8 @@ fn main() {
         drop(subscriptions);
 
         // A connection resuming from the oldest id of a full history, that
-        // has not read yet: its queue holds handles to the shared frames.
+        // has read one event and stalled: it holds the rest of one page
+        // (the queue bound) of handles to the shared frames.
         let hub: Hub = Hub::with_config(HubConfig::new().with_history(1000));
         let mut first = hub.subscribe("room", None);
         for _ in 0..1000 {
@@ -70,9 +71,13 @@ fn main() {
             let _ = first.next().now_or_never();
         }
         let (resuming, _subscriptions) =
-            per_item(1000, |_| hub.subscribe("room", Some("1")));
+            per_item(1000, |_| {
+                let mut resuming = hub.subscribe("room", Some("1"));
+                let _ = resuming.next().now_or_never();
+                resuming
+            });
         println!(
-            "resuming connection (1000 events of history to replay): {resuming:.0} bytes"
+            "resuming connection (1000 events of history to replay, one read): {resuming:.0} bytes"
         );
     });
 }

@@ -6,7 +6,8 @@
 //! `cargo run --release -p ssekit-bench --example hub_scale`
 //!
 //! (`-- --quick` runs a tenth of the repetitions, to check the harness in a
-//! debug build; its figures mean nothing.)
+//! debug build; its figures mean nothing. `-- --only latency`, `throughput`
+//! or `quiet` runs one part.)
 //!
 //! A benchmark, not a test: nothing about timing is asserted; only that each
 //! publish reached every subscriber, so the figures measure what they claim.
@@ -45,7 +46,7 @@
 //!    publishers publish their share back to back (timed: from the first
 //!    publisher's start to the last one's end), all meet again, then both
 //!    threads drain half of every topic's subscriptions each (not timed), so
-//!    the queues ([`QUEUE`] ≥ [`EVENTS_PER_ROUND`]) never fill. Draining
+//!    the queues ([`THROUGHPUT_QUEUE`] = [`EVENTS_PER_ROUND`]) never fill. Draining
 //!    between rounds rather than alongside keeps its cost out of the figure
 //!    and, on a two-core machine, keeps the second core free for the second
 //!    publisher; concurrent drainers would measure the drain and the
@@ -68,7 +69,7 @@
 //! Scaled for under two minutes in release on two cores: fewer repetitions
 //! where each costs more (with every subscriber waiting, 20 000 publishes
 //! to 100 subscribers, 2 000 to 10 000, 300 to 100 000, so the p99 of the
-//! last is its third-slowest sample; with none waiting, 20 000 each), 40 counted rounds per throughput set-up, and [`QUIET_FOR`] (3 s) of
+//! last is its third-slowest sample; with none waiting, 20 000 each), 20 counted rounds of 1024 events per throughput set-up, and [`QUIET_FOR`] (3 s) of
 //! quiet-topic sampling per condition. The machine's load average is
 //! printed first: another busy process on a two-core machine shows up in
 //! every figure, above all in the two-publisher and churn rows.
@@ -84,8 +85,12 @@ use ssekit::Event;
 
 const DATA: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-/// Frames each subscriber may have waiting: room for a whole throughput round.
+/// Frames each subscriber may have waiting in the latency and quiet-topic
+/// rows.
 const QUEUE: usize = 128;
+/// The throughput rows' queue: room for a whole round, so no subscriber
+/// lags.
+const THROUGHPUT_QUEUE: usize = EVENTS_PER_ROUND;
 
 /// Subscriber counts of the latency rows, with their repetitions.
 const LATENCY_RUNS: [(usize, usize); 3] = [(100, 20_000), (10_000, 2_000), (100_000, 300)];
@@ -97,9 +102,11 @@ const LATENCY_WARMUP: usize = 10;
 
 /// Subscribers per topic in the throughput rows.
 const THROUGHPUT_SUBSCRIBERS: usize = 10_000;
-/// Events published per round, whatever the set-up.
-const EVENTS_PER_ROUND: usize = 64;
-const ROUNDS: usize = 40;
+/// Events published per round, whatever the set-up: enough that a round's
+/// publishing (about a quarter of a millisecond) dwarfs the threads'
+/// meeting at the barrier.
+const EVENTS_PER_ROUND: usize = 1024;
+const ROUNDS: usize = 20;
 const WARMUP_ROUNDS: usize = 3;
 
 /// The churned topic's size and how many of its subscriptions go and come
@@ -135,7 +142,15 @@ impl Scale {
 }
 
 fn main() {
-    let quick = std::env::args().skip(1).any(|arg| arg == "--quick");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|arg| arg == "--quick");
+    // `--only latency|throughput|quiet`: one part, for quicker experiments.
+    let only = args
+        .iter()
+        .position(|arg| arg == "--only")
+        .and_then(|at| args.get(at + 1))
+        .map(String::as_str);
+    let runs = |part: &str| only.is_none_or(|only| only == part);
     let scale = Scale {
         divisor: if quick { 10 } else { 1 },
     };
@@ -158,6 +173,9 @@ fn main() {
     // every subscriber waiting, then, bounding the time under the lock, with
     // none waiting.
     for waiting in [true, false] {
+        if !runs("latency") {
+            break;
+        }
         for (subscribers, reps) in LATENCY_RUNS {
             let reps = if waiting { reps } else { UNDRAINED_REPS };
             let samples = Samples::of(publish_latency(subscribers, scale.reps(reps), waiting));
@@ -197,6 +215,9 @@ fn main() {
     // 2. Deliveries per second with one and two publishers.
     let rounds = scale.reps(ROUNDS);
     for topics in [1, 2] {
+        if !runs("throughput") {
+            break;
+        }
         let one = throughput(topics, 1, rounds);
         let two = throughput(topics, 2, rounds);
         let ratio = two.per_second() / one.per_second();
@@ -238,7 +259,20 @@ fn main() {
     }
 
     // 3. A quiet topic next to a churning crowd.
-    let quiet = quiet_topic(&scale);
+    if runs("quiet") {
+        quiet_rows(&mut table, &scale);
+    }
+
+    table.print();
+    println!(
+        "\nload average after: {}; took {:.0} s",
+        load_average(),
+        began.elapsed().as_secs_f64()
+    );
+}
+
+fn quiet_rows(table: &mut Table, scale: &Scale) {
+    let quiet = quiet_topic(scale);
     let ratio = quiet.churned.percentile(99.0) / quiet.idle.percentile(99.0);
     table.row(
         "quiet topic (1 subscriber) publish, alone".into(),
@@ -269,13 +303,6 @@ fn main() {
         ),
         format!("p99 ≤ {CHURN_P99_TARGET}× alone"),
         Some(ratio <= CHURN_P99_TARGET),
-    );
-
-    table.print();
-    println!(
-        "\nload average after: {}; took {:.0} s",
-        load_average(),
-        began.elapsed().as_secs_f64()
     );
 }
 
@@ -359,7 +386,7 @@ struct Phase {
 fn throughput(topics: usize, publishers: usize, rounds: usize) -> Throughput {
     const NAMES: [&str; 2] = ["a", "b"];
     const WORKERS: usize = 2;
-    let hub: Hub = Hub::with_config(HubConfig::new().with_queue(QUEUE));
+    let hub: Hub = Hub::with_config(HubConfig::new().with_queue(THROUGHPUT_QUEUE));
     // Each worker drains half of every topic's subscribers.
     let mut shards: Vec<Vec<Subscription>> = (0..WORKERS).map(|_| Vec::new()).collect();
     for name in &NAMES[..topics] {

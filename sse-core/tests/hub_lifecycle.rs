@@ -178,14 +178,117 @@ async fn a_topic_republished_while_idle_lives_on_until_its_newest_event_ages_out
     assert_eq!(hub.topic_count(), 0);
 }
 
+/// Takes one frame's data (`None` once the stream ended, `Some(None)` if
+/// nothing is ready).
+fn next_data(subscription: &mut ssekit::hub::Subscription) -> Option<Option<String>> {
+    match subscription.next().now_or_never() {
+        Some(Some(frame)) => Some(Some(
+            events(frame.as_bytes())
+                .unwrap()
+                .into_iter()
+                .map(|event| format!("{}:{}", event.event_type, event.data))
+                .collect::<Vec<_>>()
+                .join(","),
+        )),
+        Some(None) => None,
+        None => Some(None),
+    }
+}
+
 #[tokio::test]
-async fn a_resume_from_the_oldest_id_holds_at_most_the_history() {
-    let hub: Hub = Hub::with_config(HubConfig::new().with_history(100));
-    for n in 0..1_000 {
+async fn a_stalled_resume_from_the_oldest_id_holds_at_most_one_page() {
+    let queue = 16;
+    let hub: Hub = Hub::with_config(HubConfig::new().with_history(1_000).with_queue(queue));
+    for n in 1..=1_000 {
         hub.publish("t", Event::message(n.to_string()));
     }
-    // A client that resumes and never reads: its queue holds handles to the
-    // shared frames of at most the history, plus the gap notice.
-    let stalled = hub.subscribe("t", Some("1"));
-    assert_eq!(stalled.queued(), 100 + 1);
+    let mut stalled = hub.subscribe("t", Some("1"));
+    assert_eq!(stalled.queued(), 0, "nothing is fetched before it reads");
+    assert_eq!(next_data(&mut stalled), Some(Some("message:2".into())));
+    // It stops reading: it holds the rest of one page, not the history.
+    assert!(stalled.queued() < queue, "{}", stalled.queued());
+    let mut seen = vec![2];
+    while let Some(Some(data)) = next_data(&mut stalled) {
+        seen.push(data.strip_prefix("message:").unwrap().parse().unwrap());
+        assert!(stalled.queued() <= queue);
+    }
+    assert_eq!(
+        seen,
+        (2..=1_000).collect::<Vec<u32>>(),
+        "all, once, in order"
+    );
+    hub.publish("t", Event::message("live"));
+    assert_eq!(next_data(&mut stalled), Some(Some("message:live".into())));
+}
+
+#[tokio::test]
+async fn history_dropped_during_a_paged_replay_gives_an_expired_gap_then_what_is_left() {
+    let hub: Hub = Hub::with_config(HubConfig::new().with_history(100).with_queue(10));
+    for n in 1..=100 {
+        hub.publish("t", Event::message(n.to_string()));
+    }
+    let mut resumed = hub.subscribe("t", Some("0"));
+    let first: Vec<_> = (0..10).map(|_| next_data(&mut resumed)).collect();
+    let expected: Vec<_> = (1..=10)
+        .map(|n| Some(Some(format!("message:{n}"))))
+        .collect();
+    assert_eq!(first, expected);
+    // 50 more push events 1..=50 out of history; 11..=50 were never sent.
+    for n in 101..=150 {
+        hub.publish("t", Event::message(n.to_string()));
+    }
+    let rest = drain(&mut resumed);
+    assert_eq!(
+        rest.first().map(String::as_str),
+        Some(r#"{"reason":"expired"}"#)
+    );
+    // The replay covers what history held when it joined (through 100); the
+    // live events after it come from the log, whose bound of 10 it fell
+    // behind: it ends there, to resume with its last id.
+    let replayed: Vec<u32> = rest[1..].iter().map(|d| d.parse().unwrap()).collect();
+    assert_eq!(replayed, (51..=100).collect::<Vec<u32>>());
+    assert_eq!(next_data(&mut resumed), None, "lagged: ended");
+}
+
+#[tokio::test]
+async fn a_paged_replay_with_a_filter_sends_only_what_passes_it() {
+    let hub: Hub = Hub::with_config(HubConfig::new().with_history(1_000).with_queue(4));
+    for n in 1..=1_000 {
+        let event = Event::message(n.to_string());
+        hub.publish(
+            "t",
+            if n % 100 == 0 {
+                event.with_event("rare")
+            } else {
+                event
+            },
+        );
+    }
+    let rare =
+        std::sync::Arc::new(|event: &ssekit::hub::Published<'_>| event.event_type == Some("rare"));
+    let mut resumed = hub.subscribe_filtered("t", Some("0"), Some(rare));
+    let data = drain(&mut resumed);
+    let expected: Vec<String> = (1..=10).map(|n| (n * 100).to_string()).collect();
+    assert_eq!(data, expected);
+}
+
+#[tokio::test]
+async fn shutdown_during_a_paged_replay_ends_the_stream_after_its_page() {
+    let hub: Hub = Hub::with_config(HubConfig::new().with_history(1_000).with_queue(8));
+    for n in 1..=1_000 {
+        hub.publish("t", Event::message(n.to_string()));
+    }
+    let mut resumed = hub.subscribe("t", Some("0"));
+    assert_eq!(next_data(&mut resumed), Some(Some("message:1".into())));
+    hub.shutdown_with(Event::message("bye").with_event("shutdown"));
+    let mut rest = Vec::new();
+    while let Some(Some(data)) = next_data(&mut resumed) {
+        rest.push(data);
+    }
+    assert_eq!(next_data(&mut resumed), None, "ended");
+    let expected: Vec<String> = (2..=8)
+        .map(|n| format!("message:{n}"))
+        .chain(["shutdown:bye".to_owned()])
+        .collect();
+    assert_eq!(rest, expected, "the page it held, then the final event");
 }

@@ -226,3 +226,18 @@ impl HubConfig {
         }
     }
 }
+
+/// A hub's settings as its queues share them: on cache lines of their own,
+/// apart from the `Arc`'s counts, which every subscribe and leave changes
+/// and which would otherwise drag the settings every publish reads from
+/// core to core.
+#[repr(align(128))]
+pub(crate) struct SharedConfig(pub(crate) HubConfig);
+
+impl std::ops::Deref for SharedConfig {
+    type Target = HubConfig;
+
+    fn deref(&self) -> &HubConfig {
+        &self.0
+    }
+}

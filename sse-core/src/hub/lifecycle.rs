@@ -1,17 +1,19 @@
-//! Which topics a hub keeps: the map of topics, the least-recently-used
-//! order of idle ones (no subscriber, some history), and when their history
-//! ages out.
+//! Which topics a hub keeps: which are added to and removed from its
+//! directory, the least-recently-used order of idle ones (no subscriber,
+//! some history), and when their history ages out.
 //!
-//! Lock order: a topic's lock may be held while the map's is taken, never the
-//! other way round. Under the map's lock a topic is only ever `try_lock`ed
-//! (a busy topic is in use, so not one to forget), so the map lock is never
-//! held while waiting for a topic, and no topic waits for another.
+//! Lock order: a topic's lock may be held while the lifecycle lock is
+//! taken, never the other way round; a directory shard's lock is taken last
+//! and held alone. Under the lifecycle lock a topic is only ever
+//! `try_lock`ed (a busy topic is in use, so not one to forget), so that lock
+//! is never held while waiting for a topic, and no topic waits for another.
+//! Finding a topic takes no lifecycle lock at all.
 
 use std::cmp::{Ordering as Order, Reverse};
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::hash::Hash;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, TryLockError};
+use std::sync::TryLockError;
 
 use tokio::time::Instant;
 
@@ -33,7 +35,6 @@ fn expiry(at: Instant, max_age: std::time::Duration) -> Instant {
 
 /// The hub's topics and their idle order, under one lock.
 pub(super) struct Topics<K> {
-    pub(super) map: HashMap<K, Arc<TopicCell<K>>>,
     /// Idle topics by the tick of their last use, oldest first.
     idle: BTreeMap<u64, K>,
     next_tick: u64,
@@ -71,7 +72,6 @@ impl<K> Ord for Expiry<K> {
 impl<K> Default for Topics<K> {
     fn default() -> Self {
         Self {
-            map: HashMap::new(),
             idle: BTreeMap::new(),
             next_tick: 0,
             expiries: BinaryHeap::new(),
@@ -80,11 +80,6 @@ impl<K> Default for Topics<K> {
 }
 
 impl<K: Hash + Eq + Clone> Topics<K> {
-    /// Takes `key` out of the map.
-    pub(super) fn remove(&mut self, key: &K) {
-        self.map.remove(key);
-    }
-
     /// How many topics are idle.
     pub(super) fn idle_count(&self) -> usize {
         self.idle.len()
@@ -132,7 +127,7 @@ impl<K: Hash + Eq + Clone> Topics<K> {
     fn drop_topic(&mut self, shared: &Shared<K>, key: &K, topic: &mut Topic) {
         self.mark_active(topic);
         shared.forget(topic);
-        self.map.remove(key);
+        shared.directory.remove(key);
     }
 
     /// The earliest scheduled expiry.
@@ -153,7 +148,7 @@ impl<K: Hash + Eq + Clone> Topics<K> {
             let Some((tick, key)) = self.idle.pop_first() else {
                 break;
             };
-            let Some(cell) = self.map.get(&key).cloned() else {
+            let Some(cell) = shared.directory.get(&key) else {
                 continue;
             };
             if keep.is_some_and(|keep| std::ptr::eq(keep, &*cell)) {
@@ -192,7 +187,7 @@ impl<K: Hash + Eq + Clone> Topics<K> {
             let Some(Reverse(Expiry { key, .. })) = self.expiries.pop() else {
                 break;
             };
-            let Some(cell) = self.map.get(&key).cloned() else {
+            let Some(cell) = shared.directory.get(&key) else {
                 continue;
             };
             let mut topic = match cell.state.try_lock() {
@@ -250,6 +245,23 @@ impl<K> Shared<K> {
     /// Drops the events of `topic` that are too many or too old.
     pub(super) fn trim(&self, topic: &mut Topic, now: Instant) {
         let freed = topic.trim(&self.config, now);
-        self.history_bytes.fetch_sub(freed, Ordering::Relaxed);
+        self.account(0, freed);
+    }
+
+    /// Counts `added` bytes of history kept and `freed` let go, touching the
+    /// hub-wide count only if they differ.
+    pub(super) fn account(&self, added: usize, freed: usize) {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        match added.cmp(&freed) {
+            Greater => {
+                self.history_bytes
+                    .fetch_add(added - freed, Ordering::Relaxed);
+            }
+            Less => {
+                self.history_bytes
+                    .fetch_sub(freed - added, Ordering::Relaxed);
+            }
+            Equal => {}
+        }
     }
 }

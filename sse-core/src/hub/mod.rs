@@ -61,7 +61,9 @@
 //! is refused ([`HubFull`]) only when every topic has subscribers.
 
 mod config;
+mod directory;
 mod lifecycle;
+mod replay;
 mod subscription;
 
 use std::borrow::Borrow;
@@ -75,9 +77,12 @@ use std::task::Waker;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use directory::Directory;
 use lifecycle::Topics;
 
+use config::SharedConfig;
 pub use config::{HubConfig, IdMode, LagPolicy};
+use replay::{Page, PageRequest};
 pub use subscription::Subscription;
 use subscription::{Leave, LeaveTopic, Log, Queue, Subscriber};
 
@@ -152,9 +157,21 @@ impl<K> Clone for Hub<K> {
     }
 }
 
+/// Aligned so that what every publish reads sits on cache lines of its own,
+/// apart from the `Arc`'s counts, which every leave touches (through the
+/// topic's `Weak`) and which would otherwise drag those lines from core to
+/// core.
+#[repr(align(128))]
 struct Shared<K> {
-    config: Arc<HubConfig>,
+    config: Arc<SharedConfig>,
+    /// Finds a topic by key, without the lifecycle lock.
+    directory: Directory<K, TopicCell<K>>,
+    /// The topics' lifecycle: idle order, expiries, and the only place
+    /// topics are added to or removed from the directory.
     topics: Mutex<Topics<K>>,
+    /// Set when expiries are scheduled with no Tokio runtime to sweep them:
+    /// look-ups then sweep what is due.
+    sweeps_inline: AtomicBool,
     shutdown: Mutex<Option<Option<Frame>>>,
     /// Event numbers are hub-wide, so a topic's numbers only grow, even across
     /// topics, and a number tells where in every topic's timeline it falls.
@@ -259,13 +276,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> LeaveTopic for TopicCell<K> {
         let expires = if topic.history.is_empty() {
             // Nothing a resume could need: forgotten at once.
             topic.removed = true;
-            let listed = topics
-                .map
-                .get(&self.key)
-                .is_some_and(|listed| std::ptr::eq(Arc::as_ptr(listed), self));
-            if listed {
-                topics.map.remove(&self.key);
-            }
+            shared.directory.remove_if_listed(&self.key, self);
             None
         } else {
             // Kept for its history: the recent frames kept for subscribers
@@ -278,6 +289,10 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> LeaveTopic for TopicCell<K> {
         if expires.is_some() {
             shared.schedule_sweep();
         }
+    }
+
+    fn replay_page(&self, request: PageRequest) -> Page {
+        lock(&self.state).replay_page(&request)
     }
 }
 
@@ -362,7 +377,10 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Shared<K> {
             Ok(runtime) => {
                 runtime.spawn(sweeper(Arc::downgrade(self), self.sweeper_wake.clone()));
             }
-            Err(_) => self.sweeper_running.store(false, Ordering::Release),
+            Err(_) => {
+                self.sweeps_inline.store(true, Ordering::Relaxed);
+                self.sweeper_running.store(false, Ordering::Release);
+            }
         }
     }
 }
@@ -409,8 +427,10 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         let last_number = AtomicU64::new(config.first_id - 1);
         Self {
             shared: Arc::new(Shared {
-                config: Arc::new(config),
+                config: Arc::new(SharedConfig(config)),
+                directory: Directory::new(),
                 topics: Mutex::new(Topics::default()),
+                sweeps_inline: AtomicBool::new(false),
                 shutdown: Mutex::new(None),
                 last_number,
                 forgotten_through: AtomicU64::new(0),
@@ -427,23 +447,32 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         let shared = &*self.shared;
-        let mut topics = lock(&shared.topics);
-        // Without a sweeper task (no runtime), expiries are swept here.
-        if let Some(due) = topics.next_expiry() {
-            let now = Instant::now();
-            if due <= now {
-                topics.sweep(shared, now);
+        if shared.sweeps_inline.load(Ordering::Relaxed) {
+            // Without a sweeper task (no runtime), expiries are swept here.
+            let mut topics = lock(&shared.topics);
+            if let Some(due) = topics.next_expiry() {
+                let now = Instant::now();
+                if due <= now {
+                    topics.sweep(shared, now);
+                }
             }
         }
-        if let Some(topic) = topics.map.get(key) {
-            return Ok(Some(topic.clone()));
+        if let Some(topic) = shared.directory.get(key) {
+            return Ok(Some(topic));
         }
         if !create {
             return Ok(None);
         }
+        let mut topics = lock(&shared.topics);
+        // Made by another caller since the look above?
+        if let Some(topic) = shared.directory.get(key) {
+            return Ok(Some(topic));
+        }
         let max_topics = shared.config.max_topics;
-        if topics.map.len() >= max_topics
-            && !topics.evict(shared, None, |topics, _| topics.map.len() < max_topics)
+        if shared.directory.len() >= max_topics
+            && !topics.evict(shared, None, |_, shared| {
+                shared.directory.len() < max_topics
+            })
         {
             return Err(HubFull { max_topics });
         }
@@ -459,7 +488,8 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
                 ..Topic::default()
             }),
         });
-        topics.map.insert(key.to_owned(), topic.clone());
+        shared.directory.insert(key.to_owned(), topic.clone());
+        drop(topics);
         Ok(Some(topic))
     }
 
@@ -553,8 +583,11 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
                     cost,
                 });
                 topic.history_bytes += cost;
-                shared.history_bytes.fetch_add(cost, Ordering::Relaxed);
-                shared.trim(topic, now);
+                // One change to the hub-wide count, and none when the event
+                // takes the place of one of its size: two topics published
+                // to side by side then share no cache line.
+                let freed = topic.trim(config, now);
+                shared.account(cost, freed);
                 expires = shared.fit_history(topic, topic_ref);
             }
             let report = PublishReport {
@@ -662,7 +695,8 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
                 if topic.subscriber_count() == 0 && topic.history.is_empty() {
                     // Made by this call on a hub that has shut down.
                     topic.removed = true;
-                    lock(&shared.topics).remove(&topic_ref.key);
+                    let _topics = lock(&shared.topics);
+                    shared.directory.remove_if_listed(&topic_ref.key, topic_ref);
                 }
                 return None;
             }
@@ -671,7 +705,16 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
             }
             shared.trim(topic, Instant::now());
             if let Some(last) = last_event_id {
-                queue.preload(topic.replay_after(last, config, latest, filter.as_ref()));
+                match topic.resume_point(last, config, latest) {
+                    Ok(after) => {
+                        let through = topic.history.back().map_or(0, |entry| entry.number);
+                        // Past the newest entry, and nothing lost: live only.
+                        if through > after || topic.evicted_through > after {
+                            queue.begin_replay(after, through, filter.clone());
+                        }
+                    }
+                    Err(reason) => queue.preload(config.gap(reason, None).encode()),
+                }
             }
             topic.next_subscriber += 1;
             let id = topic.next_subscriber;
@@ -706,7 +749,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        let cell = lock(&self.shared.topics).map.get(topic).cloned();
+        let cell = self.shared.directory.get(topic);
         cell.map_or(0, |topic| lock(&topic.state).subscriber_count())
     }
 
@@ -718,7 +761,10 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        let removed = lock(&self.shared.topics).map.remove(topic);
+        let removed = {
+            let _topics = lock(&self.shared.topics);
+            self.shared.directory.remove(topic)
+        };
         if let Some(cell) = removed {
             let mut topic = lock(&cell.state);
             self.shared.forget(&mut topic);
@@ -733,7 +779,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
     /// (no subscriber) while their history lasts. At most
     /// [`max_topics`](HubConfig::with_max_topics).
     pub fn topic_count(&self) -> usize {
-        lock(&self.shared.topics).map.len()
+        self.shared.directory.len()
     }
 
     /// How many topics have no subscriber and are kept for their history.
@@ -762,7 +808,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
 
     fn close_all(&self, last: Option<Frame>) {
         *lock(&self.shared.shutdown) = Some(last.clone());
-        let topics: Vec<_> = lock(&self.shared.topics).map.values().cloned().collect();
+        let topics = self.shared.directory.values();
         for topic in topics {
             let mut topic = lock(&topic.state);
             topic.closed = true;
@@ -827,43 +873,67 @@ impl Topic {
         entry.cost
     }
 
-    /// The frames a subscriber resuming after `last` must get first, with a gap
-    /// notice in front when `last` cannot be resumed from exactly. `latest` is
-    /// the newest number the hub has issued.
-    fn replay_after(
+    /// The number of the entry a subscriber resuming after `last` has seen
+    /// (the replay starts after it; a gap notice comes first if entries
+    /// after it were dropped), or why it cannot resume. `latest` is the
+    /// newest number the hub has issued.
+    fn resume_point(
         &self,
         last: &str,
         config: &HubConfig,
         latest: u64,
-        filter: Option<&Filter>,
-    ) -> Vec<Frame> {
-        let start = match config.ids {
+    ) -> Result<u64, &'static str> {
+        match config.ids {
             IdMode::Assign => match last.parse::<u64>() {
                 Ok(number) if number > latest => Err("unknown"),
-                Ok(number) if number < self.evicted_through => Err("expired"),
-                Ok(number) => Ok(self.history.partition_point(|e| e.number <= number)),
+                Ok(number) => Ok(number),
                 Err(_) => Err("unknown"),
             },
             IdMode::Keep => self
                 .history
                 .iter()
-                .rposition(|e| e.event.id.as_deref() == Some(last))
-                .map(|at| at + 1)
+                .rev()
+                .find(|e| e.event.id.as_deref() == Some(last))
+                .map(|e| e.number)
                 .ok_or("unknown"),
-        };
-        let wanted = |entry: &&Entry| filter.is_none_or(|filter| filter(&entry.published()));
-        match start {
-            Ok(start) => self
-                .history
-                .range(start..)
-                .filter(wanted)
-                .map(|e| e.frame.clone())
-                .collect(),
-            Err("expired") => std::iter::once(config.gap("expired", None).encode())
-                .chain(self.history.iter().filter(wanted).map(|e| e.frame.clone()))
-                .collect(),
-            Err(reason) => vec![config.gap(reason, None).encode()],
         }
+    }
+
+    /// The next page of a replay: the frames of the entries after
+    /// `request.after` through `request.through` that pass its filter, at
+    /// most `max` of them (and at most `4 × max` entries looked at, so that a
+    /// filter taking few holds the lock no longer than a full page does).
+    fn replay_page(&self, request: &PageRequest) -> Page {
+        // Entries after `after` were dropped before being sent: those still
+        // kept follow a gap notice.
+        let expired = self.evicted_through > request.after;
+        let after = request.after.max(self.evicted_through);
+        let start = self.history.partition_point(|e| e.number <= after);
+        let mut page = Page {
+            frames: Vec::new(),
+            expired,
+            last: after,
+            done: true,
+        };
+        let max = request.max.max(1);
+        for (looked, entry) in self.history.range(start..).enumerate() {
+            if entry.number > request.through {
+                break;
+            }
+            if page.frames.len() == max || looked == 4 * max {
+                page.done = false;
+                break;
+            }
+            page.last = entry.number;
+            if request
+                .filter
+                .as_ref()
+                .is_none_or(|filter| filter(&entry.published()))
+            {
+                page.frames.push(entry.frame.clone());
+            }
+        }
+        page
     }
 }
 
@@ -881,7 +951,7 @@ mod tests {
     fn leaving_a_busy_topic_holds_up_no_other_topic() {
         let hub: Hub = Hub::new();
         let busy = hub.subscribe("busy", None);
-        let cell = lock(&hub.shared.topics).map.get("busy").cloned().unwrap();
+        let cell = hub.shared.directory.get("busy").unwrap();
         let held = lock(&cell.state);
         let (left, leaving) = mpsc::channel();
         let leaver = std::thread::spawn(move || {

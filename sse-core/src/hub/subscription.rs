@@ -8,7 +8,9 @@ use std::task::{Context, Poll, Waker};
 
 use futures_core::Stream;
 
-use super::{lock, Filter, HubConfig, LagPolicy};
+use super::config::SharedConfig;
+use super::replay::{Page, PageRequest, Replay};
+use super::{lock, Filter, LagPolicy};
 use crate::encode::Frame;
 
 pub(crate) struct Subscriber {
@@ -152,15 +154,16 @@ impl Log {
 }
 
 pub(crate) struct Queue {
-    config: Arc<HubConfig>,
+    config: Arc<SharedConfig>,
     state: Mutex<QueueState>,
 }
 
-/// What a subscriber has queued: `frames` (its own: replayed history, frames
-/// that passed its filter, what was due from the log when it closed), then,
-/// without a filter, the topic's log from `cursor` on.
+/// What a subscriber has queued: its replay, if it resumed, then `frames`
+/// (its own: frames that passed its filter, what was due from the log when
+/// it closed), then, without a filter, the topic's log from `cursor` on.
 #[derive(Default)]
 struct QueueState {
+    replay: Option<Replay>,
     frames: VecDeque<Frame>,
     log: Option<Arc<Log>>,
     cursor: u64,
@@ -190,10 +193,12 @@ enum Polled {
     /// Fell behind under [`LagPolicy::Disconnect`]: ends, and leaves its topic.
     Lagged,
     Pending,
+    /// Its replay needs the next page of the topic's history.
+    NeedsPage(PageRequest),
 }
 
 impl Queue {
-    pub(crate) fn new(config: Arc<HubConfig>) -> Self {
+    pub(crate) fn new(config: Arc<SharedConfig>) -> Self {
         Self {
             config,
             state: Mutex::new(QueueState::default()),
@@ -239,10 +244,24 @@ impl Queue {
         state.log = Some(log);
     }
 
-    /// Queues replayed history ahead of live frames. Not subject to the queue
-    /// bound: history is bounded on its own.
-    pub(crate) fn preload(&self, frames: Vec<Frame>) {
-        lock(&self.state).frames.extend(frames);
+    /// Queues a frame ahead of live ones (a gap notice on joining).
+    pub(crate) fn preload(&self, frame: Frame) {
+        lock(&self.state).frames.push_back(frame);
+    }
+
+    /// Replays the topic's history after entry `after` through entry
+    /// `through` ahead of live frames, fetched a page (the queue bound) at a
+    /// time as the subscriber drains it.
+    pub(crate) fn begin_replay(&self, after: u64, through: u64, filter: Option<Filter>) {
+        lock(&self.state).replay = Some(Replay::new(after, through, filter));
+    }
+
+    /// Takes in the page a [`Polled::NeedsPage`] asked for.
+    fn receive_page(&self, page: Page) {
+        let mut state = lock(&self.state);
+        if let Some(replay) = &mut state.replay {
+            replay.receive(page, || self.config.gap("expired", None).encode());
+        }
     }
 
     /// Ends the queue after what it holds, then `last`; returns the task to
@@ -255,7 +274,15 @@ impl Queue {
         }
         state.closed = true;
         state.forget_waiting();
-        if let Some(log) = state.log.take() {
+        if let Some(replay) = state.replay.as_mut().filter(|replay| !replay.done) {
+            // Cut short: it ends after the page it holds. Live frames after
+            // an unfinished replay would hide a gap, so none follows; the
+            // client resumes from the last one it got.
+            replay.done = true;
+            state.frames.clear();
+            state.log = None;
+            state.missed = 0;
+        } else if let Some(log) = state.log.take() {
             // Nothing more comes from the log: copy out what is still due.
             let (due, missed) = log.from(state.cursor);
             match (missed, self.config.lag_policy) {
@@ -274,6 +301,22 @@ impl Queue {
     fn poll(&self, waker: &Waker) -> Polled {
         let mut state = lock(&self.state);
         let state = &mut *state;
+        if let Some(replay) = &mut state.replay {
+            if let Some(frame) = replay.page.pop_front() {
+                return Polled::Frame(frame);
+            }
+            if !replay.done {
+                if !state.closed {
+                    return Polled::NeedsPage(replay.request(self.config.queue));
+                }
+                // Disconnected for lagging mid-replay: nothing live follows.
+                replay.done = true;
+                state.frames.clear();
+                state.log = None;
+                state.missed = 0;
+            }
+            state.replay = None;
+        }
         if state.missed > 0 {
             let missed = std::mem::take(&mut state.missed);
             return Polled::Frame(self.config.gap("lagged", Some(missed)).encode());
@@ -332,10 +375,13 @@ impl Pushed {
     }
 }
 
-/// A topic a subscription can leave (the hub's topics, whatever their key
+/// A topic as its subscriptions see it (the hub's topics, whatever their key
 /// type: `Subscription` is not generic).
 pub(crate) trait LeaveTopic: Send + Sync {
     fn leave(&self, id: u64);
+
+    /// The next page of a resuming subscriber's replay.
+    fn replay_page(&self, request: PageRequest) -> Page;
 }
 
 /// Where a subscription is registered: which topic, under which id.
@@ -364,12 +410,14 @@ impl Subscription {
         Self { queue, leave: None }
     }
 
-    /// How many frames wait in this subscriber's queue (never more than the
-    /// configured queue size, plus replayed history right after subscribing,
-    /// or a shutdown's final event).
+    /// How many frames wait in this subscriber's queue: never more than the
+    /// configured queue size, plus, while it resumes, one page (the queue
+    /// size) of replayed history fetched as it reads, a gap notice, or a
+    /// shutdown's final event.
     pub fn queued(&self) -> usize {
         let state = lock(&self.queue.state);
-        state.frames.len()
+        state.replay.as_ref().map_or(0, |replay| replay.page.len())
+            + state.frames.len()
             + state
                 .log
                 .as_ref()
@@ -381,18 +429,35 @@ impl Stream for Subscription {
     type Item = Frame;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Frame>> {
-        match self.queue.poll(cx.waker()) {
-            Polled::Frame(frame) => Poll::Ready(Some(frame)),
-            Polled::End => Poll::Ready(None),
-            Polled::Lagged => {
-                // Leaves at once (the queue is unlocked by now), not when the
-                // framework gets round to dropping the stream.
-                if let Some(Leave { topic, id }) = self.leave.take() {
-                    topic.leave(id);
+        loop {
+            return match self.queue.poll(cx.waker()) {
+                Polled::Frame(frame) => Poll::Ready(Some(frame)),
+                Polled::End => Poll::Ready(None),
+                Polled::Lagged => {
+                    // Leaves at once (the queue is unlocked by now), not when
+                    // the framework gets round to dropping the stream.
+                    if let Some(Leave { topic, id }) = self.leave.take() {
+                        topic.leave(id);
+                    }
+                    Poll::Ready(None)
                 }
-                Poll::Ready(None)
-            }
-            Polled::Pending => Poll::Pending,
+                Polled::Pending => Poll::Pending,
+                Polled::NeedsPage(request) => {
+                    // Fetched with the queue unlocked: the topic's lock comes
+                    // first, as when publishing.
+                    let page = match &self.leave {
+                        Some(Leave { topic, .. }) => topic.replay_page(request),
+                        None => Page {
+                            frames: Vec::new(),
+                            expired: false,
+                            last: request.after,
+                            done: true,
+                        },
+                    };
+                    self.queue.receive_page(page);
+                    continue;
+                }
+            };
         }
     }
 }
