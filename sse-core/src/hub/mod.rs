@@ -269,9 +269,10 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> LeaveTopic for TopicCell<K> {
             return;
         }
         shared.trim(&mut topic, Instant::now());
-        // The topic's lock is held while the map's is taken (never the other
-        // way round), so a join cannot slip in between the check and the
-        // bookkeeping; the map's lock is never held while waiting for a topic.
+        // The topic's lock is held while the lifecycle lock is taken (never
+        // the other way round), so a join cannot slip in between the check
+        // and the bookkeeping; the lifecycle lock is never held while
+        // waiting for a topic.
         let mut topics = lock(&shared.topics);
         let expires = if topic.history.is_empty() {
             // Nothing a resume could need: forgotten at once.
@@ -281,7 +282,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> LeaveTopic for TopicCell<K> {
         } else {
             // Kept for its history: the recent frames kept for subscribers
             // go with the last of them (a forgotten topic drops its own).
-            topic.log = Arc::new(Log::new(shared.config.queue));
+            topic.log = None;
             topics.mark_idle(&self.key, &mut topic, &shared.config)
         };
         drop(topics);
@@ -315,7 +316,8 @@ struct Topic {
     /// The subscribers with a filter, each given the frames that pass it.
     filtered: HashMap<u64, Subscriber>,
     /// Live frames for the subscribers without a filter.
-    log: Arc<Log>,
+    /// Made for the first such subscriber, so an idle topic has none.
+    log: Option<Arc<Log>>,
     next_subscriber: u64,
     closed: bool,
     /// Taken out of the hub's map: whoever holds it must look the key up again.
@@ -482,7 +484,6 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
             hub: Arc::downgrade(&self.shared),
             state: Mutex::new(Topic {
                 closed,
-                log: Arc::new(Log::new(shared.config.queue)),
                 // Ids up to a forgotten topic's newest may be this topic's past.
                 evicted_through: shared.forgotten_through.load(Ordering::Relaxed),
                 ..Topic::default()
@@ -557,8 +558,8 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
             let mut wakers = std::mem::take(&mut topic.wakers);
             // However many read the log, this is one push and one swap.
             let mut delivered = topic.live.len();
-            if delivered > 0 {
-                topic.log.push(frame.clone(), &mut wakers);
+            if let Some(log) = topic.log.as_ref().filter(|_| delivered > 0) {
+                log.push(frame.clone(), &mut wakers);
             }
             topic.filtered.retain(|_, subscriber| {
                 if !(subscriber.filter)(&published) {
@@ -727,7 +728,10 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
                     topic.filtered.insert(id, subscriber);
                 }
                 None => {
-                    queue.attach(topic.log.clone());
+                    let log = topic
+                        .log
+                        .get_or_insert_with(|| Arc::new(Log::new(config.queue)));
+                    queue.attach(log.clone());
                     topic.live.insert(id, queue.clone());
                 }
             }
