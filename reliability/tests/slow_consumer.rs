@@ -18,7 +18,7 @@ const TOPIC: &str = "flood";
 /// Data bytes per event (the frame adds `id: N\ndata: ` and the blank line).
 const EVENT_BYTES: usize = 4096;
 /// The hub's default queue per subscriber (`HubConfig::default()`).
-const QUEUE: usize = 64;
+const QUEUE: usize = ssekit::hub::HubConfig::DEFAULT_QUEUE;
 /// How far the publisher may run ahead of the healthy client. Publishing never
 /// waits for a subscriber, so an unpaced publisher would overrun the healthy
 /// client's queue too and the lag policy would rightly drop it: the publisher
@@ -34,7 +34,8 @@ const STALLED_RECV_BUFFER: u32 = 4096;
 /// From the design, with the hub's defaults and 4 KiB events (frame ≈ 4.1 KiB):
 /// * history: 1000 entries, each the event (4 KiB of data) and its frame
 ///   (4.1 KiB): ≈ 8 MiB, whatever the number of clients;
-/// * the topic's log, shared by every subscriber: 64 frames ≈ 0.26 MiB; per
+/// * the topic's log, shared by every subscriber: 256 frame handles, the
+///   frames themselves shared with history; per
 ///   stalled subscriber its cursor, plus what the framework buffers before
 ///   it stops polling the body (hyper: ≈ 400 KiB): < 1 MiB per stalled
 ///   connection, < 4 MiB for 4;

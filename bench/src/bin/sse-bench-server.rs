@@ -1,7 +1,7 @@
 //! One SSE server for the fan-out benchmark: `GET /sse` subscribes the
 //! connection to one topic.
 //!
-//! `sse-bench-server --framework axum|actix|warp|poem|hyper|rocket|salvo --variant ours|native`
+//! `sse-bench-server --framework axum|actix|warp|poem|hyper|rocket|salvo --variant ours|native [--queue N]`
 //!
 //! * `ours`: the framework's adapter publishing a [`Hub`] subscription,
 //!   served as every test serves it (`ssekit-test-support`).
@@ -11,7 +11,7 @@
 //!   Plain hyper has no SSE type, so no native variant.
 //!
 //! Both keep the default 15 s keep-alive, and both buffer [`QUEUE`] events per
-//! connection. The hub keeps the publisher's ids (there are none), so both
+//! connection (or `--queue N`). The hub keeps the publisher's ids (there are none), so both
 //! variants put exactly the same bytes on the wire: `data: <payload>\n\n`.
 //!
 //! Prints `PORT <n>` once listening, then takes commands on stdin, one per
@@ -58,11 +58,13 @@ fn native_stream(sender: &broadcast::Sender<String>) -> impl Stream<Item = Strin
 fn main() -> std::io::Result<()> {
     let mut framework = String::new();
     let mut variant = String::new();
+    let mut queue = QUEUE;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--framework" => framework = args.next().unwrap_or_default(),
             "--variant" => variant = args.next().unwrap_or_default(),
+            "--queue" => queue = args.next().and_then(|n| n.parse().ok()).expect("--queue N"),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -71,10 +73,10 @@ fn main() -> std::io::Result<()> {
     let source = match variant.as_str() {
         "ours" => Source::Ours(Hub::with_config(
             HubConfig::default()
-                .with_queue(QUEUE)
+                .with_queue(queue)
                 .with_ids(IdMode::Keep),
         )),
-        "native" => Source::Native(broadcast::channel(QUEUE).0),
+        "native" => Source::Native(broadcast::channel(queue).0),
         other => panic!("unknown variant {other:?}"),
     };
     let publisher = source.clone();

@@ -72,7 +72,7 @@ impl Default for HubConfig {
         Self {
             history: 1000,
             max_age: None,
-            queue: 64,
+            queue: Self::DEFAULT_QUEUE,
             lag_policy: LagPolicy::default(),
             ids: IdMode::default(),
             gap_event: Cow::Borrowed("gap"),
@@ -86,12 +86,20 @@ impl Default for HubConfig {
 impl HubConfig {
     /// The default [`with_max_topics`](Self::with_max_topics): 100 000.
     pub const DEFAULT_MAX_TOPICS: usize = 100_000;
+    /// The default [`with_queue`](Self::with_queue): 256 frames, so that a
+    /// burst of 200 events published at once reaches every subscriber (the
+    /// `hub_burst` benchmark: with 64 or 128, every one of 1 000 and 10 000
+    /// connections was ended for lagging). Unfiltered subscribers share their
+    /// topic's log of that many frames (a 32-byte handle each, 8 KiB per
+    /// topic with subscribers; the frames are shared with history); a
+    /// subscriber with a filter has a queue of its own of up to that many.
+    pub const DEFAULT_QUEUE: usize = 256;
     /// The default [`with_max_history_bytes`](Self::with_max_history_bytes):
     /// 64 MiB.
     pub const DEFAULT_MAX_HISTORY_BYTES: usize = 64 * 1024 * 1024;
 
     /// The defaults: history of 1000 events per topic, no age limit, a queue
-    /// of 64 events per subscriber, [`LagPolicy::Disconnect`],
+    /// of 256 events per subscriber, [`LagPolicy::Disconnect`],
     /// [`IdMode::Assign`] from 1, gap notices of type `gap`.
     #[must_use]
     pub fn new() -> Self {

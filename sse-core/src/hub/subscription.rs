@@ -163,7 +163,8 @@ pub(crate) struct Queue {
 /// it closed), then, without a filter, the topic's log from `cursor` on.
 #[derive(Default)]
 struct QueueState {
-    replay: Option<Replay>,
+    /// Boxed: most subscribers never resume, and pay a pointer for it.
+    replay: Option<Box<Replay>>,
     frames: VecDeque<Frame>,
     log: Option<Arc<Log>>,
     cursor: u64,
@@ -253,7 +254,7 @@ impl Queue {
     /// `through` ahead of live frames, fetched a page (the queue bound) at a
     /// time as the subscriber drains it.
     pub(crate) fn begin_replay(&self, after: u64, through: u64, filter: Option<Filter>) {
-        lock(&self.state).replay = Some(Replay::new(after, through, filter));
+        lock(&self.state).replay = Some(Box::new(Replay::new(after, through, filter)));
     }
 
     /// Takes in the page a [`Polled::NeedsPage`] asked for.
