@@ -60,6 +60,7 @@
 //! past it, the least recently used idle topic is forgotten, and a new topic
 //! is refused ([`HubFull`]) only when every topic has subscribers.
 
+mod broadcaster;
 mod config;
 mod directory;
 mod lifecycle;
@@ -80,6 +81,7 @@ use tokio::time::Instant;
 use directory::Directory;
 use lifecycle::Topics;
 
+pub use broadcaster::Broadcaster;
 use config::SharedConfig;
 pub use config::{HubConfig, IdMode, LagPolicy};
 use replay::{Page, PageRequest};
@@ -543,6 +545,46 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
+        self.publish_or_refuse(topic, event)
+            .unwrap_or_else(|(HubFull { .. }, event)| PublishReport {
+                id: event.id.map(std::borrow::Cow::into_owned),
+                delivered: 0,
+                kept: false,
+            })
+    }
+
+    /// Like [`publish`](Self::publish), but says when the event could not be
+    /// kept because the hub is full: `topic` is new, and the hub holds
+    /// [`max_topics`](HubConfig::with_max_topics) topics, all with
+    /// subscribers (nobody subscribes to a new topic, so nobody got it).
+    ///
+    /// ```
+    /// use ssekit::hub::{Hub, HubConfig, HubFull};
+    /// use ssekit::Event;
+    ///
+    /// let hub: Hub = Hub::with_config(HubConfig::new().with_max_topics(1));
+    /// let _busy = hub.subscribe("busy", None);
+    /// let refused = hub.try_publish("another", Event::message("hi"));
+    /// assert_eq!(refused, Err(HubFull { max_topics: 1 }));
+    /// ```
+    pub fn try_publish<Q>(&self, topic: &Q, event: Event) -> Result<PublishReport, HubFull>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        self.publish_or_refuse(topic, event)
+            .map_err(|(full, _)| full)
+    }
+
+    fn publish_or_refuse<Q>(
+        &self,
+        topic: &Q,
+        event: Event,
+    ) -> Result<PublishReport, (HubFull, Event)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         let shared = &*self.shared;
         let config = &shared.config;
         let keep = config.history > 0;
@@ -604,13 +646,15 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
                 if expires.is_some() {
                     self.shared.schedule_sweep();
                 }
-                report
+                Ok(report)
             }
-            Ok(None) | Err(HubFull { .. }) => PublishReport {
+            // No history, and nobody subscribed: nothing to do.
+            Ok(None) => Ok(PublishReport {
                 id: event.and_then(|e| e.id).map(std::borrow::Cow::into_owned),
                 delivered: 0,
                 kept: false,
-            },
+            }),
+            Err(full) => Err((full, event.expect("not published"))),
         }
     }
 
