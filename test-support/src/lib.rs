@@ -8,6 +8,7 @@
 //! variant here.
 #![warn(missing_docs)]
 
+pub mod backplane;
 mod frameworks;
 mod server;
 

@@ -1,0 +1,356 @@
+//! One suite for every broadcaster, as the adapters have one: the same
+//! cases, over real HTTP, against the in-process hub and each backplane
+//! (Redis, NATS JetStream). A backplane is a set of nodes, each a
+//! [`Broadcaster`] served by its own HTTP server; with the in-process hub
+//! the "nodes" share one hub, so the cases also pin down what moving from
+//! one process to many keeps.
+//!
+//! Each case is an `async fn` taking a [`Backplane`]; a test file runs them
+//! per backend (`test-support/tests/backplane.rs`). Failures panic with the
+//! backend's name and what differed.
+
+use std::future::Future;
+use std::time::Duration;
+
+use ssekit::decode::{Decoded, MessageEvent};
+use ssekit::hub::Broadcaster;
+use ssekit::{Event, SsePublisher};
+use ssekit_client::EventBody;
+
+use crate::{Framework, Handler, Server};
+
+/// A broker and the nodes connected to it.
+pub trait Backplane: Send + Sync {
+    /// One node's broadcaster.
+    type Node: Broadcaster;
+
+    /// Its name in failure messages.
+    fn name(&self) -> &'static str;
+
+    /// `count` nodes on the same broker (with the in-process hub: clones of
+    /// one hub), each keeping at most about `history` events per topic.
+    fn nodes(&self, count: usize, history: usize) -> impl Future<Output = Vec<Self::Node>> + Send;
+}
+
+/// Serves one topic of a broadcaster: every request subscribes, resuming
+/// after its `Last-Event-ID`.
+#[derive(Clone)]
+pub struct Follow<B> {
+    /// The node's broadcaster.
+    pub broadcaster: B,
+    /// The topic every stream follows.
+    pub topic: String,
+}
+
+impl<B: Broadcaster> Handler for Follow<B> {
+    fn handle<P>(&self, publisher: P) -> impl Future<Output = P::Response> + Send
+    where
+        P: SsePublisher + Send + 'static,
+    {
+        let subscription = self
+            .broadcaster
+            .subscribe(&self.topic, publisher.last_event_id());
+        async move { publisher.publish(subscription) }
+    }
+}
+
+/// A node of the backplane with its HTTP server.
+pub struct Node<B> {
+    /// Its broadcaster.
+    pub broadcaster: B,
+    /// Its server (axum).
+    pub server: Server,
+}
+
+/// Starts one HTTP server per node, each following `topic`.
+pub async fn serve<B: Broadcaster>(nodes: Vec<B>, topic: &str) -> Vec<Node<B>> {
+    let mut served = Vec::new();
+    for broadcaster in nodes {
+        let handler = Follow {
+            broadcaster: broadcaster.clone(),
+            topic: topic.to_owned(),
+        };
+        let server = Server::start(Framework::Axum, handler).await;
+        served.push(Node {
+            broadcaster,
+            server,
+        });
+    }
+    served
+}
+
+/// A client's stream of events from one node.
+pub struct Client {
+    body: EventBody,
+}
+
+/// Generous: these are correctness tests, not timing tests.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+impl Client {
+    /// Opens a stream from `node`, sending `last_event_id` if given.
+    pub async fn connect<B>(node: &Node<B>, last_event_id: Option<&str>) -> Client {
+        let mut request = reqwest::Client::new().get(node.server.url("/stream"));
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = request.send().await.expect("the node answers");
+        assert_eq!(response.status(), 200);
+        Client {
+            body: EventBody::new(response),
+        }
+    }
+
+    /// The next event, skipping comments (keep-alives); `None` once the
+    /// stream ended.
+    pub async fn next(&mut self) -> Option<MessageEvent> {
+        loop {
+            let item = tokio::time::timeout(PATIENCE, self.body.next_item())
+                .await
+                .expect("an event within the patience")
+                .expect("a well-formed stream")?;
+            if let Decoded::Event(event) = item {
+                return Some(event);
+            }
+        }
+    }
+
+    /// The next `n` events.
+    pub async fn take(&mut self, n: usize) -> Vec<MessageEvent> {
+        let mut events = Vec::with_capacity(n);
+        for _ in 0..n {
+            events.push(self.next().await.expect("the stream goes on"));
+        }
+        events
+    }
+}
+
+/// Waits until `node` counts `count` subscribers of `topic`: a stream's
+/// response head can come before its subscription starts (a backplane may
+/// subscribe lazily), and only events published after it are owed to it.
+pub async fn wait_for_subscribers<B: Broadcaster>(node: &B, topic: &str, count: usize) {
+    let waited = tokio::time::timeout(PATIENCE, async {
+        while node.local_subscriber_count(topic) < count {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "{count} subscribers never joined {topic}");
+}
+
+/// Waits, beyond the count, until each client's stream has really started
+/// on its node: a probe event published to `topic` reaches every one of
+/// them (the backplane's feed may start after the count rises). Returns the
+/// probe's id.
+async fn settle<B: Broadcaster>(publisher: &B, topic: &str, clients: &mut [Client]) -> String {
+    let id = publisher
+        .publish(topic, Event::message("probe"))
+        .await
+        .expect("the probe is published");
+    for client in clients {
+        loop {
+            let event = client.next().await.expect("the stream goes on");
+            if event.data == "probe" {
+                break;
+            }
+        }
+    }
+    id
+}
+
+fn data(events: &[MessageEvent]) -> Vec<&str> {
+    events.iter().map(|event| event.data.as_str()).collect()
+}
+
+/// Every subscriber on every node receives every event once, in one order
+/// (the order the acknowledged publishes were made), whichever node
+/// published it.
+pub async fn every_node_delivers_every_event_once_in_one_order<P: Backplane>(backplane: &P) {
+    let name = backplane.name();
+    let topic = "fan-out";
+    let nodes = serve(backplane.nodes(3, 1_000).await, topic).await;
+    let mut clients = Vec::new();
+    for node in &nodes {
+        for _ in 0..2 {
+            clients.push(Client::connect(node, None).await);
+        }
+        wait_for_subscribers(&node.broadcaster, topic, 2).await;
+    }
+    settle(&nodes[0].broadcaster, topic, &mut clients).await;
+    let mut published = Vec::new();
+    for n in 0..60 {
+        let node = &nodes[n % nodes.len()].broadcaster;
+        let text = format!("event {n}");
+        node.publish(topic, Event::message(text.as_str()))
+            .await
+            .unwrap_or_else(|error| panic!("{name}: publish {n} failed: {error}"));
+        published.push(text);
+    }
+    for (at, client) in clients.iter_mut().enumerate() {
+        let events = client.take(published.len()).await;
+        assert_eq!(
+            data(&events),
+            published,
+            "{name}: client {at} (node {}) got another sequence",
+            at / 2
+        );
+        let ids: Vec<&str> = events
+            .iter()
+            .map(|event| event.last_event_id.as_str())
+            .collect();
+        let mut unique = ids.clone();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "{name}: an id repeats: {ids:?}");
+    }
+}
+
+/// A client that leaves one node and resumes on another with its
+/// `Last-Event-ID`, while events keep being published, gets every event
+/// exactly once: nothing lost, nothing repeated at the seam.
+pub async fn resuming_on_another_node_while_publishing_loses_and_repeats_nothing<P: Backplane>(
+    backplane: &P,
+) {
+    let name = backplane.name();
+    let topic = "seam";
+    let total = 300;
+    let nodes = serve(backplane.nodes(3, 10_000).await, topic).await;
+    let mut first = Client::connect(&nodes[0], None).await;
+    wait_for_subscribers(&nodes[0].broadcaster, topic, 1).await;
+    settle(
+        &nodes[0].broadcaster,
+        topic,
+        std::slice::from_mut(&mut first),
+    )
+    .await;
+    let publisher = nodes[2].broadcaster.clone();
+    let publishing = tokio::spawn(async move {
+        for n in 0..total {
+            publisher
+                .publish(topic, Event::message(n.to_string()))
+                .await
+                .expect("publish");
+            if n % 10 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    });
+    let read = first.take(50).await;
+    let last_id = read.last().expect("read").last_event_id.clone();
+    let mut seen: Vec<String> = data(&read).into_iter().map(str::to_owned).collect();
+    drop(first);
+    let mut resumed = Client::connect(&nodes[1], Some(&last_id)).await;
+    while seen.len() < total {
+        let event = resumed.next().await.expect("the stream goes on");
+        seen.push(event.data);
+    }
+    publishing.await.expect("the publisher");
+    let expected: Vec<String> = (0..total).map(|n| n.to_string()).collect();
+    assert_eq!(seen, expected, "{name}: a gap or a repeat at the seam");
+}
+
+/// An id the broadcaster never issued gives a gap event with reason
+/// `unknown`, then live events.
+pub async fn an_unknown_id_gets_an_unknown_gap_then_live<P: Backplane>(backplane: &P) {
+    let name = backplane.name();
+    let topic = "unknown";
+    let nodes = serve(backplane.nodes(1, 1_000).await, topic).await;
+    nodes[0]
+        .broadcaster
+        .publish(topic, Event::message("before"))
+        .await
+        .expect("publish");
+    let mut client = Client::connect(&nodes[0], Some("not-an-id-of-this-stream")).await;
+    let gap = client.next().await.expect("a gap event");
+    assert_eq!(gap.event_type, "gap", "{name}: {gap:?}");
+    assert!(
+        gap.data.contains(r#""reason":"unknown""#),
+        "{name}: {gap:?}"
+    );
+    wait_for_subscribers(&nodes[0].broadcaster, topic, 1).await;
+    let node = &nodes[0].broadcaster;
+    let mut live = None;
+    // Live only: "before" is not replayed. Published until it arrives, as
+    // the live feed may start a moment after the gap was sent.
+    for _ in 0..100 {
+        node.publish(topic, Event::message("after"))
+            .await
+            .expect("publish");
+        if let Ok(Some(event)) =
+            tokio::time::timeout(Duration::from_millis(300), client.next()).await
+        {
+            live = Some(event);
+            break;
+        }
+    }
+    let live = live.unwrap_or_else(|| panic!("{name}: no live event after the gap"));
+    assert_eq!(live.data, "after", "{name}: {live:?}");
+}
+
+/// A resume from an id whose events were trimmed from history gives a gap
+/// event with reason `expired`, then what is left, in order, with no
+/// duplicate, up to the newest.
+pub async fn a_trimmed_id_gets_an_expired_gap_then_what_is_left<P: Backplane>(backplane: &P) {
+    let name = backplane.name();
+    let topic = "trimmed";
+    let history = 10;
+    let total = 400;
+    let nodes = serve(backplane.nodes(2, history).await, topic).await;
+    let mut first_id = None;
+    for n in 0..total {
+        let id = nodes[n % 2]
+            .broadcaster
+            .publish(topic, Event::message(n.to_string()))
+            .await
+            .expect("publish");
+        first_id.get_or_insert(id);
+    }
+    let first_id = first_id.expect("published");
+    let mut client = Client::connect(&nodes[1], Some(&first_id)).await;
+    let gap = client.next().await.expect("a gap event");
+    assert_eq!(gap.event_type, "gap", "{name}: {gap:?}");
+    assert!(
+        gap.data.contains(r#""reason":"expired""#),
+        "{name}: {gap:?}"
+    );
+    let mut left = Vec::new();
+    loop {
+        let event = client.next().await.expect("what is left");
+        left.push(event.data.parse::<usize>().expect("a number"));
+        if left.last() == Some(&(total - 1)) {
+            break;
+        }
+    }
+    let start = left[0];
+    assert!(start > 1, "{name}: nothing was trimmed: starts at {start}");
+    assert_eq!(
+        left,
+        (start..total).collect::<Vec<_>>(),
+        "{name}: what is left comes in order, once"
+    );
+}
+
+/// Runs every case against `backplane`, one after the other.
+pub async fn run_all<P: Backplane>(backplane: &P) {
+    every_node_delivers_every_event_once_in_one_order(backplane).await;
+    resuming_on_another_node_while_publishing_loses_and_repeats_nothing(backplane).await;
+    an_unknown_id_gets_an_unknown_gap_then_live(backplane).await;
+    a_trimmed_id_gets_an_expired_gap_then_what_is_left(backplane).await;
+}
+
+/// The in-process hub as a backplane of one process: its "nodes" are clones
+/// of one [`ssekit::hub::Hub`].
+pub struct InProcess;
+
+impl Backplane for InProcess {
+    type Node = ssekit::hub::Hub;
+
+    fn name(&self) -> &'static str {
+        "in-process hub"
+    }
+
+    fn nodes(&self, count: usize, history: usize) -> impl Future<Output = Vec<Self::Node>> + Send {
+        let hub: ssekit::hub::Hub =
+            ssekit::hub::Hub::with_config(ssekit::hub::HubConfig::new().with_history(history));
+        std::future::ready(vec![hub; count])
+    }
+}

@@ -1,0 +1,51 @@
+//! The backplane suite (`ssekit_test_support::backplane`) against every
+//! broadcaster: the same cases, over real HTTP, on the in-process hub and on
+//! each backplane, with the brokers started by the tests.
+
+use ssekit_test_support::backplane::{self, InProcess};
+use ssekit_test_support::runtime;
+
+macro_rules! cases {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+
+            #[test]
+            fn every_node_delivers_every_event_once_in_one_order() {
+                runtime().block_on(async {
+                    let backplane = $make;
+                    backplane::every_node_delivers_every_event_once_in_one_order(&backplane).await;
+                });
+            }
+
+            #[test]
+            fn resuming_on_another_node_while_publishing_loses_and_repeats_nothing() {
+                runtime().block_on(async {
+                    let backplane = $make;
+                    backplane::resuming_on_another_node_while_publishing_loses_and_repeats_nothing(
+                        &backplane,
+                    )
+                    .await;
+                });
+            }
+
+            #[test]
+            fn an_unknown_id_gets_an_unknown_gap_then_live() {
+                runtime().block_on(async {
+                    let backplane = $make;
+                    backplane::an_unknown_id_gets_an_unknown_gap_then_live(&backplane).await;
+                });
+            }
+
+            #[test]
+            fn a_trimmed_id_gets_an_expired_gap_then_what_is_left() {
+                runtime().block_on(async {
+                    let backplane = $make;
+                    backplane::a_trimmed_id_gets_an_expired_gap_then_what_is_left(&backplane).await;
+                });
+            }
+        }
+    };
+}
+
+cases!(in_process, InProcess);
