@@ -181,8 +181,12 @@ impl TopicReader {
         let silence = hub.inner.config.heartbeat * 2 + Duration::from_secs(1);
         let mut feed = Some(feed);
         let mut backoff = Duration::from_millis(100);
+        // Not checked before the first delivery or wake-up: the joiner that
+        // started this reader subscribes locally just after the start, and
+        // must not find it stopped (and its consumer deleted) for nothing.
+        let mut first = true;
         loop {
-            if self.stop_if_unused(&hub, &topic) {
+            if !std::mem::take(&mut first) && self.stop_if_unused(&hub, &topic) {
                 if let Some(feed) = feed {
                     delete_consumer(&hub, feed.name);
                 }

@@ -572,6 +572,7 @@ async fn a_thousand_topics_use_one_connection_and_leave_no_consumers() {
     let before = field(&nats.monitor("/connz").unwrap(), "num_connections");
     assert_eq!(before, 1, "the node's one connection");
     let mut subscriptions = Vec::new();
+    let started = std::time::Instant::now();
     for topic in 0..1_000 {
         let name = format!("topic {topic}");
         let mut subscription = hub.subscribe(&name, None);
@@ -587,6 +588,15 @@ async fn a_thousand_topics_use_one_connection_and_leave_no_consumers() {
     }
     eventually("1 000 topics followed", || hub.reading_topics() == 1_000).await;
     eventually("1 000 consumers", || consumers(&nats) == 1_000).await;
+    let jsz = nats.monitor("/jsz").unwrap();
+    // Measured, not asserted: how long 1 000 joins took one after another,
+    // and the JetStream API requests they made (stream info and consumer
+    // create each, no churn).
+    eprintln!(
+        "1 000 topics joined in {:?}, {} JetStream API requests",
+        started.elapsed(),
+        field(&jsz, "total")
+    );
     assert_eq!(
         field(&nats.monitor("/connz").unwrap(), "num_connections"),
         1,
@@ -641,4 +651,56 @@ async fn shutdown_mid_replay_ends_the_stream() {
     let next = tokio::time::timeout(WITHIN, resumed.next()).await.unwrap();
     assert!(matches!(next, Some(Err(ssekit_nats::Error::Shutdown))));
     assert!(resumed.next().await.is_none());
+}
+
+/// Drops every event of the stream before `sequence`, as limits would.
+async fn purge_before(hub: &NatsHub, sequence: u64) {
+    let jetstream = async_nats::jetstream::new(hub.client().clone());
+    let stream = jetstream.get_stream("SSE").await.unwrap();
+    stream.purge().sequence(sequence).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_past_the_last_delivered_event_mid_replay_gives_an_expired_gap() {
+    let nats = NatsServer::start().unwrap();
+    let hub = node_with(&nats, NatsHubConfig::default().with_replay_page(10)).await;
+    let published = publish_many(&hub, "t", 100, 1, |i| i.to_string()).await;
+    let mut resumed = hub.subscribe("t", Some("0"));
+    let mut seen = vec![next_event(&mut resumed).await];
+    // The first page (0..=9) is read; 10..=49 go before the next one.
+    purge_before(&hub, published[50].parse().unwrap()).await;
+    while seen.last().unwrap().data != "99" {
+        seen.push(next_event(&mut resumed).await);
+    }
+    let gap = seen.remove(10);
+    assert_eq!(
+        (gap.event_type.as_str(), gap.data.as_str()),
+        ("gap", r#"{"reason":"expired"}"#)
+    );
+    let expected: Vec<String> = (0..10).chain(50..100).map(|i| i.to_string()).collect();
+    assert_eq!(data(&seen), expected, "the gap, not a silent hole");
+    let expected_ids: Vec<String> = published[..10]
+        .iter()
+        .chain(&published[50..])
+        .cloned()
+        .collect();
+    assert_eq!(ids(&seen), expected_ids);
+    hub.publish("t", Event::message("live")).await.unwrap();
+    assert_eq!(data(&take(&mut resumed, 1).await), ["live"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_only_delivered_events_mid_replay_gives_no_gap() {
+    let nats = NatsServer::start().unwrap();
+    let hub = node_with(&nats, NatsHubConfig::default().with_replay_page(10)).await;
+    let published = publish_many(&hub, "t", 100, 1, |i| i.to_string()).await;
+    let mut resumed = hub.subscribe("t", Some("0"));
+    let mut seen = vec![next_event(&mut resumed).await];
+    // Exactly the first page (0..=9) goes: the next page starts with 10.
+    purge_before(&hub, published[10].parse().unwrap()).await;
+    while seen.last().unwrap().data != "99" {
+        seen.push(next_event(&mut resumed).await);
+    }
+    let expected: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+    assert_eq!(data(&seen), expected);
 }
