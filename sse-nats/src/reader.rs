@@ -19,6 +19,7 @@ use async_nats::{StatusCode, Subscriber};
 use futures_util::StreamExt;
 use ssekit::hub::{Published, Subscription};
 use tokio::sync::{Notify, OnceCell};
+use tokio::time::Instant;
 
 use crate::error::{within, Error};
 use crate::hub::{lock, NatsHub};
@@ -180,6 +181,9 @@ impl TopicReader {
     async fn run(self: Arc<Self>, hub: NatsHub, topic: String, feed: Feed) {
         let silence = hub.inner.config.heartbeat * 2 + Duration::from_secs(1);
         let mut feed = Some(feed);
+        // Heartbeats or events come at least once a heartbeat while the
+        // consumer lives; silence past this means it does not.
+        let mut quiet_until = Instant::now() + silence;
         let mut backoff = Duration::from_millis(100);
         // Not checked before the first delivery or wake-up: the joiner that
         // started this reader subscribes locally just after the start, and
@@ -200,6 +204,7 @@ impl TopicReader {
                 match opened {
                     Ok(opened) => {
                         backoff = Duration::from_millis(100);
+                        quiet_until = Instant::now() + silence;
                         feed = Some(opened);
                     }
                     Err(error) => {
@@ -217,13 +222,17 @@ impl TopicReader {
             };
             let next = tokio::select! {
                 _ = self.wake.notified() => continue,
-                next = tokio::time::timeout(silence, current.subscriber.next()) => next,
+                _ = tokio::time::sleep_until(quiet_until) => None,
+                next = current.subscriber.next() => Some(next),
             };
             let in_step = match next {
-                Ok(Some(delivery)) => self.take(&hub, &topic, current, delivery).await,
+                Some(Some(delivery)) => {
+                    quiet_until = Instant::now() + silence;
+                    self.take(&hub, &topic, current, delivery).await
+                }
                 // No heartbeat: the consumer is gone (NATS restarted) or
                 // unreachable.
-                Ok(None) | Err(_) => false,
+                Some(None) | None => false,
             };
             if !in_step {
                 if let Some(old) = feed.take() {

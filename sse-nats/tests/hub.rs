@@ -704,3 +704,35 @@ async fn dropping_only_delivered_events_mid_replay_gives_no_gap() {
     let expected: Vec<String> = (0..100).map(|i| i.to_string()).collect();
     assert_eq!(data(&seen), expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_consumer_is_replaced_from_the_last_delivered_event() {
+    let nats = NatsServer::start().unwrap();
+    let (a, b) = (node(&nats).await, node(&nats).await);
+    let mut subscription = joined(b.subscribe("t", None)).await;
+    let mut published = Vec::new();
+    for i in 0..3 {
+        published.push(a.publish("t", Event::message(i.to_string())).await.unwrap());
+    }
+    assert_eq!(ids(&take(&mut subscription, 3).await), published);
+    // The server forgets the topic's consumer (as a restart would).
+    let jetstream = async_nats::jetstream::new(a.client().clone());
+    let stream = jetstream.get_stream("SSE").await.unwrap();
+    let names: Vec<String> = stream
+        .consumer_names()
+        .map(|name| name.unwrap())
+        .collect()
+        .await;
+    assert_eq!(names.len(), 1);
+    stream.delete_consumer(&names[0]).await.unwrap();
+    let mut after = Vec::new();
+    for i in 3..6 {
+        after.push(a.publish("t", Event::message(i.to_string())).await.unwrap());
+    }
+    // Within a few heartbeats, a new consumer starts after the last event
+    // delivered: the missed events once, nothing twice.
+    let seen = take_within(&mut subscription, 3, Duration::from_secs(20)).await;
+    assert_eq!(ids(&seen), after);
+    a.publish("t", Event::message("live")).await.unwrap();
+    assert_eq!(data(&take(&mut subscription, 1).await), ["live"]);
+}
