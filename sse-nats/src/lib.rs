@@ -70,8 +70,10 @@
 //!   machine crash too only with the server's `sync_interval: always`, or
 //!   replicas).
 //! * **NATS going away.** Open streams stay up (keep-alives continue);
-//!   publishing fails fast; new subscriptions end at once with an error, so
-//!   their clients retry. The client reconnects by itself; a topic's
+//!   publishing fails fast; a new subscription that needs NATS (a resume,
+//!   or a topic this node does not follow yet) ends at once with an error,
+//!   so its client retries, while one joining a followed topic live just
+//!   joins. The client reconnects by itself; a topic's
 //!   consumer that went quiet (two heartbeats, see
 //!   [`with_heartbeat`](NatsHubConfig::with_heartbeat)) or skipped a delivery
 //!   is replaced by one starting right after the last event the node

@@ -29,8 +29,11 @@ pub struct NatsServer {
 impl NatsServer {
     /// Starts the server and waits until its JetStream is ready (`/healthz`).
     pub fn start() -> std::io::Result<Self> {
-        let port = free_port()?;
-        let monitor_port = free_port()?;
+        // Both held at once, so the two are distinct.
+        let (client, monitor) = (free_port()?, free_port()?);
+        let port = client.local_addr()?.port();
+        let monitor_port = monitor.local_addr()?.port();
+        drop((client, monitor));
         let dir = std::env::temp_dir().join(format!("sse-nats-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let mut server = Self {
@@ -112,8 +115,8 @@ impl NatsServer {
     }
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+fn free_port() -> std::io::Result<TcpListener> {
+    TcpListener::bind("127.0.0.1:0")
 }
 
 fn binary() -> PathBuf {

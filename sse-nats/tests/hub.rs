@@ -87,6 +87,17 @@ fn field(json: &str, name: &str) -> u64 {
         .unwrap()
 }
 
+/// This process's resident memory (Linux), for the measurements printed.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
 fn consumers(nats: &NatsServer) -> u64 {
     field(&nats.monitor("/jsz").unwrap(), "consumers")
 }
@@ -569,6 +580,8 @@ async fn a_stalled_resume_of_a_long_stream_holds_at_most_one_page() {
 async fn a_thousand_topics_use_one_connection_and_leave_no_consumers() {
     let nats = NatsServer::start().unwrap();
     let hub = node(&nats).await;
+    let memory_before = field(&nats.monitor("/varz").unwrap(), "mem");
+    let node_before = rss_kib();
     let before = field(&nats.monitor("/connz").unwrap(), "num_connections");
     assert_eq!(before, 1, "the node's one connection");
     let mut subscriptions = Vec::new();
@@ -593,9 +606,13 @@ async fn a_thousand_topics_use_one_connection_and_leave_no_consumers() {
     // and the JetStream API requests they made (stream info and consumer
     // create each, no churn).
     eprintln!(
-        "1 000 topics joined in {:?}, {} JetStream API requests",
+        "1 000 topics joined in {:?}, {} JetStream API requests, \
+         nats-server RSS {} -> {} KiB, test process RSS {node_before} -> {} KiB",
         started.elapsed(),
-        field(&jsz, "total")
+        field(&jsz, "total"),
+        memory_before / 1024,
+        field(&nats.monitor("/varz").unwrap(), "mem") / 1024,
+        rss_kib(),
     );
     assert_eq!(
         field(&nats.monitor("/connz").unwrap(), "num_connections"),
