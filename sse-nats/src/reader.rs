@@ -47,7 +47,8 @@ struct ReaderState {
 /// The current consumer and its delivery subscription.
 struct Feed {
     subscriber: Subscriber,
-    name: String,
+    /// Deletes the consumer when the feed is dropped (replaced or stopped).
+    _consumer: Consumer,
     /// The consumer sequence of the last delivery taken.
     delivered: u64,
 }
@@ -149,6 +150,11 @@ impl TopicReader {
         // Subscribed first, so nothing the consumer sends is missed.
         let subscriber = within(timeout, inner.client.subscribe(inbox.clone())).await?;
         let name = inner.consumer_name("live");
+        // Deleted if anything below fails, or this start is cancelled.
+        let consumer = Consumer {
+            hub: hub.clone(),
+            name: name.clone(),
+        };
         let config = push::Config {
             deliver_subject: inbox,
             name: Some(name.clone()),
@@ -173,7 +179,7 @@ impl TopicReader {
         .await?;
         Ok(Feed {
             subscriber,
-            name,
+            _consumer: consumer,
             delivered: 0,
         })
     }
@@ -191,9 +197,7 @@ impl TopicReader {
         let mut first = true;
         loop {
             if !std::mem::take(&mut first) && self.stop_if_unused(&hub, &topic) {
-                if let Some(feed) = feed {
-                    delete_consumer(&hub, feed.name);
-                }
+                // Dropping the feed deletes its consumer.
                 return;
             }
             let Some(current) = feed.as_mut() else {
@@ -235,14 +239,13 @@ impl TopicReader {
                 Some(None) | None => false,
             };
             if !in_step {
-                if let Some(old) = feed.take() {
-                    tracing::debug!(
-                        topic,
-                        "restarting the topic's consumer after {}",
-                        self.last_seen()
-                    );
-                    delete_consumer(&hub, old.name);
-                }
+                tracing::debug!(
+                    topic,
+                    "restarting the topic's consumer after {}",
+                    self.last_seen()
+                );
+                // Dropping the old feed deletes its consumer.
+                feed = None;
             }
         }
     }
@@ -326,21 +329,33 @@ impl TopicReader {
     }
 }
 
-/// Deletes a consumer in the background (best effort: one that cannot be
-/// deleted now goes by itself after its inactivity threshold).
-pub(crate) fn delete_consumer(hub: &NatsHub, name: String) {
-    let hub = hub.clone();
-    tokio::spawn(async move {
-        let inner = &hub.inner;
-        let deleted = within(
-            inner.config.request_timeout,
-            inner
-                .jetstream
-                .delete_consumer_from_stream(&name, &inner.config.stream),
-        )
-        .await;
-        if let Err(error) = deleted {
-            tracing::debug!(%error, name, "deleting a consumer failed");
-        }
-    });
+/// A consumer this node made, deleted in the background when dropped (best
+/// effort: one that cannot be deleted then goes by itself after its
+/// inactivity threshold).
+pub(crate) struct Consumer {
+    pub(crate) hub: NatsHub,
+    pub(crate) name: String,
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let hub = self.hub.clone();
+        let name = std::mem::take(&mut self.name);
+        runtime.spawn(async move {
+            let inner = &hub.inner;
+            let deleted = within(
+                inner.config.request_timeout,
+                inner
+                    .jetstream
+                    .delete_consumer_from_stream(&name, &inner.config.stream),
+            )
+            .await;
+            if let Err(error) = deleted {
+                tracing::debug!(%error, name, "deleting a consumer failed");
+            }
+        });
+    }
 }

@@ -40,7 +40,7 @@ use ssekit::Frame;
 use crate::error::{within, Error};
 use crate::hub::NatsHub;
 use crate::message;
-use crate::reader::delete_consumer;
+use crate::reader::Consumer;
 
 type Fetch = Pin<Box<dyn Future<Output = Result<Page, Error>> + Send>>;
 
@@ -272,6 +272,11 @@ async fn read(hub: &NatsHub, topic: &str, from: u64, count: usize) -> Result<Vec
     let inner = &hub.inner;
     let timeout = inner.config.request_timeout;
     let name = inner.consumer_name("replay");
+    // Deleted when this read ends, however it ends (a dropped replay too).
+    let _delete = Consumer {
+        hub: hub.clone(),
+        name: name.clone(),
+    };
     let config = pull::Config {
         name: Some(name.clone()),
         filter_subject: inner.subject(topic),
@@ -308,6 +313,5 @@ async fn read(hub: &NatsHub, topic: &str, from: u64, count: usize) -> Result<Vec
         Ok::<_, async_nats::Error>(messages)
     })
     .await;
-    delete_consumer(hub, name);
     messages
 }

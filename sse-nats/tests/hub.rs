@@ -753,3 +753,20 @@ async fn a_lost_consumer_is_replaced_from_the_last_delivered_event() {
     a.publish("t", Event::message("live")).await.unwrap();
     assert_eq!(data(&take(&mut subscription, 1).await), ["live"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_dropped_while_starting_leave_no_consumers() {
+    let nats = NatsServer::start().unwrap();
+    let hub = node(&nats).await;
+    publish_many(&hub, "t", 200, 20, |i| i.to_string()).await;
+    // Dropped at different points of their start: joining, first page.
+    for micros in [0, 200, 500, 1_000, 2_000, 5_000] {
+        for last_event_id in [None, Some("0"), Some("100")] {
+            let mut subscription = hub.subscribe("t", last_event_id);
+            let _ = tokio::time::timeout(Duration::from_micros(micros), subscription.next()).await;
+            drop(subscription);
+        }
+    }
+    eventually("no reader left", || hub.reading_topics() == 0).await;
+    eventually("no consumer left", || consumers(&nats) == 0).await;
+}
