@@ -25,6 +25,7 @@ use crate::error::{within, Error};
 use crate::hub::{lock, NatsHub};
 use crate::message;
 
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 pub(crate) struct TopicReader {
@@ -128,9 +129,7 @@ impl TopicReader {
     /// Finds the end of the stream, starts a consumer right after it, then
     /// runs the read loop in a task.
     async fn start(self: Arc<Self>, hub: NatsHub, topic: String) -> Result<(), Error> {
-        if hub.inner.client.connection_state() != async_nats::connection::State::Connected {
-            return Err(Error::Disconnected);
-        }
+        connected(&hub)?;
         // Every event of the topic up to the stream's last sequence is
         // history (replayed from the stream); every later one comes live.
         let last = hub.stream_state().await?.last_sequence;
@@ -145,6 +144,8 @@ impl TopicReader {
         let inner = &hub.inner;
         let timeout = inner.config.request_timeout;
         let heartbeat = inner.config.heartbeat;
+        // Fails at once while reconnecting, rather than after a timeout.
+        connected(hub)?;
         let start = lock(&self.state).last_seen + 1;
         let inbox = inner.client.new_inbox();
         // Subscribed first, so nothing the consumer sends is missed.
@@ -190,7 +191,7 @@ impl TopicReader {
         // Heartbeats or events come at least once a heartbeat while the
         // consumer lives; silence past this means it does not.
         let mut quiet_until = Instant::now() + silence;
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = FIRST_BACKOFF;
         // Not checked before the first delivery or wake-up: the joiner that
         // started this reader subscribes locally just after the start, and
         // must not find it stopped (and its consumer deleted) for nothing.
@@ -207,14 +208,18 @@ impl TopicReader {
                 };
                 match opened {
                     Ok(opened) => {
-                        backoff = Duration::from_millis(100);
+                        backoff = FIRST_BACKOFF;
                         quiet_until = Instant::now() + silence;
                         feed = Some(opened);
                     }
                     Err(error) => {
                         // NATS is away: open streams stay up (keep-alives go on)
                         // and reading resumes after `last_seen` once it is back.
-                        tracing::warn!(%error, topic, "following a topic in NATS failed; retrying");
+                        if backoff == FIRST_BACKOFF {
+                            tracing::warn!(%error, topic, "following a topic in NATS failed; retrying");
+                        } else {
+                            tracing::debug!(%error, topic, "following a topic in NATS failed again");
+                        }
                         tokio::select! {
                             _ = self.wake.notified() => {}
                             _ = tokio::time::sleep(backoff) => {}
@@ -326,6 +331,14 @@ impl TopicReader {
             }
         }
         unused
+    }
+}
+
+/// `Err(Disconnected)` while the client is not connected.
+fn connected(hub: &NatsHub) -> Result<(), Error> {
+    match hub.inner.client.connection_state() {
+        async_nats::connection::State::Connected => Ok(()),
+        _ => Err(Error::Disconnected),
     }
 }
 
