@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::{self, stream};
 use ssekit::hub::{Hub, HubConfig, IdMode};
 use ssekit::{Event, Frame};
@@ -137,15 +138,24 @@ impl NatsHub {
         }
         let (headers, payload) = message::encode(&event);
         let subject = inner.subject(topic);
-        let ack = within(inner.config.request_timeout, async {
+        let timeout = inner.config.request_timeout;
+        let acknowledged = tokio::time::timeout(timeout, async {
             let ack = inner
                 .jetstream
                 .publish_with_headers(subject, headers, payload)
                 .await?;
-            ack.await.map_err(async_nats::Error::from)
+            ack.await
         })
-        .await?;
-        Ok(ack.sequence.to_string())
+        .await;
+        match acknowledged {
+            Ok(Ok(ack)) => Ok(ack.sequence.to_string()),
+            // The context's own ack deadline (the same timeout) is a timeout too.
+            Ok(Err(error)) if error.kind() == PublishErrorKind::TimedOut => {
+                Err(Error::Timeout(timeout))
+            }
+            Ok(Err(error)) => Err(Error::Nats(error.into())),
+            Err(_) => Err(Error::Timeout(timeout)),
+        }
     }
 
     /// Subscribes to `topic` on this node, resuming after `last_event_id`
