@@ -127,7 +127,9 @@ impl NatsHub {
     /// rather than waits: [`Error::Disconnected`] at once while the client is
     /// reconnecting (nothing is sent), [`Error::Timeout`] when no PubAck comes
     /// within the request timeout (the event may then still have been
-    /// stored, as with any timed-out write).
+    /// stored, as with any timed-out write). An event larger than the
+    /// server's `max_payload` (1 MiB by default) is refused with
+    /// [`Error::Nats`].
     pub async fn publish(&self, topic: &str, event: Event) -> Result<String, Error> {
         let inner = &self.inner;
         if inner.shut_down.load(Ordering::Acquire) {
