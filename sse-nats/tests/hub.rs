@@ -779,3 +779,18 @@ async fn subscriptions_dropped_while_starting_leave_no_consumers() {
     eventually("no reader left", || hub.reading_topics() == 0).await;
     eventually("no consumer left", || consumers(&nats) == 0).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_over_the_servers_max_payload_is_refused() {
+    let nats = NatsServer::start().unwrap();
+    let hub = node(&nats).await;
+    let started = tokio::time::Instant::now();
+    let error = hub
+        .publish("t", Event::message("x".repeat(2 << 20)))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ssekit_nats::Error::Nats(_)), "{error}");
+    assert!(started.elapsed() < WITHIN, "no hang");
+    // The hub goes on.
+    hub.publish("t", Event::message("small")).await.unwrap();
+}
