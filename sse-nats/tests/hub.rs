@@ -52,13 +52,21 @@ fn ids(events: &[MessageEvent]) -> Vec<String> {
     events.iter().map(|e| e.last_event_id.clone()).collect()
 }
 
-/// Polls once so the subscription joins its topic before publishing starts.
-async fn joined(mut subscription: NatsSubscription) -> NatsSubscription {
-    assert!(
-        tokio::time::timeout(Duration::from_millis(300), subscription.next())
-            .await
-            .is_err()
-    );
+/// Subscribes live to `topic` on `hub` and polls the subscription until it
+/// joined (it connects lazily), so nothing published after this is missed.
+async fn joined(hub: &NatsHub, topic: &str) -> NatsSubscription {
+    let before = hub.local_subscriber_count(topic);
+    let mut subscription = hub.subscribe(topic, None);
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    while hub.local_subscriber_count(topic) == before {
+        assert!(tokio::time::Instant::now() < deadline, "never joined");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), subscription.next())
+                .await
+                .is_err(),
+            "nothing to receive yet"
+        );
+    }
     subscription
 }
 
@@ -109,7 +117,7 @@ async fn every_node_gets_every_event_once_in_one_order() {
     let mut subscriptions = Vec::new();
     for node in &nodes {
         for _ in 0..2 {
-            subscriptions.push(joined(node.subscribe("room", None)).await);
+            subscriptions.push(joined(node, "room").await);
         }
     }
     let mut published = Vec::new();
@@ -161,7 +169,7 @@ async fn resuming_while_publishing_has_no_gap_and_no_duplicate_at_the_seam() {
     let nats = NatsServer::start().unwrap();
     let (publisher_node, reader_node) = (node(&nats).await, node(&nats).await);
     // Keep the topic followed on the subscribing node, so joins race a live feed.
-    let _watcher = joined(reader_node.subscribe("t", None)).await;
+    let _watcher = joined(&reader_node, "t").await;
     let total = 400;
     let publishing = tokio::spawn(async move {
         let mut ids = Vec::new();
@@ -249,7 +257,7 @@ async fn an_unknown_id_gets_an_unknown_gap_then_live() {
 async fn event_fields_survive_the_round_trip() {
     let nats = NatsServer::start().unwrap();
     let hub = node(&nats).await;
-    let mut subscription = joined(hub.subscribe("a.b *>%", None)).await;
+    let mut subscription = joined(&hub, "a.b *>%").await;
     let cases = [
         Event::message("line 1\nline 2\r\nline 3")
             .with_event("update")
@@ -305,7 +313,7 @@ async fn publishing_without_nats_fails_fast_and_recovers() {
         node_with(&nats, config.clone()).await,
         node_with(&nats, config).await,
     );
-    let mut subscription = joined(b.subscribe("t", None)).await;
+    let mut subscription = joined(&b, "t").await;
     let first = a.publish("t", Event::message("before")).await.unwrap();
     assert_eq!(take(&mut subscription, 1).await[0].last_event_id, first);
 
@@ -366,7 +374,7 @@ async fn acknowledged_events_survive_a_nats_restart_mid_stream() {
         // Its subscriber is read only at the end: room for every event.
         node_with(&nats, config.with_queue(1024)).await,
     );
-    let mut subscription = joined(b.subscribe("t", None)).await;
+    let mut subscription = joined(&b, "t").await;
     let publisher = tokio::spawn(async move {
         let mut acknowledged = Vec::new();
         for i in 0..120 {
@@ -408,7 +416,7 @@ async fn acknowledged_events_survive_a_nats_restart_mid_stream() {
 async fn shutdown_ends_local_streams() {
     let nats = NatsServer::start().unwrap();
     let hub = node(&nats).await;
-    let mut subscription = joined(hub.subscribe("t", None)).await;
+    let mut subscription = joined(&hub, "t").await;
     hub.shutdown();
     assert!(tokio::time::timeout(WITHIN, subscription.next())
         .await
@@ -463,7 +471,7 @@ async fn a_long_resume_comes_in_many_pages_then_live_with_no_gap_and_no_duplicat
         .with_replay_page(PAGE)
         .with_queue(4096);
     let reader = node_with(&nats, config).await;
-    let watcher = joined(reader.subscribe("t", None)).await;
+    let watcher = joined(&reader, "t").await;
     let mut published = publish_many(&publisher, "t", 600, 1, |i| i.to_string()).await;
     let background = {
         let publisher = publisher.clone();
@@ -735,7 +743,7 @@ async fn dropping_only_delivered_events_mid_replay_gives_no_gap() {
 async fn a_lost_consumer_is_replaced_from_the_last_delivered_event() {
     let nats = NatsServer::start().unwrap();
     let (a, b) = (node(&nats).await, node(&nats).await);
-    let mut subscription = joined(b.subscribe("t", None)).await;
+    let mut subscription = joined(&b, "t").await;
     let mut published = Vec::new();
     for i in 0..3 {
         published.push(a.publish("t", Event::message(i.to_string())).await.unwrap());
