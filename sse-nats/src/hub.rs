@@ -308,6 +308,34 @@ fn stream_config(config: &NatsHubConfig) -> stream::Config {
     }
 }
 
+/// The same handlers and publishing code as with the in-process
+/// [`Hub`](ssekit::hub::Hub) or `ssekit_redis::RedisHub`.
+impl ssekit::hub::Broadcaster for NatsHub {
+    type Subscription = NatsSubscription;
+    type Error = Error;
+
+    /// [`NatsHub::publish`]: resolves once JetStream acknowledged the event.
+    fn publish(
+        &self,
+        topic: &str,
+        event: Event,
+    ) -> impl std::future::Future<Output = Result<String, Error>> + Send {
+        NatsHub::publish(self, topic, event)
+    }
+
+    fn subscribe(&self, topic: &str, last_event_id: Option<&str>) -> NatsSubscription {
+        NatsHub::subscribe(self, topic, last_event_id)
+    }
+
+    fn local_subscriber_count(&self, topic: &str) -> usize {
+        NatsHub::local_subscriber_count(self, topic)
+    }
+
+    fn shutdown(&self) {
+        NatsHub::shutdown(self);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_sequence;

@@ -21,6 +21,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! [`NatsHub`] implements [`ssekit::hub::Broadcaster`], so code written
+//! against it runs unchanged on the in-process hub, `ssekit-redis` or here.
+//!
 //! # Layout in NATS
 //!
 //! One JetStream stream (default `SSE`, file storage) holds every topic, on

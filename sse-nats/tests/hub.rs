@@ -802,3 +802,29 @@ async fn an_event_over_the_servers_max_payload_is_refused() {
     // The hub goes on.
     hub.publish("t", Event::message("small")).await.unwrap();
 }
+
+/// Code written against the core's trait, as for the in-process hub.
+async fn relay<B: ssekit::hub::Broadcaster>(rooms: &B, last: &str) -> (String, B::Subscription) {
+    let subscription = rooms.subscribe("lobby", Some(last));
+    let id = rooms
+        .publish("lobby", Event::message("welcome"))
+        .await
+        .unwrap();
+    (id, subscription)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_is_a_broadcaster() {
+    let nats = NatsServer::start().unwrap();
+    let hub = node(&nats).await;
+    let first = hub.publish("lobby", Event::message("first")).await.unwrap();
+    let (id, mut subscription) = relay(&hub, &first).await;
+    let seen = take(&mut subscription, 1).await;
+    assert_eq!(ids(&seen), [id]);
+    assert_eq!(
+        ssekit::hub::Broadcaster::local_subscriber_count(&hub, "lobby"),
+        1
+    );
+    ssekit::hub::Broadcaster::shutdown(&hub);
+    assert!(subscription.next().await.is_none());
+}
