@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use ssekit::hub::LagPolicy;
+use ssekit::hub::{HubConfig, LagPolicy};
 
 /// How a [`NatsHub`](crate::NatsHub) stores history and treats subscribers.
 ///
@@ -46,7 +46,7 @@ impl Default for NatsHubConfig {
             replicas: 1,
             request_timeout: Duration::from_secs(2),
             heartbeat: Duration::from_secs(5),
-            queue: 64,
+            queue: HubConfig::DEFAULT_QUEUE,
             replay_page: 64,
             lag_policy: LagPolicy::Disconnect,
         }
@@ -135,7 +135,7 @@ impl NatsHubConfig {
     }
 
     /// At most `frames` live events wait for one local subscriber (default
-    /// 64). Live frames are encoded once per node and shared by its
+    /// [`HubConfig::DEFAULT_QUEUE`], 256, as the in-process hub). Live frames are encoded once per node and shared by its
     /// subscribers; a resume's replay is bounded apart, by
     /// [`with_replay_page`](Self::with_replay_page).
     #[must_use]
