@@ -1,0 +1,317 @@
+//! A resume's replay from JetStream, read in pages as the client drains it.
+//!
+//! The range is `(after, upper]`: `after` is the client's `Last-Event-ID`,
+//! `upper` the newest sequence the node's reader had published when the
+//! subscriber joined (its live feed starts right after it). Each page is read
+//! by a short-lived pull consumer filtered to the topic's subject (created,
+//! one no-wait fetch of at most
+//! [`replay_page`](crate::NatsHubConfig::with_replay_page) events plus the
+//! look-ahead one, deleted): nothing stays on the server between pages, and
+//! the next page is requested only when the client asks for a frame after the
+//! last one of the page, so a stalled client holds at most one page, however
+//! long the stream.
+//!
+//! JetStream drops a topic's events oldest first (per-subject count, stream
+//! age and bytes), which is what the gap checks rely on:
+//!
+//! * **First page.** Read from `after` itself: if the client's last event is
+//!   still there, nothing after it was dropped (it is skipped, not resent).
+//!   Otherwise, if the topic's oldest kept event is newer than `after` and the
+//!   stream ever dropped anything, events may have been missed: an `expired`
+//!   gap notice comes first (never a silent cut), then what is left.
+//! * **Later pages.** The look-ahead sequence is an event that existed and was
+//!   not delivered yet: if the page does not start with exactly it, it (and
+//!   possibly more) was dropped meanwhile: an `expired` gap notice, then what
+//!   is left.
+//! * **Errors.** A page that fails (NATS error or request timeout) ends the
+//!   stream with an `Err`, as a failed start does: the client resumes after
+//!   the last event it got.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+
+use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
+use futures_util::StreamExt;
+use ssekit::Frame;
+
+use crate::error::{within, Error};
+use crate::hub::NatsHub;
+use crate::message;
+use crate::reader::Consumer;
+
+type Fetch = Pin<Box<dyn Future<Output = Result<Page, Error>> + Send>>;
+
+/// The replay part of a subscription: frames of the current page, and where
+/// the next page starts.
+pub(crate) struct Replay {
+    /// Fetched and not yet yielded: at most one page (and a gap notice).
+    frames: VecDeque<Frame>,
+    /// The range still to read; `None` once it is read through `upper`.
+    rest: Option<Rest>,
+    /// The page being read, requested once `frames` ran out.
+    fetching: Option<Fetch>,
+    /// Messages received from JetStream so far (look-aheads read twice are
+    /// counted twice).
+    read: u64,
+}
+
+struct Rest {
+    hub: NatsHub,
+    topic: String,
+    next: Start,
+    upper: u64,
+}
+
+/// Where a page starts, and what is known of that sequence.
+#[derive(Clone, Copy)]
+enum Start {
+    /// The client's `Last-Event-ID` (first page): skipped if still there.
+    Resumed(u64),
+    /// The previous page's look-ahead: an event not delivered yet.
+    Expected(u64),
+    /// Just after the last delivered event, with no look-ahead (a short page).
+    After(u64),
+}
+
+/// One message read: its sequence, how many of the topic's messages followed
+/// it when it was delivered, and its frame.
+struct Read {
+    sequence: u64,
+    pending: u64,
+    frame: Frame,
+}
+
+/// One page: its frames (a gap notice first, if any), how many messages it
+/// received, and where the next page starts, if the range goes on.
+struct Page {
+    frames: VecDeque<Frame>,
+    received: usize,
+    next: Option<Start>,
+}
+
+impl Replay {
+    /// A replay of these frames only (nothing to read from JetStream).
+    pub(crate) fn ready(frames: VecDeque<Frame>) -> Self {
+        Self {
+            frames,
+            rest: None,
+            fetching: None,
+            read: 0,
+        }
+    }
+
+    /// Reads the first page of `(after, upper]` of `topic`, with the
+    /// `expired` gap notice first when events after `after` were dropped.
+    pub(crate) async fn start(
+        hub: &NatsHub,
+        topic: &str,
+        after: u64,
+        upper: u64,
+    ) -> Result<Self, Error> {
+        if upper <= after {
+            return Ok(Self::ready(VecDeque::new()));
+        }
+        let page = fetch(hub.clone(), topic.to_owned(), Start::Resumed(after), upper).await?;
+        let mut replay = Self {
+            frames: VecDeque::new(),
+            rest: Some(Rest {
+                hub: hub.clone(),
+                topic: topic.to_owned(),
+                next: Start::Resumed(after),
+                upper,
+            }),
+            fetching: None,
+            read: 0,
+        };
+        replay.take(page);
+        Ok(replay)
+    }
+
+    /// Frames fetched and not yet yielded.
+    pub(crate) fn buffered(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// Messages received from JetStream so far.
+    pub(crate) fn read(&self) -> u64 {
+        self.read
+    }
+
+    /// The next frame of the replay, reading the next page when the current
+    /// one is used up; `None` once the replay reached `upper`; an `Err` (after
+    /// which it ends) when a page cannot be read.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, Error>>> {
+        loop {
+            if let Some(frame) = self.frames.pop_front() {
+                return Poll::Ready(Some(Ok(frame)));
+            }
+            let fetching = match &mut self.fetching {
+                Some(fetching) => fetching,
+                None => {
+                    let Some(rest) = &self.rest else {
+                        return Poll::Ready(None);
+                    };
+                    if rest.hub.inner.shut_down.load(Ordering::Acquire) {
+                        // An `Err`, not a quiet end that could read as the
+                        // end of the replay: the client resumes after what it got.
+                        self.rest = None;
+                        return Poll::Ready(Some(Err(Error::Shutdown)));
+                    }
+                    let page = fetch(rest.hub.clone(), rest.topic.clone(), rest.next, rest.upper);
+                    self.fetching.insert(Box::pin(page))
+                }
+            };
+            let Poll::Ready(result) = fetching.as_mut().poll(cx) else {
+                return Poll::Pending;
+            };
+            self.fetching = None;
+            match result {
+                Ok(page) => self.take(page),
+                Err(error) => {
+                    self.rest = None;
+                    return Poll::Ready(Some(Err(error)));
+                }
+            }
+        }
+    }
+
+    fn take(&mut self, page: Page) {
+        self.frames = page.frames;
+        self.read += page.received as u64;
+        match (page.next, &mut self.rest) {
+            (Some(next), Some(rest)) => rest.next = next,
+            _ => self.rest = None,
+        }
+    }
+}
+
+/// Reads the page at `start`, up to `upper`.
+async fn fetch(hub: NatsHub, topic: String, start: Start, upper: u64) -> Result<Page, Error> {
+    let size = hub.inner.config.replay_page;
+    let (from, extra) = match start {
+        // The resumed-from event itself, then the page and its look-ahead.
+        Start::Resumed(after) => (after.max(1), 2),
+        Start::Expected(next) => (next, 1),
+        Start::After(last) => (last + 1, 1),
+    };
+    let mut messages = read(&hub, &topic, from, size + extra).await?;
+    let received = messages.len();
+    let expired = match start {
+        Start::Resumed(after) => {
+            if after >= 1 && messages.first().is_some_and(|m| m.sequence == after) {
+                messages.remove(0);
+                false
+            } else {
+                dropped_after(&hub, &topic, after).await?
+            }
+        }
+        Start::Expected(next) => messages.first().is_none_or(|m| m.sequence != next),
+        Start::After(_) => false,
+    };
+    // Later events come live.
+    let beyond = messages.iter().any(|m| m.sequence > upper);
+    messages.retain(|m| m.sequence <= upper);
+    let next = match messages.get(size) {
+        Some(lookahead) => Some(Start::Expected(lookahead.sequence)),
+        None => match messages.last() {
+            // A short page that is not the end (the server sent less than
+            // asked): go on after it.
+            Some(last) if !beyond && last.pending > 0 && last.sequence < upper => {
+                Some(Start::After(last.sequence))
+            }
+            _ => None,
+        },
+    };
+    messages.truncate(size);
+    let mut frames = VecDeque::with_capacity(messages.len() + usize::from(expired));
+    if expired {
+        frames.push_back(hub.gap("expired"));
+    }
+    frames.extend(messages.into_iter().map(|m| m.frame));
+    Ok(Page {
+        frames,
+        received,
+        next,
+    })
+}
+
+/// Whether events of `topic` after `after` may have been dropped: its oldest
+/// kept event is newer than `after` (or none is kept), and the stream dropped
+/// something after `after`. Checked after the page was read, so a drop
+/// racing the read is reported too.
+async fn dropped_after(hub: &NatsHub, topic: &str, after: u64) -> Result<bool, Error> {
+    let inner = &hub.inner;
+    let stream = within(
+        inner.config.request_timeout,
+        inner.jetstream.get_stream(&inner.config.stream),
+    )
+    .await?;
+    let first = tokio::time::timeout(
+        inner.config.request_timeout,
+        stream.get_first_raw_message_by_subject(inner.subject(topic), 1),
+    )
+    .await
+    .map_err(|_| Error::Timeout(inner.config.request_timeout))?;
+    if let Ok(first) = first {
+        if first.sequence <= after {
+            return Ok(false);
+        }
+    }
+    let state = within(inner.config.request_timeout, stream.get_info())
+        .await?
+        .state;
+    Ok(state.first_sequence > after.saturating_add(1) || state.deleted_count.unwrap_or(0) > 0)
+}
+
+/// At most `count` of `topic`'s messages from sequence `from` on, with a
+/// pull consumer made for this read and deleted after it.
+async fn read(hub: &NatsHub, topic: &str, from: u64, count: usize) -> Result<Vec<Read>, Error> {
+    let inner = &hub.inner;
+    let timeout = inner.config.request_timeout;
+    let name = inner.consumer_name("replay");
+    // Deleted when this read ends, however it ends (a dropped replay too).
+    let _delete = Consumer {
+        hub: hub.clone(),
+        name: name.clone(),
+    };
+    let config = pull::Config {
+        name: Some(name.clone()),
+        filter_subject: inner.subject(topic),
+        deliver_policy: DeliverPolicy::ByStartSequence {
+            start_sequence: from,
+        },
+        ack_policy: AckPolicy::None,
+        // Only if this node dies mid-read: the read deletes its own.
+        inactive_threshold: std::time::Duration::from_secs(30),
+        memory_storage: true,
+        ..Default::default()
+    };
+    let consumer = within(
+        timeout,
+        inner
+            .jetstream
+            .create_consumer_on_stream(config, &inner.config.stream),
+    )
+    .await?;
+    let messages = within(timeout, async {
+        let mut batch = consumer.fetch().max_messages(count).messages().await?;
+        let mut messages = Vec::with_capacity(count);
+        while let Some(message) = batch.next().await {
+            let message = message?;
+            let info = message.info()?;
+            let (sequence, pending) = (info.stream_sequence, info.pending);
+            let event = message::decode(sequence, message.headers.as_ref(), &message.payload);
+            messages.push(Read {
+                sequence,
+                pending,
+                frame: event.encode(),
+            });
+        }
+        Ok::<_, async_nats::Error>(messages)
+    })
+    .await;
+    messages
+}
