@@ -2,8 +2,49 @@
 //! broadcaster: the same cases, over real HTTP, on the in-process hub and on
 //! each backplane, with the brokers started by the tests.
 
-use ssekit_test_support::backplane::{self, InProcess};
+use std::future::Future;
+
+use ssekit_nats::testing::NatsServer;
+use ssekit_nats::{NatsHub, NatsHubConfig};
+use ssekit_test_support::backplane::{self, Backplane, InProcess};
 use ssekit_test_support::runtime;
+
+/// NATS JetStream: a `nats-server -js` of the test's own, on a free port.
+struct Nats {
+    server: NatsServer,
+}
+
+impl Nats {
+    fn start() -> Self {
+        Self {
+            server: NatsServer::start().expect("nats-server starts (is it installed?)"),
+        }
+    }
+}
+
+impl Backplane for Nats {
+    type Node = NatsHub;
+
+    fn name(&self) -> &'static str {
+        "NATS JetStream"
+    }
+
+    fn nodes(&self, count: usize, history: usize) -> impl Future<Output = Vec<NatsHub>> + Send {
+        let url = self.server.url();
+        async move {
+            let mut nodes = Vec::new();
+            for _ in 0..count {
+                let config = NatsHubConfig::default().with_max_messages_per_topic(history as u64);
+                nodes.push(
+                    NatsHub::connect(&url, config)
+                        .await
+                        .expect("connect to NATS"),
+                );
+            }
+            nodes
+        }
+    }
+}
 
 macro_rules! cases {
     ($backend:ident, $make:expr) => {
@@ -49,3 +90,4 @@ macro_rules! cases {
 }
 
 cases!(in_process, InProcess);
+cases!(nats, Nats::start());
