@@ -11,6 +11,10 @@ pub enum Error {
     Redis(redis::RedisError),
     /// Redis did not answer within the configured command timeout.
     Timeout(Duration),
+    /// The node's pub/sub connection to Redis is down (it is reconnecting):
+    /// no new subscription can start on this node until it is back. Carries
+    /// why the last attempt to connect failed, or why the connection was lost.
+    Disconnected(Box<Error>),
     /// The hub was shut down.
     Shutdown,
 }
@@ -20,6 +24,9 @@ impl fmt::Display for Error {
         match self {
             Error::Redis(error) => write!(f, "redis: {error}"),
             Error::Timeout(after) => write!(f, "redis did not answer within {after:?}"),
+            Error::Disconnected(error) => {
+                write!(f, "the node's pub/sub connection to redis is down: {error}")
+            }
             Error::Shutdown => f.write_str("the hub is shut down"),
         }
     }
@@ -29,7 +36,20 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Redis(error) => Some(error),
+            Error::Disconnected(error) => Some(error.as_ref()),
             _ => None,
+        }
+    }
+}
+
+impl Error {
+    /// The same error again, for each of several waiters.
+    pub(crate) fn duplicate(&self) -> Self {
+        match self {
+            Error::Redis(error) => Error::Redis(error.clone()),
+            Error::Timeout(after) => Error::Timeout(*after),
+            Error::Disconnected(cause) => Error::Disconnected(Box::new(cause.duplicate())),
+            Error::Shutdown => Error::Shutdown,
         }
     }
 }
