@@ -53,6 +53,8 @@ pub(crate) struct Inner {
     pub(crate) node_id: String,
     pub(crate) commands: ConnectionManager,
     pub(crate) feed: tokio::sync::mpsc::UnboundedSender<Control>,
+    /// Why the node's pub/sub connection is down, while it is.
+    pub(crate) feed_down: Mutex<Option<Error>>,
     pub(crate) config: RedisHubConfig,
     pub(crate) gaps: HubConfig,
     pub(crate) local: Hub,
@@ -119,6 +121,7 @@ impl RedisHub {
             node_id,
             commands,
             feed,
+            feed_down: Mutex::new(None),
             local: Hub::with_config(local_config.clone()),
             gaps: local_config,
             config,
@@ -183,6 +186,7 @@ impl RedisHub {
             invocation.invoke_async::<String>(&mut commands),
         )
         .await
+        .map_err(|error| self.inner.with_cause(error))
     }
 
     /// Subscribes to `topic` on this node, resuming after `last_event_id`
@@ -206,7 +210,10 @@ impl RedisHub {
         let hub = self.clone();
         let topic = topic.to_owned();
         let last = last_event_id.map(str::to_owned);
-        RedisSubscription::new(async move { hub.start_subscription(&topic, last.as_deref()).await })
+        RedisSubscription::new(async move {
+            let started = hub.start_subscription(&topic, last.as_deref()).await;
+            started.map_err(|error| hub.inner.with_cause(error))
+        })
     }
 
     /// How many subscribers `topic` has on this node.
@@ -273,6 +280,21 @@ impl RedisHub {
 }
 
 impl Inner {
+    /// A command that could not reach Redis, with why the node cannot
+    /// connect to it, if it knows.
+    pub(crate) fn with_cause(&self, error: Error) -> Error {
+        if !error.is_unreachable() {
+            return error;
+        }
+        match lock(&self.feed_down).as_ref() {
+            Some(cause) if !cause.is_unreachable() => Error::Unreachable {
+                error: Box::new(error),
+                cause: Box::new(cause.duplicate()),
+            },
+            _ => error,
+        }
+    }
+
     pub(crate) fn key(&self, topic: &str) -> String {
         format!("{}{topic}", self.config.key_prefix)
     }

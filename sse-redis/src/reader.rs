@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, oneshot, OnceCell};
 use tokio::time::Instant;
 
 use crate::entry;
-use crate::error::{within, Error};
+use crate::error::{refusal, within, Error};
 use crate::hub::{lock, Inner, RedisHub};
 use crate::id::StreamId;
 
@@ -193,11 +193,19 @@ pub(crate) async fn connect_feed(
         .set_connection_timeout(Some(timeout))
         .set_response_timeout(Some(timeout))
         .set_push_sender(sender);
-    let mut connection = within(
+    let connected = within(
         timeout,
         client.get_multiplexed_async_connection_with_config(&config),
     )
-    .await?;
+    .await;
+    let mut connection = match connected {
+        Ok(connection) => connection,
+        Err(error) if error.is_unreachable() => {
+            let addr = client.get_connection_info().addr();
+            return Err(refusal(addr, timeout).await.unwrap_or(error));
+        }
+        Err(error) => return Err(error),
+    };
     within(
         timeout,
         redis::cmd("CLIENT")
@@ -216,8 +224,6 @@ pub(crate) struct Feed {
     name: String,
     control: mpsc::UnboundedReceiver<Control>,
     connection: Option<FeedConnection>,
-    /// Why the connection is down, for joiners meanwhile.
-    down: Option<Error>,
     reconnect_at: Instant,
     backoff: Duration,
     /// The topics subscribed to, each with its reader.
@@ -249,7 +255,6 @@ impl Feed {
             name,
             control,
             connection: Some(connection),
-            down: None,
             reconnect_at: Instant::now(),
             backoff: MIN_BACKOFF,
             followed: HashMap::new(),
@@ -305,7 +310,7 @@ impl Feed {
                     }
                     self.follow(&inner, batch).await;
                 }
-                Wake::Push(None) => self.lost(closed("the pub/sub connection closed")),
+                Wake::Push(None) => self.lost(&inner, closed("the pub/sub connection closed")),
                 Wake::Push(Some(push)) => self.on_push(&inner, push).await,
                 Wake::Sweep => {
                     self.sweep(&inner).await;
@@ -341,8 +346,7 @@ impl Feed {
         }
         let timeout = inner.config.command_timeout;
         let Some(connection) = &mut self.connection else {
-            let cause = self
-                .down
+            let cause = lock(&inner.feed_down)
                 .as_ref()
                 .map_or(Error::Timeout(timeout), Error::duplicate);
             for follow in new {
@@ -355,7 +359,7 @@ impl Feed {
             for follow in new {
                 follow.answer(Err(error.duplicate()));
             }
-            self.lost(error);
+            self.lost(inner, error);
             return;
         }
         let mut ends = redis::pipe();
@@ -412,7 +416,7 @@ impl Feed {
     async fn on_push(&mut self, inner: &Inner, push: PushInfo) {
         match push.kind {
             PushKind::Disconnection => {
-                self.lost(closed("the pub/sub connection was lost"));
+                self.lost(inner, closed("the pub/sub connection was lost"));
             }
             PushKind::Message => {
                 let mut data = push.data.into_iter();
@@ -560,7 +564,7 @@ impl Feed {
         for chunk in unused.chunks(SUBSCRIBE_BATCH) {
             let keys: Vec<String> = chunk.iter().map(|topic| inner.key(topic)).collect();
             if let Err(error) = within(timeout, connection.connection.unsubscribe(&keys)).await {
-                self.lost(error);
+                self.lost(inner, error);
                 return;
             }
         }
@@ -574,19 +578,19 @@ impl Feed {
         let ping = redis::cmd("PING");
         let ping = ping.query_async::<Value>(&mut connection.connection);
         if let Err(error) = within(timeout, ping).await {
-            self.lost(error);
+            self.lost(inner, error);
         }
     }
 
     /// The connection is gone: every followed topic must be read from its
     /// `last_seen` once it is back.
-    fn lost(&mut self, cause: Error) {
+    fn lost(&mut self, inner: &Inner, cause: Error) {
         if self.connection.take().is_some() {
             tracing::warn!(error = %cause, "the pub/sub connection to Redis is down; reconnecting");
             self.backoff = MIN_BACKOFF;
             self.reconnect_at = Instant::now();
         }
-        self.down = Some(cause);
+        *lock(&inner.feed_down) = Some(cause);
         self.behind.extend(self.followed.keys().cloned());
     }
 
@@ -606,7 +610,7 @@ impl Feed {
             Ok(connection) => {
                 tracing::info!("the pub/sub connection to Redis is back");
                 self.connection = Some(connection);
-                self.down = None;
+                *lock(&inner.feed_down) = None;
                 // The command connection may have been reconnected too, which
                 // loses its name: named again, best effort.
                 let mut commands = inner.commands.clone();
@@ -618,7 +622,7 @@ impl Feed {
             }
             Err(error) => {
                 tracing::debug!(%error, "reconnecting to Redis failed");
-                self.down = Some(error);
+                *lock(&inner.feed_down) = Some(error);
                 self.reconnect_at = Instant::now() + self.backoff;
                 self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
             }
