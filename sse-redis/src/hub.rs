@@ -1,6 +1,7 @@
-//! The hub across processes: publish appends to a Redis Stream; each node
-//! reads the streams of the topics it has local subscribers for and fans them
-//! out through a local `ssekit` hub.
+//! The hub across processes: publish appends to a Redis Stream and announces
+//! the entry on the topic's channel; each node follows (on one pub/sub
+//! connection) the topics it has local subscribers for and fans them out
+//! through a local `ssekit` hub.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -32,11 +33,12 @@ enum Resume {
 /// A broadcast hub shared by every process connected to the same Redis.
 /// Cheap to clone.
 ///
-/// * `publish` appends the event to the topic's stream (`XADD`); its id is
-///   the entry id, global per topic and ordered.
-/// * Every node reads (`XREAD BLOCK`) only the topics it has local
-///   subscribers for, decodes and encodes each entry once, and shares the
-///   bytes among its subscribers.
+/// * `publish` appends the event to the topic's stream (`XADD`) and
+///   announces it on the topic's channel, in one script; its id is the entry
+///   id, global per topic and ordered.
+/// * Every node follows only the topics it has local subscribers for, all of
+///   them on one pub/sub connection, decodes and encodes each entry once, and
+///   shares the bytes among its subscribers.
 /// * `subscribe` with a `Last-Event-ID` replays the entries after it from
 ///   Redis, then continues live, with no duplicate and no gap: the replay
 ///   range ends exactly where the node's live feed for the new subscriber
@@ -71,10 +73,16 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl RedisHub {
     /// Connects to Redis at `url` (e.g. `redis://127.0.0.1:6379`).
     ///
-    /// The connection reconnects by itself after Redis restarts; while Redis
-    /// is away, `publish` fails after the command timeout and new
+    /// Opens the node's two connections, whatever the number of topics: the
+    /// pub/sub one (RESP3, whatever `url` asks) and a multiplexed command
+    /// connection. Both reconnect by themselves after Redis restarts; while
+    /// Redis is away, `publish` fails after the command timeout and new
     /// subscriptions end at once (their clients retry), while open streams
     /// stay up and carry on when Redis is back.
+    ///
+    /// When Redis refuses the node, the error says why: Redis's own answer
+    /// (`NOAUTH`, `WRONGPASS`, ...) or, for a Redis at `maxclients`,
+    /// [`Error::Refused`] with its `ERR max number of clients reached`.
     pub async fn connect(url: &str, config: RedisHubConfig) -> Result<Self, Error> {
         let client = redis::Client::open(url)?;
         let node_id = next_node_id();
@@ -221,12 +229,14 @@ impl RedisHub {
         self.inner.local.subscriber_count(topic)
     }
 
-    /// How many topics this node is reading from Redis now.
+    /// How many topics this node is following now (subscribed to, or
+    /// starting to).
     pub fn reading_topics(&self) -> usize {
         lock(&self.inner.readers).len()
     }
 
-    /// Ends every local subscription and stops reading Redis, so a graceful
+    /// Ends every local subscription and stops following topics (the
+    /// pub/sub connection is closed), so a graceful
     /// server shutdown is not held up by open streams.
     pub fn shutdown(&self) {
         self.inner.shut_down.store(true, Ordering::Release);
