@@ -397,3 +397,35 @@ async fn a_node_without_the_password_is_told_so() {
         .expect("accepted with the password");
     hub.publish("t", Event::message("x")).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_a_topic_unsubscribes_from_its_channel() {
+    let redis = RedisServer::start().unwrap();
+    let hub = node(&redis, RedisHubConfig::default()).await;
+    let mut admin = admin(&redis).await;
+    let topics = ["a".to_owned(), "b".to_owned()];
+    let mut subscriptions: Vec<RedisSubscription> =
+        topics.iter().map(|t| hub.subscribe(t, None)).collect();
+    for subscription in &mut subscriptions {
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), subscription.next())
+                .await
+                .is_err()
+        );
+    }
+    until_joined(&hub, &topics).await;
+    let mut channels: Vec<String> = query(&mut admin, &["PUBSUB", "CHANNELS"]).await;
+    channels.sort();
+    assert_eq!(channels, ["sse:a", "sse:b"]);
+    drop(subscriptions.remove(0));
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let channels: Vec<String> = query(&mut admin, &["PUBSUB", "CHANNELS"]).await;
+        if channels == ["sse:b"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still subscribed: {channels:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(hub.reading_topics(), 1);
+}
