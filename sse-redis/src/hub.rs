@@ -297,7 +297,8 @@ impl Inner {
             return error;
         }
         match lock(&self.feed_down).as_ref() {
-            Some(cause) if !cause.is_unreachable() => Error::Unreachable {
+            // A timeout says no more than the error itself.
+            Some(cause) if !matches!(cause, Error::Timeout(_)) => Error::Unreachable {
                 error: Box::new(error),
                 cause: Box::new(cause.duplicate()),
             },

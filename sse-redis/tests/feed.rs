@@ -429,3 +429,25 @@ async fn leaving_a_topic_unsubscribes_from_its_channel() {
     }
     assert_eq!(hub.reading_topics(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_is_not_there_is_reported_as_refusing_connections() {
+    let mut redis = RedisServer::start().unwrap();
+    let config = RedisHubConfig::default().with_command_timeout(Duration::from_millis(500));
+    let hub = node(&redis, config.clone()).await;
+    redis.kill();
+    let error = RedisHub::connect(&redis.url(), config)
+        .await
+        .err()
+        .expect("nothing listens");
+    assert!(error.to_string().contains("refused"), "{error}");
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let error = hub.publish("t", Event::message("x")).await.unwrap_err();
+        if error.to_string().contains("refused") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "publish never told why: {error}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
