@@ -451,3 +451,73 @@ async fn a_redis_that_is_not_there_is_reported_as_refusing_connections() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_gap_is_read_in_several_pages_in_order() {
+    const MISSED: usize = 1_200;
+    let redis = RedisServer::start().unwrap();
+    // A queue that holds the whole gap: this is about reading it, not lag.
+    let hub = node(&redis, RedisHubConfig::default().with_queue(4096)).await;
+    let topic = "t".to_owned();
+    let mut received = read_all(vec![hub.subscribe(&topic, None)]);
+    until_joined(&hub, std::slice::from_ref(&topic)).await;
+    let mut admin = admin(&redis).await;
+    let mut direct = redis::pipe();
+    for i in 0..MISSED {
+        direct
+            .cmd("XADD")
+            .arg("sse:t")
+            .arg("*")
+            .arg("data")
+            .arg(i.to_string());
+    }
+    let mut ids: Vec<String> = direct.query_async(&mut admin).await.unwrap();
+    ids.push(hub.publish(&topic, Event::message("last")).await.unwrap());
+    let seen: Vec<String> = receive(&mut received, MISSED + 1)
+        .await
+        .into_iter()
+        .map(|(_, event)| event.last_event_id)
+        .collect();
+    assert_eq!(seen, ids, "the gap, then the notice's entry, once each");
+    nothing_more(&mut received).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_reconnection_every_followed_topic_is_read_from_where_it_was() {
+    const TOPICS: usize = 600;
+    let redis = RedisServer::start().unwrap();
+    let hub = node(&redis, RedisHubConfig::default()).await;
+    let topics: Vec<String> = (0..TOPICS).map(|i| format!("t{i}")).collect();
+    let subscriptions = topics.iter().map(|t| hub.subscribe(t, None)).collect();
+    let mut received = read_all(subscriptions);
+    until_joined(&hub, &topics).await;
+    let mut admin = admin(&redis).await;
+    // Entries the node cannot know of (no notice), one per topic, then the
+    // pub/sub connection lost: the node must read every topic again.
+    let mut direct = redis::pipe();
+    for topic in &topics {
+        direct
+            .cmd("XADD")
+            .arg(format!("sse:{topic}"))
+            .arg("*")
+            .arg("data")
+            .arg(topic);
+    }
+    let ids: Vec<String> = direct.query_async(&mut admin).await.unwrap();
+    let killed: u64 = query(&mut admin, &["CLIENT", "KILL", "TYPE", "pubsub"]).await;
+    assert_eq!(killed, 1);
+    let mut seen: Vec<Option<MessageEvent>> = vec![None; TOPICS];
+    for (index, event) in receive(&mut received, TOPICS).await {
+        assert!(
+            seen[index].is_none(),
+            "a second event for {}",
+            topics[index]
+        );
+        seen[index] = Some(event);
+    }
+    nothing_more(&mut received).await;
+    for ((topic, id), event) in topics.iter().zip(&ids).zip(seen) {
+        let event = event.unwrap();
+        assert_eq!((&event.data, &event.last_event_id), (topic, id));
+    }
+}
