@@ -147,7 +147,9 @@ impl RedisHub {
         Ok(Self { inner })
     }
 
-    /// This node's id, unique per process and hub: its connections are named
+    /// This node's id (`<pid>-<counter>-<time>`, different for each hub of
+    /// a process and, but for a clash of process id and millisecond, across
+    /// machines): its connections are named
     /// `ssekit:<id>:commands` and `ssekit:<id>:feed` (`CLIENT SETNAME`), so
     /// `CLIENT LIST` tells which node holds which connection.
     pub fn node_id(&self) -> &str {
@@ -318,11 +320,22 @@ fn manager_config(config: &RedisHubConfig) -> ConnectionManagerConfig {
         .set_max_delay(std::time::Duration::from_secs(2))
 }
 
-/// A process-unique node id: the process id and a counter.
+/// A node id: the process id, a counter, and the time it was made (in
+/// milliseconds, base 36), so that nodes on different machines whose
+/// processes have the same id still differ.
 fn next_node_id() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
+    let mut millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let mut time = Vec::new();
+    while millis > 0 {
+        time.push(char::from_digit((millis % 36) as u32, 36).unwrap_or('0'));
+        millis /= 36;
+    }
+    let time: String = time.into_iter().rev().collect();
     format!(
-        "{}-{}",
+        "{}-{}-{time}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )

@@ -60,10 +60,15 @@
 //!   nothing is delivered twice.
 //! * **Errors with their cause.** When Redis refuses a node, `connect`, the
 //!   start of a subscription and `publish` say why: Redis's own answer
-//!   (`NOAUTH`, `WRONGPASS`, ...), or [`Error::Refused`] with `ERR max number
-//!   of clients reached` for a Redis at `maxclients`. A command that times
-//!   out while the node cannot reconnect carries that cause too
-//!   ([`Error::Unreachable`]).
+//!   (`NOAUTH`, `WRONGPASS`, ...), [`Error::Refused`] with `ERR max number
+//!   of clients reached` for a Redis at `maxclients`, or the system's
+//!   `connection refused` when nothing listens. A command that times out or
+//!   loses its connection while the node cannot reconnect carries that cause
+//!   too ([`Error::Unreachable`]); a subscription that cannot start because
+//!   the node's pub/sub connection is down says so ([`Error::Disconnected`]).
+//!   Redis closing a pub/sub connection that fell behind
+//!   (`client-output-buffer-limit pubsub`) is a lost connection like any
+//!   other: the node reconnects and reads what it missed from the streams.
 //! * **Encode once per node.** Each node decodes and encodes an entry once and
 //!   shares the bytes among its local subscribers. A node follows only the
 //!   topics it has local subscribers for.

@@ -55,6 +55,15 @@ async fn node_connections(
         .collect()
 }
 
+/// The `id=` of a node's pub/sub connection, among its `CLIENT LIST` lines.
+fn feed_id(lines: &[String]) -> Option<String> {
+    lines
+        .iter()
+        .find(|line| line.contains(":feed "))
+        .and_then(|line| line.split(' ').next())
+        .map(str::to_owned)
+}
+
 async fn commands_processed(connection: &mut redis::aio::MultiplexedConnection) -> u64 {
     let info: String = query(connection, &["INFO", "stats"]).await;
     info.lines()
@@ -242,13 +251,6 @@ async fn events_published_while_the_pubsub_connection_is_away_arrive_once_after_
     let mut received = read_all(subscriptions);
     until_joined(&reader, &topics).await;
     let mut admin = admin(&redis).await;
-    let feed_id = |lines: &[String]| {
-        lines
-            .iter()
-            .find(|line| line.contains(":feed "))
-            .and_then(|line| line.split(' ').next())
-            .map(str::to_owned)
-    };
     let before = feed_id(&node_connections(&mut admin, &reader).await).expect("a feed connection");
 
     let publishing = {
@@ -520,4 +522,49 @@ async fn after_a_reconnection_every_followed_topic_is_read_from_where_it_was() {
         let event = event.unwrap();
         assert_eq!((&event.data, &event.last_event_id), (topic, id));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pubsub_connection_closed_for_its_output_buffer_loses_nothing() {
+    let redis = RedisServer::start().unwrap();
+    let hub = node(&redis, RedisHubConfig::default()).await;
+    let topic = "t".to_owned();
+    let mut received = read_all(vec![hub.subscribe(&topic, None)]);
+    until_joined(&hub, std::slice::from_ref(&topic)).await;
+    let mut admin = admin(&redis).await;
+    let before = feed_id(&node_connections(&mut admin, &hub).await);
+    assert!(before.is_some());
+    // Any notice over 1 kB makes Redis close the pub/sub connection.
+    let _: () = query(
+        &mut admin,
+        &[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "pubsub 1kb 1kb 0",
+        ],
+    )
+    .await;
+    let big = "x".repeat(16 * 1024);
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let id = hub
+            .publish(&topic, Event::message(format!("{i} {big}")))
+            .await
+            .unwrap();
+        ids.push(id);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let seen: Vec<String> = receive(&mut received, 3)
+        .await
+        .into_iter()
+        .map(|(_, event)| event.last_event_id)
+        .collect();
+    assert_eq!(seen, ids);
+    nothing_more(&mut received).await;
+    let after = feed_id(&node_connections(&mut admin, &hub).await);
+    assert_ne!(
+        after, before,
+        "Redis closed the pub/sub connection, the node opened another"
+    );
 }
