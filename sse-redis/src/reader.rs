@@ -371,45 +371,63 @@ impl Feed {
                 .arg("COUNT")
                 .arg(1);
         }
+        ends.ignore_errors();
         let mut commands = inner.commands.clone();
-        match within(
-            timeout,
-            ends.query_async::<Vec<StreamRangeReply>>(&mut commands),
-        )
-        .await
-        {
-            Ok(ends) => {
-                for (follow, end) in new.into_iter().zip(ends) {
-                    let last_seen = end
-                        .ids
-                        .first()
-                        .and_then(|entry| entry.id.parse().ok())
-                        .unwrap_or_default();
-                    lock(&follow.reader.state).last_seen = last_seen;
-                    if let Some(old) = self
-                        .followed
-                        .insert(follow.topic.clone(), follow.reader.clone())
-                    {
-                        lock(&old.state).stopped = true;
-                    }
-                    self.behind.remove(&follow.topic);
-                    follow.answer(Ok(()));
-                }
-            }
+        let read = ends.query_async::<Vec<redis::RedisResult<StreamRangeReply>>>(&mut commands);
+        let ends = match within(timeout, read).await {
+            Ok(ends) => ends,
             Err(error) => {
-                let unused: Vec<&String> = new
-                    .iter()
-                    .zip(&keys)
-                    .filter(|(follow, _)| !self.followed.contains_key(&follow.topic))
-                    .map(|(_, key)| key)
-                    .collect();
-                if !unused.is_empty() {
-                    let _ = within(timeout, connection.connection.unsubscribe(&unused)).await;
-                }
-                for follow in new {
-                    follow.answer(Err(error.duplicate()));
-                }
+                let all = new
+                    .into_iter()
+                    .zip(keys)
+                    .map(|(f, key)| (f, key, error.duplicate()));
+                self.unfollow_failed(timeout, all.collect()).await;
+                return;
             }
+        };
+        let mut failed = Vec::new();
+        for ((follow, key), end) in new.into_iter().zip(keys).zip(ends) {
+            // One key that is not a stream fails its own join only.
+            let end = match end {
+                Ok(end) => end,
+                Err(error) => {
+                    failed.push((follow, key, Error::Redis(error)));
+                    continue;
+                }
+            };
+            let last_seen = end
+                .ids
+                .first()
+                .and_then(|entry| entry.id.parse().ok())
+                .unwrap_or_default();
+            lock(&follow.reader.state).last_seen = last_seen;
+            if let Some(old) = self
+                .followed
+                .insert(follow.topic.clone(), follow.reader.clone())
+            {
+                lock(&old.state).stopped = true;
+            }
+            self.behind.remove(&follow.topic);
+            follow.answer(Ok(()));
+        }
+        if !failed.is_empty() {
+            self.unfollow_failed(timeout, failed).await;
+        }
+    }
+
+    /// Answers joins that failed after their channels were subscribed to, and
+    /// unsubscribes from those no other reader of the node follows.
+    async fn unfollow_failed(&mut self, timeout: Duration, failed: Vec<(Follow, String, Error)>) {
+        let unused: Vec<&String> = failed
+            .iter()
+            .filter(|(follow, _, _)| !self.followed.contains_key(&follow.topic))
+            .map(|(_, key, _)| key)
+            .collect();
+        if let (Some(connection), false) = (&mut self.connection, unused.is_empty()) {
+            let _ = within(timeout, connection.connection.unsubscribe(&unused)).await;
+        }
+        for (follow, _, error) in failed {
+            follow.answer(Err(error));
         }
     }
 
@@ -493,9 +511,10 @@ impl Feed {
                         .arg("COUNT")
                         .arg(READ_BATCH);
                 }
+                reads.ignore_errors();
                 let replies = within(
                     timeout,
-                    reads.query_async::<Vec<StreamRangeReply>>(&mut commands),
+                    reads.query_async::<Vec<redis::RedisResult<StreamRangeReply>>>(&mut commands),
                 )
                 .await;
                 let replies = match replies {
@@ -507,6 +526,16 @@ impl Feed {
                     }
                 };
                 for ((topic, reader), reply) in readers.into_iter().zip(replies) {
+                    let reply = match reply {
+                        Ok(reply) => reply,
+                        Err(error) => {
+                            // Not a stream (or not readable): nothing to
+                            // deliver, and no use trying again and again.
+                            tracing::warn!(%error, topic, "cannot read the topic's stream");
+                            self.behind.remove(topic);
+                            continue;
+                        }
+                    };
                     let full = reply.ids.len() >= READ_BATCH;
                     let mut state = lock(&reader.state);
                     for entry in reply.ids {

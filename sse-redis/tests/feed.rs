@@ -568,3 +568,46 @@ async fn a_pubsub_connection_closed_for_its_output_buffer_loses_nothing() {
         "Redis closed the pub/sub connection, the node opened another"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_that_is_not_a_stream_fails_its_own_topic_only() {
+    let redis = RedisServer::start().unwrap();
+    let hub = node(&redis, RedisHubConfig::default()).await;
+    let mut admin = admin(&redis).await;
+    let _: () = query(&mut admin, &["SET", "sse:bad", "not a stream"]).await;
+    let good: Vec<String> = (0..20).map(|i| format!("good-{i}")).collect();
+    // Joined together, so that they share the node's batches.
+    let mut bad = hub.subscribe("bad", None);
+    let subscriptions = good.iter().map(|t| hub.subscribe(t, None)).collect();
+    let mut received = read_all(subscriptions);
+    let error = tokio::time::timeout(WITHIN, bad.next())
+        .await
+        .unwrap()
+        .expect("an item")
+        .unwrap_err();
+    assert!(error.to_string().contains("WRONGTYPE"), "{error}");
+    until_joined(&hub, &good).await;
+    for topic in &good {
+        hub.publish(topic, Event::message(topic.clone()))
+            .await
+            .unwrap();
+    }
+    let mut seen: Vec<String> = receive(&mut received, good.len())
+        .await
+        .into_iter()
+        .map(|(_, event)| event.data)
+        .collect();
+    seen.sort();
+    let mut expected = good.clone();
+    expected.sort();
+    assert_eq!(seen, expected);
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let channels: Vec<String> = query(&mut admin, &["PUBSUB", "CHANNELS", "sse:bad"]).await;
+        if channels.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still subscribed to sse:bad");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
