@@ -114,9 +114,11 @@
 //!   command per topic per block time. One blocking `XREAD` over all of a
 //!   node's streams (not tried here) would still cost a command per block
 //!   time and send every stream's id with each read; pub/sub costs nothing
-//!   while a topic is idle, and the stream
-//!   stays the source of truth: a notice only saves the read, and any doubt
-//!   is settled by reading the stream.
+//!   while a topic is idle, and the stream stays the source of truth: a
+//!   notice only saves the read, and any doubt is settled by reading the
+//!   stream. The price: a notice carries the event, so each event leaves
+//!   Redis once per node following its topic (as it did with `XREAD`), and
+//!   a node lets go of a topic's channel only at its next sweep.
 //! * **Requirements.** Redis 7.0 or later (`XINFO STREAM`'s `entries-added`,
 //!   exclusive `XRANGE` bounds, RESP3 for the pub/sub connection), with Lua
 //!   scripting and pub/sub allowed to the node's user.
