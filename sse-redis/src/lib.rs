@@ -52,6 +52,9 @@
 //!   event, or an error after the command timeout: never a hang, never a
 //!   silent loss. An acknowledged event survives a Redis restart only if
 //!   Redis persists it (`appendonly yes`, `appendfsync always`) or replicates it.
+//!   An error does not say the event was not stored: Redis may have stored
+//!   it and gone away before answering, and it is then delivered like any
+//!   other (publishing it again would store it twice).
 //! * **Redis going away.** Open streams stay up (keep-alives continue);
 //!   publishing fails; new subscriptions end at once, so their clients retry.
 //!   Nodes reconnect by themselves; once a node's pub/sub connection is back,
