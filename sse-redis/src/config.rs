@@ -21,6 +21,7 @@ pub struct RedisHubConfig {
     pub(crate) max_len: Option<usize>,
     pub(crate) max_age: Option<Duration>,
     pub(crate) block: Duration,
+    pub(crate) idle_expiry: Option<Duration>,
     pub(crate) command_timeout: Duration,
     pub(crate) queue: usize,
     pub(crate) replay_page: usize,
@@ -34,6 +35,7 @@ impl Default for RedisHubConfig {
             max_len: Some(10_000),
             max_age: None,
             block: Duration::from_secs(1),
+            idle_expiry: Some(Duration::from_secs(24 * 3600)),
             command_timeout: Duration::from_secs(2),
             queue: 64,
             replay_page: 64,
@@ -72,12 +74,38 @@ impl RedisHubConfig {
         self
     }
 
-    /// How long a node's reader waits in one `XREAD BLOCK` (default 1 s). A
-    /// topic's reader stops at most this long after its last local subscriber
-    /// left.
+    /// How often a node looks for topics whose last local subscriber left
+    /// (default 1 s): it unsubscribes from their channel then, so a topic is
+    /// followed at most about this long after its last local subscriber left.
+    ///
+    /// The name is historical: nodes used to follow each topic with a blocking
+    /// `XREAD BLOCK` of this length on a connection of its own. They now share
+    /// one pub/sub connection (see the crate docs), and nothing blocks; this
+    /// only sets the linger, which costs no Redis command.
     #[must_use]
     pub fn with_block(mut self, block: Duration) -> Self {
         self.block = block.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Let a topic's stream key expire after `idle` without a publish
+    /// (default 24 h): every publish sets the key's expiry again
+    /// (`PEXPIRE`, in the same script as the `XADD`), so only topics nobody
+    /// published to for that long lose their history, all of it at once. A
+    /// client resuming after that gets `{"reason":"unknown"}`, as for any id
+    /// the stream does not know. At least 1 ms.
+    #[must_use]
+    pub fn with_idle_expiry(mut self, idle: Duration) -> Self {
+        self.idle_expiry = Some(idle.max(Duration::from_millis(1)));
+        self
+    }
+
+    /// Stream keys never expire (history is then bounded by
+    /// [`with_max_len`](Self::with_max_len) / [`with_max_age`](Self::with_max_age)
+    /// alone, and every topic ever published to keeps a key).
+    #[must_use]
+    pub fn without_idle_expiry(mut self) -> Self {
+        self.idle_expiry = None;
         self
     }
 

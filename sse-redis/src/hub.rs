@@ -1,10 +1,11 @@
-//! The hub across processes: publish appends to a Redis Stream; each node
-//! reads the streams of the topics it has local subscribers for and fans them
-//! out through a local `ssekit` hub.
+//! The hub across processes: publish appends to a Redis Stream and announces
+//! the entry on the topic's channel; each node follows (on one pub/sub
+//! connection) the topics it has local subscribers for and fans them out
+//! through a local `ssekit` hub.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Value;
@@ -15,7 +16,7 @@ use crate::config::RedisHubConfig;
 use crate::entry;
 use crate::error::{within, Error};
 use crate::id::StreamId;
-use crate::reader::TopicReader;
+use crate::reader::{commands_name, connect_feed, feed_name, Control, Feed, TopicReader};
 use crate::replay::Replay;
 use crate::subscription::RedisSubscription;
 
@@ -32,11 +33,12 @@ enum Resume {
 /// A broadcast hub shared by every process connected to the same Redis.
 /// Cheap to clone.
 ///
-/// * `publish` appends the event to the topic's stream (`XADD`); its id is
-///   the entry id, global per topic and ordered.
-/// * Every node reads (`XREAD BLOCK`) only the topics it has local
-///   subscribers for, decodes and encodes each entry once, and shares the
-///   bytes among its subscribers.
+/// * `publish` appends the event to the topic's stream (`XADD`) and
+///   announces it on the topic's channel, in one script; its id is the entry
+///   id, global per topic and ordered.
+/// * Every node follows only the topics it has local subscribers for, all of
+///   them on one pub/sub connection, decodes and encodes each entry once, and
+///   shares the bytes among its subscribers.
 /// * `subscribe` with a `Last-Event-ID` replays the entries after it from
 ///   Redis, then continues live, with no duplicate and no gap: the replay
 ///   range ends exactly where the node's live feed for the new subscriber
@@ -50,8 +52,11 @@ pub struct RedisHub {
 }
 
 pub(crate) struct Inner {
-    pub(crate) client: redis::Client,
+    pub(crate) node_id: String,
     pub(crate) commands: ConnectionManager,
+    pub(crate) feed: tokio::sync::mpsc::UnboundedSender<Control>,
+    /// Why the node's pub/sub connection is down, while it is.
+    pub(crate) feed_down: Mutex<Option<Error>>,
     pub(crate) config: RedisHubConfig,
     pub(crate) gaps: HubConfig,
     pub(crate) local: Hub,
@@ -68,15 +73,49 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl RedisHub {
     /// Connects to Redis at `url` (e.g. `redis://127.0.0.1:6379`).
     ///
-    /// The connection reconnects by itself after Redis restarts; while Redis
-    /// is away, `publish` fails after the command timeout and new
+    /// Opens the node's two connections, whatever the number of topics: the
+    /// pub/sub one (RESP3, whatever `url` asks) and a multiplexed command
+    /// connection. Both reconnect by themselves after Redis restarts; while
+    /// Redis is away, `publish` fails after the command timeout and new
     /// subscriptions end at once (their clients retry), while open streams
     /// stay up and carry on when Redis is back.
+    ///
+    /// When Redis refuses the node, the error says why: Redis's own answer
+    /// (`NOAUTH`, `WRONGPASS`, ...) or, for a Redis at `maxclients`,
+    /// [`Error::Refused`] with its `ERR max number of clients reached`.
     pub async fn connect(url: &str, config: RedisHubConfig) -> Result<Self, Error> {
         let client = redis::Client::open(url)?;
-        let commands = within(
+        let node_id = next_node_id();
+        // The pub/sub connection speaks RESP3, so that one multiplexed
+        // connection takes both the pushes and the commands that subscribe.
+        let info = client.get_connection_info().clone();
+        let resp3 = info.clone().set_redis_settings(
+            info.redis_settings()
+                .clone()
+                .set_protocol(redis::ProtocolVersion::RESP3),
+        );
+        let feed_client = redis::Client::open(resp3)?;
+        // Opened first, in one attempt: if Redis refuses (max clients,
+        // authentication), its answer is the error, not a timeout of retries.
+        let feed_connection =
+            connect_feed(&feed_client, &feed_name(&node_id), config.command_timeout).await?;
+        let mut commands = within(
             config.command_timeout,
             client.get_connection_manager_with_config(manager_config(&config)),
+        )
+        .await?;
+        // Named, and the publish script loaded, so that the first publishes
+        // are not each answered NOSCRIPT and sent again, out of order.
+        let mut setup = redis::pipe();
+        setup
+            .cmd("CLIENT")
+            .arg("SETNAME")
+            .arg(commands_name(&node_id))
+            .ignore();
+        setup.cmd("SCRIPT").arg("LOAD").arg(PUBLISH_LUA).ignore();
+        within(
+            config.command_timeout,
+            setup.query_async::<()>(&mut commands),
         )
         .await?;
         let local_config = HubConfig::default()
@@ -84,17 +123,37 @@ impl RedisHub {
             .with_ids(IdMode::Keep)
             .with_queue(config.queue)
             .with_lag_policy(config.lag_policy);
-        Ok(Self {
-            inner: Arc::new(Inner {
-                client,
-                commands,
-                local: Hub::with_config(local_config.clone()),
-                gaps: local_config,
-                config,
-                readers: Mutex::new(HashMap::new()),
-                shut_down: AtomicBool::new(false),
-            }),
-        })
+        let (feed, control) = tokio::sync::mpsc::unbounded_channel();
+        let sweep_every = config.block;
+        let inner = Arc::new(Inner {
+            node_id,
+            commands,
+            feed,
+            feed_down: Mutex::new(None),
+            local: Hub::with_config(local_config.clone()),
+            gaps: local_config,
+            config,
+            readers: Mutex::new(HashMap::new()),
+            shut_down: AtomicBool::new(false),
+        });
+        let task = Feed::new(
+            Arc::downgrade(&inner),
+            feed_client,
+            feed_name(&inner.node_id),
+            control,
+            feed_connection,
+        );
+        tokio::spawn(task.run(sweep_every));
+        Ok(Self { inner })
+    }
+
+    /// This node's id (`<pid>-<counter>-<time>`, different for each hub of
+    /// a process and, but for a clash of process id and millisecond, across
+    /// machines): its connections are named
+    /// `ssekit:<id>:commands` and `ssekit:<id>:feed` (`CLIENT SETNAME`), so
+    /// `CLIENT LIST` tells which node holds which connection.
+    pub fn node_id(&self) -> &str {
+        &self.inner.node_id
     }
 
     /// Appends `event` to `topic`'s stream and returns its id. Every node's
@@ -108,39 +167,36 @@ impl RedisHub {
             return Err(Error::Shutdown);
         }
         let config = &self.inner.config;
-        let key = self.inner.key(topic);
-        let mut xadd = redis::cmd("XADD");
-        xadd.arg(&key);
-        if let Some(max_len) = config.max_len {
-            xadd.arg("MAXLEN").arg("~").arg(max_len);
-        }
-        xadd.arg("*");
-        let fields = entry::fields(&event);
-        if fields.is_empty() {
-            // XADD needs a field; an entry without known fields is an id-only event.
-            xadd.arg("_").arg("");
-        }
-        for (name, value) in fields {
-            xadd.arg(name).arg(value);
-        }
-        let mut pipe = redis::pipe();
-        pipe.add_command(xadd);
-        if let Some(max_age) = config.max_age {
+        let mut invocation = PUBLISH.key(self.inner.key(topic));
+        invocation.arg(config.max_len.map(|n| n.to_string()).unwrap_or_default());
+        let min_id = config.max_age.map(|max_age| {
             let now_ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis());
-            let oldest = now_ms.saturating_sub(max_age.as_millis());
-            pipe.cmd("XTRIM")
-                .arg(&key)
-                .arg("MINID")
-                .arg("~")
-                .arg(format!("{oldest}-0"))
-                .ignore();
+            format!("{}-0", now_ms.saturating_sub(max_age.as_millis()))
+        });
+        invocation.arg(min_id.unwrap_or_default());
+        invocation.arg(
+            config
+                .idle_expiry
+                .map(|idle| idle.as_millis().max(1).to_string())
+                .unwrap_or_default(),
+        );
+        let fields = entry::fields(&event);
+        if fields.is_empty() {
+            // XADD needs a field; an entry without known fields is an id-only event.
+            invocation.arg("_").arg("");
+        }
+        for (name, value) in fields {
+            invocation.arg(name).arg(value);
         }
         let mut commands = self.inner.commands.clone();
-        let (id,): (String,) =
-            within(config.command_timeout, pipe.query_async(&mut commands)).await?;
-        Ok(id)
+        within(
+            config.command_timeout,
+            invocation.invoke_async::<String>(&mut commands),
+        )
+        .await
+        .map_err(|error| self.inner.with_cause(error))
     }
 
     /// Subscribes to `topic` on this node, resuming after `last_event_id`
@@ -164,7 +220,10 @@ impl RedisHub {
         let hub = self.clone();
         let topic = topic.to_owned();
         let last = last_event_id.map(str::to_owned);
-        RedisSubscription::new(async move { hub.start_subscription(&topic, last.as_deref()).await })
+        RedisSubscription::new(async move {
+            let started = hub.start_subscription(&topic, last.as_deref()).await;
+            started.map_err(|error| hub.inner.with_cause(error))
+        })
     }
 
     /// How many subscribers `topic` has on this node.
@@ -172,15 +231,18 @@ impl RedisHub {
         self.inner.local.subscriber_count(topic)
     }
 
-    /// How many topics this node is reading from Redis now.
+    /// How many topics this node is following now (subscribed to, or
+    /// starting to).
     pub fn reading_topics(&self) -> usize {
         lock(&self.inner.readers).len()
     }
 
-    /// Ends every local subscription and stops reading Redis, so a graceful
+    /// Ends every local subscription and stops following topics (the
+    /// pub/sub connection is closed), so a graceful
     /// server shutdown is not held up by open streams.
     pub fn shutdown(&self) {
         self.inner.shut_down.store(true, Ordering::Release);
+        let _ = self.inner.feed.send(Control::Shutdown);
         self.inner.local.shutdown();
     }
 
@@ -230,18 +292,90 @@ impl RedisHub {
 }
 
 impl Inner {
+    /// A command that could not reach Redis, with why the node cannot
+    /// connect to it, if it knows.
+    pub(crate) fn with_cause(&self, error: Error) -> Error {
+        if !error.is_unreachable() {
+            return error;
+        }
+        match lock(&self.feed_down).as_ref() {
+            // A timeout says no more than the error itself.
+            Some(cause) if !matches!(cause, Error::Timeout(_)) => Error::Unreachable {
+                error: Box::new(error),
+                cause: Box::new(cause.duplicate()),
+            },
+            _ => error,
+        }
+    }
+
     pub(crate) fn key(&self, topic: &str) -> String {
         format!("{}{topic}", self.config.key_prefix)
     }
 }
 
-pub(crate) fn manager_config(config: &RedisHubConfig) -> ConnectionManagerConfig {
-    // Blocking reads must not be cut short by the response timeout.
+fn manager_config(config: &RedisHubConfig) -> ConnectionManagerConfig {
     ConnectionManagerConfig::new()
         .set_connection_timeout(Some(config.command_timeout))
-        .set_response_timeout(Some(config.block + config.command_timeout))
+        .set_response_timeout(Some(config.command_timeout))
         .set_max_delay(std::time::Duration::from_secs(2))
 }
+
+/// A node id: the process id, a counter, and the time it was made (in
+/// milliseconds, base 36), so that nodes on different machines whose
+/// processes have the same id still differ.
+fn next_node_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let mut millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let mut time = Vec::new();
+    while millis > 0 {
+        time.push(char::from_digit((millis % 36) as u32, 36).unwrap_or('0'));
+        millis /= 36;
+    }
+    let time: String = time.into_iter().rev().collect();
+    format!(
+        "{}-{}-{time}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The publish script, atomic: reads the stream's newest id (`prev`), appends
+/// the entry (`XADD`, trimmed to `MAXLEN ~`), trims by age (`XTRIM MINID ~`),
+/// sets the key's idle expiry (`PEXPIRE`), and announces the entry on the
+/// topic's channel (named as the key) with `prev`, so a node that saw `prev`
+/// last knows it missed nothing. Returns the new id.
+///
+/// `KEYS[1]` the stream; `ARGV[1]` max length, `ARGV[2]` min id, `ARGV[3]`
+/// expiry in ms (each empty for none); then the fields, name and value.
+static PUBLISH: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(PUBLISH_LUA));
+
+const PUBLISH_LUA: &str = r#"
+local key = KEYS[1]
+local newest = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+local prev = '0-0'
+if newest[1] then prev = newest[1][1] end
+local xadd = {'XADD', key}
+if ARGV[1] ~= '' then
+  xadd[#xadd + 1] = 'MAXLEN'
+  xadd[#xadd + 1] = '~'
+  xadd[#xadd + 1] = ARGV[1]
+end
+xadd[#xadd + 1] = '*'
+for i = 4, #ARGV do xadd[#xadd + 1] = ARGV[i] end
+local id = redis.call(unpack(xadd))
+if ARGV[2] ~= '' then redis.call('XTRIM', key, 'MINID', '~', ARGV[2]) end
+if ARGV[3] ~= '' then redis.call('PEXPIRE', key, ARGV[3]) end
+local notice = {#prev, ':', prev, #id, ':', id}
+for i = 4, #ARGV do
+  notice[#notice + 1] = #ARGV[i]
+  notice[#notice + 1] = ':'
+  notice[#notice + 1] = ARGV[i]
+end
+redis.call('PUBLISH', key, table.concat(notice))
+return id
+"#;
 
 /// The parts of `XINFO STREAM` resume needs.
 #[derive(Default)]

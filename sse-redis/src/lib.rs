@@ -52,18 +52,79 @@
 //!   event, or an error after the command timeout: never a hang, never a
 //!   silent loss. An acknowledged event survives a Redis restart only if
 //!   Redis persists it (`appendonly yes`, `appendfsync always`) or replicates it.
+//!   An error does not say the event was not stored: Redis may have stored
+//!   it and gone away before answering, and it is then delivered like any
+//!   other (publishing it again would store it twice).
 //! * **Redis going away.** Open streams stay up (keep-alives continue);
 //!   publishing fails; new subscriptions end at once, so their clients retry.
-//!   Nodes reconnect by themselves, and each reader continues from the last
-//!   entry it delivered, so nothing acknowledged is skipped.
+//!   Nodes reconnect by themselves; once a node's pub/sub connection is back,
+//!   it subscribes again to every topic it follows and reads each stream from
+//!   the last entry it delivered, so nothing acknowledged is skipped and
+//!   nothing is delivered twice.
+//! * **Errors with their cause.** When Redis refuses a node, `connect`, the
+//!   start of a subscription and `publish` say why: Redis's own answer
+//!   (`NOAUTH`, `WRONGPASS`, ...), [`Error::Refused`] with `ERR max number
+//!   of clients reached` for a Redis at `maxclients`, or the system's
+//!   `connection refused` when nothing listens. A command that times out or
+//!   loses its connection while the node cannot reconnect carries that cause
+//!   too ([`Error::Unreachable`]); a subscription that cannot start because
+//!   the node's pub/sub connection is down says so ([`Error::Disconnected`]).
+//!   Redis closing a pub/sub connection that fell behind
+//!   (`client-output-buffer-limit pubsub`) is a lost connection like any
+//!   other: the node reconnects and reads what it missed from the streams.
 //! * **Encode once per node.** Each node decodes and encodes an entry once and
-//!   shares the bytes among its local subscribers. A node reads Redis only
-//!   for topics with local subscribers (one connection per such topic).
+//!   shares the bytes among its local subscribers. A node follows only the
+//!   topics it has local subscribers for.
+//! * **A fixed number of connections.** Each node holds two Redis connections
+//!   whatever its number of topics (see *How a node follows its topics*),
+//!   named `ssekit:<node-id>:commands` and `ssekit:<node-id>:feed`
+//!   ([`RedisHub::node_id`]). An idle topic costs no Redis command.
+//! * **Idle expiry.** Each publish sets the stream key's expiry again
+//!   ([`with_idle_expiry`](RedisHubConfig::with_idle_expiry), default 24 h):
+//!   a topic nobody published to for that long loses its key, and with it its
+//!   whole history (a resume then gets `{"reason":"unknown"}`).
 //! * **Slow subscribers.** Each local subscriber has a bounded queue; by
 //!   default a subscriber that falls behind is disconnected and resumes from
 //!   Redis history with its `Last-Event-ID`.
 //! * **Node failure.** A node killed mid-stream loses nothing: history is in
 //!   Redis, and its clients resume on another node.
+//!
+//! # How a node follows its topics
+//!
+//! * **Publish: one script.** `publish` is one `EVALSHA` of a Lua script
+//!   that, atomically, reads the id of the stream's newest entry
+//!   (`XREVRANGE … COUNT 1`), appends the event (`XADD`, `MAXLEN ~`), trims
+//!   by age (`XTRIM MINID ~`), sets the key's expiry (`PEXPIRE`) and
+//!   `PUBLISH`es a *notice* on the topic's channel: the previous id, the new
+//!   id and the entry's fields. The channel has the stream key's name
+//!   (`<prefix><topic>`; channels and keys are apart in Redis), so a later
+//!   Redis Cluster port can `SPUBLISH` on the very slot of the key, whatever
+//!   braces a topic holds.
+//! * **One pub/sub connection per node.** A node subscribes to a topic's
+//!   channel while it has local subscribers for it (it unsubscribes at the
+//!   next sweep, every [`with_block`](RedisHubConfig::with_block), after the
+//!   last one left). A notice whose previous id is the last entry the node
+//!   delivered is delivered as it is: no command. Any other notice (one was
+//!   missed, or an entry was added without the script) makes the node read
+//!   the stream after its last entry (`XRANGE`, on the command connection),
+//!   in order, instead. Starting to follow a topic is a `SUBSCRIBE`, then an
+//!   `XREVRANGE` for where the stream ends (batched across topics starting
+//!   together); an entry added in between comes both ways and is delivered
+//!   once.
+//! * **Why.** Following each topic with its own blocking `XREAD` cost a Redis
+//!   connection per topic per node (2 000 topics made 2 003 clients; at
+//!   10 000, Redis's `maxclients` refused everyone) and, for idle topics, a
+//!   command per topic per block time. One blocking `XREAD` over all of a
+//!   node's streams (not tried here) would still cost a command per block
+//!   time and send every stream's id with each read; pub/sub costs nothing
+//!   while a topic is idle, and the stream stays the source of truth: a
+//!   notice only saves the read, and any doubt is settled by reading the
+//!   stream. The price: a notice carries the event, so each event leaves
+//!   Redis once per node following its topic (as it did with `XREAD`), and
+//!   a node lets go of a topic's channel only at its next sweep.
+//! * **Requirements.** Redis 7.0 or later (`XINFO STREAM`'s `entries-added`,
+//!   exclusive `XRANGE` bounds, RESP3 for the pub/sub connection), with Lua
+//!   scripting and pub/sub allowed to the node's user.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -1,26 +1,56 @@
-//! One reader per topic per node: follows the topic's stream with
-//! `XREAD BLOCK` while the node has local subscribers, and publishes each
-//! entry to the node's local hub (encoded once, shared by all of them).
+//! The node's live feed: ONE pub/sub connection per node, whatever the number
+//! of topics, driven by one task ([`Feed::run`]).
+//!
+//! * `publish` runs a script that appends the entry and announces it on the
+//!   topic's channel with the id of the entry before it (`prev`).
+//! * The node subscribes to a topic's channel while it has local subscribers
+//!   for it ([`TopicReader`], one per followed topic, keeps `last_seen`). A
+//!   notice whose `prev` is `last_seen` is delivered as it is, with no
+//!   command; any other (a notice was missed, or the node just subscribed)
+//!   makes the node read the stream after `last_seen` (`XRANGE`) instead, on
+//!   the command connection, in order.
+//! * When the pub/sub connection is lost, the task reconnects (with backoff),
+//!   subscribes again to every followed topic, then reads each of them from
+//!   its `last_seen`: nothing acknowledged is skipped.
+//! * An idle topic costs no command: the node only listens. A `PING` every
+//!   few seconds checks the connection (one per node, not per topic).
+//!
+//! Everything the task does is done in order, one thing at a time, so the
+//! handling of a topic's notices, its catch-ups, its subscription and its
+//! unsubscription never race each other.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use redis::aio::MultiplexedConnection;
+use redis::streams::StreamRangeReply;
+use redis::{AsyncConnectionConfig, PushInfo, PushKind, Value};
 use ssekit::hub::{Published, Subscription};
-use tokio::sync::OnceCell;
+use tokio::sync::{mpsc, oneshot, OnceCell};
+use tokio::time::Instant;
 
 use crate::entry;
-use crate::error::{within, Error};
-use crate::hub::{lock, manager_config, RedisHub};
+use crate::error::{refusal, within, Error};
+use crate::hub::{lock, Inner, RedisHub};
 use crate::id::StreamId;
 
-/// Entries read per `XREAD`.
+/// Entries read per `XRANGE` of a catch-up.
 const READ_BATCH: usize = 512;
+/// Topics caught up per pipeline after a reconnection.
+const CATCH_UP_BATCH: usize = 256;
+/// Channels per `SUBSCRIBE` / `UNSUBSCRIBE`.
+const SUBSCRIBE_BATCH: usize = 1024;
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How often an otherwise silent pub/sub connection is checked.
+const PING_EVERY: Duration = Duration::from_secs(5);
 
+/// One topic followed by this node.
 pub(crate) struct TopicReader {
-    /// Set once the reader knows where the stream ends and is running.
+    /// Set once the node is subscribed to the topic and knows where its
+    /// stream ends.
     started: OnceCell<()>,
     state: Mutex<ReaderState>,
 }
@@ -30,14 +60,39 @@ struct ReaderState {
     /// The newest entry published to the local hub: the live feed of a
     /// subscriber joining now starts right after it.
     last_seen: StreamId,
-    /// The reader has exited; joiners must start a new one.
+    /// The node stopped following the topic; joiners must start anew.
     stopped: bool,
+}
+
+/// What the rest of the hub asks of the feed task.
+pub(crate) enum Control {
+    /// Follow a topic: subscribe to its channel and find where it ends.
+    Follow(Follow),
+    /// The hub was shut down.
+    Shutdown,
+}
+
+pub(crate) struct Follow {
+    topic: String,
+    reader: Arc<TopicReader>,
+    done: oneshot::Sender<Result<(), Error>>,
+}
+
+impl Follow {
+    /// Answers the joiner, having let go of the reader first: a joiner that
+    /// failed counts the handles left to know whether it may forget it.
+    fn answer(self, result: Result<(), Error>) {
+        let Follow { reader, done, .. } = self;
+        drop(reader);
+        let _ = done.send(result);
+    }
 }
 
 impl TopicReader {
     /// Joins `topic` on this node: a local subscription receiving every entry
     /// after `after` from now on, and the id up to which entries were already
-    /// read (the subscriber's replay must cover up to it).
+    /// published to the node's local hub (the subscriber's replay must cover
+    /// up to it).
     pub(crate) async fn join(
         hub: &RedisHub,
         topic: &str,
@@ -58,7 +113,7 @@ impl TopicReader {
             };
             let started = reader
                 .started
-                .get_or_try_init(|| reader.clone().start(hub.clone(), topic.to_owned()))
+                .get_or_try_init(|| reader.clone().start(hub, topic))
                 .await;
             if let Err(error) = started {
                 reader.forget_unstarted(hub, topic);
@@ -68,8 +123,8 @@ impl TopicReader {
             if state.stopped {
                 continue;
             }
-            // Registered under the state lock, which the reader holds while it
-            // publishes: no entry can fall between `last_seen` and the feed.
+            // Registered under the state lock, which the feed task holds while
+            // it publishes: no entry can fall between `last_seen` and the feed.
             let newer = move |event: &Published<'_>| {
                 event
                     .id
@@ -97,73 +152,393 @@ impl TopicReader {
         }
     }
 
-    /// Finds the end of the stream, then runs the read loop in a task.
-    async fn start(self: Arc<Self>, hub: RedisHub, topic: String) -> Result<(), Error> {
-        let inner = &hub.inner;
-        let key = inner.key(&topic);
+    /// Asks the feed task to follow the topic, and waits until it does.
+    async fn start(self: Arc<Self>, hub: &RedisHub, topic: &str) -> Result<(), Error> {
+        let (done, started) = oneshot::channel();
+        let follow = Follow {
+            topic: topic.to_owned(),
+            reader: self,
+            done,
+        };
+        hub.inner
+            .feed
+            .send(Control::Follow(follow))
+            .map_err(|_| Error::Shutdown)?;
+        // A SUBSCRIBE and an XREVRANGE, each within the command timeout.
+        let timeout = hub.inner.config.command_timeout * 2;
+        match tokio::time::timeout(timeout, started).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(Error::Shutdown),
+            Err(_) => Err(Error::Timeout(timeout)),
+        }
+    }
+}
+
+/// The pub/sub connection and the pushes (messages, and the library's
+/// disconnection notice) it receives.
+pub(crate) struct FeedConnection {
+    connection: MultiplexedConnection,
+    pushes: mpsc::UnboundedReceiver<PushInfo>,
+}
+
+/// Opens the pub/sub connection (`client` speaks RESP3, so one multiplexed
+/// connection takes both the pushes and the SUBSCRIBE commands) and names it.
+pub(crate) async fn connect_feed(
+    client: &redis::Client,
+    name: &str,
+    timeout: Duration,
+) -> Result<FeedConnection, Error> {
+    let (sender, pushes) = mpsc::unbounded_channel();
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_push_sender(sender);
+    let connected = within(
+        timeout,
+        client.get_multiplexed_async_connection_with_config(&config),
+    )
+    .await;
+    let mut connection = match connected {
+        Ok(connection) => connection,
+        Err(error) if error.is_unreachable() => {
+            let addr = client.get_connection_info().addr();
+            return Err(refusal(addr, timeout).await.unwrap_or(error));
+        }
+        Err(error) => return Err(error),
+    };
+    within(
+        timeout,
+        redis::cmd("CLIENT")
+            .arg("SETNAME")
+            .arg(name)
+            .query_async::<()>(&mut connection),
+    )
+    .await?;
+    Ok(FeedConnection { connection, pushes })
+}
+
+/// The feed task's state.
+pub(crate) struct Feed {
+    hub: Weak<Inner>,
+    client: redis::Client,
+    name: String,
+    control: mpsc::UnboundedReceiver<Control>,
+    connection: Option<FeedConnection>,
+    reconnect_at: Instant,
+    backoff: Duration,
+    /// The topics subscribed to, each with its reader.
+    followed: HashMap<String, Arc<TopicReader>>,
+    /// Followed topics that may have entries after `last_seen` not yet
+    /// delivered (a catch-up failed, or the connection is down).
+    behind: HashSet<String>,
+}
+
+enum Wake {
+    Push(Option<PushInfo>),
+    Control(Option<Control>),
+    Sweep,
+    Ping,
+    Reconnect,
+}
+
+impl Feed {
+    pub(crate) fn new(
+        hub: Weak<Inner>,
+        client: redis::Client,
+        name: String,
+        control: mpsc::UnboundedReceiver<Control>,
+        connection: FeedConnection,
+    ) -> Self {
+        Self {
+            hub,
+            client,
+            name,
+            control,
+            connection: Some(connection),
+            reconnect_at: Instant::now(),
+            backoff: MIN_BACKOFF,
+            followed: HashMap::new(),
+            behind: HashSet::new(),
+        }
+    }
+
+    /// Runs until the hub is shut down or dropped.
+    pub(crate) async fn run(mut self, sweep_every: Duration) {
+        let mut sweep = tokio::time::interval(sweep_every);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ping.reset();
+        loop {
+            let wake = match &mut self.connection {
+                Some(connection) => tokio::select! {
+                    push = connection.pushes.recv() => Wake::Push(push),
+                    control = self.control.recv() => Wake::Control(control),
+                    _ = sweep.tick() => Wake::Sweep,
+                    _ = ping.tick() => Wake::Ping,
+                },
+                None => tokio::select! {
+                    control = self.control.recv() => Wake::Control(control),
+                    _ = sweep.tick() => Wake::Sweep,
+                    _ = tokio::time::sleep_until(self.reconnect_at) => Wake::Reconnect,
+                },
+            };
+            let Some(inner) = self.hub.upgrade() else {
+                return;
+            };
+            if inner.shut_down.load(Ordering::Acquire) {
+                self.stop_all(&inner);
+                return;
+            }
+            match wake {
+                Wake::Control(None | Some(Control::Shutdown)) => {
+                    self.stop_all(&inner);
+                    return;
+                }
+                Wake::Control(Some(Control::Follow(first))) => {
+                    let mut batch = vec![first];
+                    while batch.len() < SUBSCRIBE_BATCH {
+                        match self.control.try_recv() {
+                            Ok(Control::Follow(follow)) => batch.push(follow),
+                            Ok(Control::Shutdown)
+                            | Err(mpsc::error::TryRecvError::Disconnected) => {
+                                self.stop_all(&inner);
+                                return;
+                            }
+                            Err(mpsc::error::TryRecvError::Empty) => break,
+                        }
+                    }
+                    self.follow(&inner, batch).await;
+                }
+                Wake::Push(None) => self.lost(&inner, closed("the pub/sub connection closed")),
+                Wake::Push(Some(push)) => self.on_push(&inner, push).await,
+                Wake::Sweep => {
+                    self.sweep(&inner).await;
+                    if self.connection.is_some() && !self.behind.is_empty() {
+                        let behind = self.behind.iter().cloned().collect();
+                        self.catch_up(&inner, behind).await;
+                    }
+                }
+                Wake::Ping => self.ping(&inner).await,
+                Wake::Reconnect => self.reconnect(&inner).await,
+            }
+        }
+    }
+
+    /// Subscribes to the channels of `batch`, then reads where each stream
+    /// ends: an entry added in between comes both ways, and its notice is
+    /// skipped (its id is not after `last_seen`).
+    async fn follow(&mut self, inner: &Inner, batch: Vec<Follow>) {
+        let mut new = Vec::with_capacity(batch.len());
+        for follow in batch {
+            let known = self
+                .followed
+                .get(&follow.topic)
+                .is_some_and(|reader| Arc::ptr_eq(reader, &follow.reader));
+            if known {
+                follow.answer(Ok(()));
+            } else {
+                new.push(follow);
+            }
+        }
+        if new.is_empty() {
+            return;
+        }
         let timeout = inner.config.command_timeout;
-        let mut commands = inner.commands.clone();
-        let newest: redis::streams::StreamRangeReply = within(
-            timeout,
-            redis::cmd("XREVRANGE")
-                .arg(&key)
+        let Some(connection) = &mut self.connection else {
+            let cause = lock(&inner.feed_down)
+                .as_ref()
+                .map_or(Error::Timeout(timeout), Error::duplicate);
+            for follow in new {
+                follow.answer(Err(Error::Disconnected(Box::new(cause.duplicate()))));
+            }
+            return;
+        };
+        let keys: Vec<String> = new.iter().map(|f| inner.key(&f.topic)).collect();
+        if let Err(error) = within(timeout, connection.connection.subscribe(&keys)).await {
+            for follow in new {
+                follow.answer(Err(error.duplicate()));
+            }
+            self.lost(inner, error);
+            return;
+        }
+        let mut ends = redis::pipe();
+        for key in &keys {
+            ends.cmd("XREVRANGE")
+                .arg(key)
                 .arg("+")
                 .arg("-")
                 .arg("COUNT")
-                .arg(1)
-                .query_async(&mut commands),
-        )
-        .await?;
-        let last_seen = newest
-            .ids
-            .first()
-            .and_then(|entry| entry.id.parse().ok())
-            .unwrap_or_default();
-        lock(&self.state).last_seen = last_seen;
-        // A connection of its own: a blocking XREAD holds up its connection.
-        let connection = within(
-            timeout,
-            inner
-                .client
-                .get_connection_manager_with_config(manager_config(&inner.config)),
-        )
-        .await?;
-        tokio::spawn(self.run(hub.clone(), topic, key, connection));
-        Ok(())
-    }
-
-    async fn run(
-        self: Arc<Self>,
-        hub: RedisHub,
-        topic: String,
-        key: String,
-        mut connection: ConnectionManager,
-    ) {
-        let inner = &hub.inner;
-        let block_ms = inner.config.block.as_millis() as u64;
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            if self.stop_if_unused(&hub, &topic) {
+                .arg(1);
+        }
+        ends.ignore_errors();
+        let mut commands = inner.commands.clone();
+        let read = ends.query_async::<Vec<redis::RedisResult<StreamRangeReply>>>(&mut commands);
+        let ends = match within(timeout, read).await {
+            Ok(ends) => ends,
+            Err(error) => {
+                let all = new
+                    .into_iter()
+                    .zip(keys)
+                    .map(|(f, key)| (f, key, error.duplicate()));
+                self.unfollow_failed(timeout, all.collect()).await;
                 return;
             }
-            let from = lock(&self.state).last_seen;
-            let read: redis::RedisResult<Option<redis::streams::StreamReadReply>> =
-                redis::cmd("XREAD")
-                    .arg("COUNT")
-                    .arg(READ_BATCH)
-                    .arg("BLOCK")
-                    .arg(block_ms)
-                    .arg("STREAMS")
-                    .arg(&key)
-                    .arg(from.to_string())
-                    .query_async(&mut connection)
-                    .await;
-            match read {
-                Ok(reply) => {
-                    backoff = Duration::from_millis(100);
-                    let entries = reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids);
-                    let mut state = lock(&self.state);
-                    for entry in entries {
+        };
+        let mut failed = Vec::new();
+        for ((follow, key), end) in new.into_iter().zip(keys).zip(ends) {
+            // One key that is not a stream fails its own join only.
+            let end = match end {
+                Ok(end) => end,
+                Err(error) => {
+                    failed.push((follow, key, Error::Redis(error)));
+                    continue;
+                }
+            };
+            let last_seen = end
+                .ids
+                .first()
+                .and_then(|entry| entry.id.parse().ok())
+                .unwrap_or_default();
+            lock(&follow.reader.state).last_seen = last_seen;
+            if let Some(old) = self
+                .followed
+                .insert(follow.topic.clone(), follow.reader.clone())
+            {
+                lock(&old.state).stopped = true;
+            }
+            self.behind.remove(&follow.topic);
+            follow.answer(Ok(()));
+        }
+        if !failed.is_empty() {
+            self.unfollow_failed(timeout, failed).await;
+        }
+    }
+
+    /// Answers joins that failed after their channels were subscribed to, and
+    /// unsubscribes from those no other reader of the node follows.
+    async fn unfollow_failed(&mut self, timeout: Duration, failed: Vec<(Follow, String, Error)>) {
+        let unused: Vec<&String> = failed
+            .iter()
+            .filter(|(follow, _, _)| !self.followed.contains_key(&follow.topic))
+            .map(|(_, key, _)| key)
+            .collect();
+        if let (Some(connection), false) = (&mut self.connection, unused.is_empty()) {
+            let _ = within(timeout, connection.connection.unsubscribe(&unused)).await;
+        }
+        for (follow, _, error) in failed {
+            follow.answer(Err(error));
+        }
+    }
+
+    async fn on_push(&mut self, inner: &Inner, push: PushInfo) {
+        match push.kind {
+            PushKind::Disconnection => {
+                self.lost(inner, closed("the pub/sub connection was lost"));
+            }
+            PushKind::Message => {
+                let mut data = push.data.into_iter();
+                let (Some(channel), Some(payload)) = (data.next(), data.next()) else {
+                    return;
+                };
+                let (Ok(channel), Ok(payload)) = (
+                    redis::from_redis_value::<String>(channel),
+                    redis::from_redis_value::<Vec<u8>>(payload),
+                ) else {
+                    return;
+                };
+                self.on_message(inner, &channel, &payload).await;
+            }
+            _ => {}
+        }
+    }
+
+    /// Delivers the notice's entry if it follows `last_seen`; otherwise reads
+    /// the stream from `last_seen`.
+    async fn on_message(&mut self, inner: &Inner, channel: &str, payload: &[u8]) {
+        let Some(topic) = channel.strip_prefix(&inner.config.key_prefix) else {
+            return;
+        };
+        let Some(reader) = self.followed.get(topic) else {
+            return;
+        };
+        if let Some(notice) = entry::notice(payload) {
+            let mut state = lock(&reader.state);
+            if notice.id <= state.last_seen {
+                return;
+            }
+            if notice.prev == state.last_seen {
+                inner
+                    .local
+                    .publish(topic, entry::event(&notice.id_text, &notice.fields));
+                state.last_seen = notice.id;
+                drop(state);
+                self.behind.remove(topic);
+                return;
+            }
+        } else {
+            tracing::warn!(
+                topic,
+                "not a notice of this crate on the topic's channel; reading the stream"
+            );
+        }
+        let topic = topic.to_owned();
+        self.behind.insert(topic.clone());
+        self.catch_up(inner, vec![topic]).await;
+    }
+
+    /// Reads each topic's stream after its `last_seen` and delivers what is
+    /// there, in order, pipelined across topics. A topic stays `behind` if it
+    /// could not be read (retried at the next sweep).
+    async fn catch_up(&mut self, inner: &Inner, mut topics: Vec<String>) {
+        let timeout = inner.config.command_timeout;
+        let mut commands = inner.commands.clone();
+        while !topics.is_empty() {
+            let mut more = Vec::new();
+            for chunk in topics.chunks(CATCH_UP_BATCH) {
+                let readers: Vec<(&String, Arc<TopicReader>)> = chunk
+                    .iter()
+                    .filter_map(|topic| Some((topic, self.followed.get(topic)?.clone())))
+                    .collect();
+                let mut reads = redis::pipe();
+                for (topic, reader) in &readers {
+                    let from = lock(&reader.state).last_seen;
+                    reads
+                        .cmd("XRANGE")
+                        .arg(inner.key(topic))
+                        .arg(format!("({from}"))
+                        .arg("+")
+                        .arg("COUNT")
+                        .arg(READ_BATCH);
+                }
+                reads.ignore_errors();
+                let replies = within(
+                    timeout,
+                    reads.query_async::<Vec<redis::RedisResult<StreamRangeReply>>>(&mut commands),
+                )
+                .await;
+                let replies = match replies {
+                    Ok(replies) => replies,
+                    Err(error) => {
+                        // Open streams stay up; `behind` is retried later.
+                        tracing::warn!(%error, "reading from Redis failed; retrying");
+                        return;
+                    }
+                };
+                for ((topic, reader), reply) in readers.into_iter().zip(replies) {
+                    let reply = match reply {
+                        Ok(reply) => reply,
+                        Err(error) => {
+                            // Not a stream (or not readable): nothing to
+                            // deliver, and no use trying again and again.
+                            tracing::warn!(%error, topic, "cannot read the topic's stream");
+                            self.behind.remove(topic);
+                            continue;
+                        }
+                    };
+                    let full = reply.ids.len() >= READ_BATCH;
+                    let mut state = lock(&reader.state);
+                    for entry in reply.ids {
                         let Ok(id) = entry.id.parse::<StreamId>() else {
                             continue;
                         };
@@ -175,35 +550,135 @@ impl TopicReader {
                             .publish(topic.as_str(), entry::event(&entry.id, &entry.map));
                         state.last_seen = id;
                     }
+                    drop(state);
+                    if full {
+                        more.push(topic.clone());
+                    } else {
+                        self.behind.remove(topic);
+                    }
                 }
-                Err(error) => {
-                    // Redis is away: open streams stay up (keep-alives go on) and
-                    // reading resumes from `last_seen` once it is back.
-                    tracing::warn!(%error, topic, "reading from Redis failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            topics = more;
+        }
+    }
+
+    /// Stops following topics with no local subscriber left (decided under
+    /// the state lock that joiners take) and unsubscribes from them.
+    async fn sweep(&mut self, inner: &Inner) {
+        let mut unused = Vec::new();
+        {
+            let mut readers = lock(&inner.readers);
+            for (topic, reader) in &self.followed {
+                let mut state = lock(&reader.state);
+                if state.stopped || inner.local.subscriber_count(topic) == 0 {
+                    state.stopped = true;
+                    if readers.get(topic).is_some_and(|r| Arc::ptr_eq(r, reader)) {
+                        readers.remove(topic);
+                    }
+                    unused.push(topic.clone());
                 }
+            }
+        }
+        if unused.is_empty() {
+            return;
+        }
+        for topic in &unused {
+            self.followed.remove(topic);
+            self.behind.remove(topic);
+        }
+        let Some(connection) = &mut self.connection else {
+            return;
+        };
+        let timeout = inner.config.command_timeout;
+        for chunk in unused.chunks(SUBSCRIBE_BATCH) {
+            let keys: Vec<String> = chunk.iter().map(|topic| inner.key(topic)).collect();
+            if let Err(error) = within(timeout, connection.connection.unsubscribe(&keys)).await {
+                self.lost(inner, error);
+                return;
             }
         }
     }
 
-    /// Stops (and forgets this reader) when no local subscriber is left or the
-    /// hub is shut down. Decided under the state lock that joiners take.
-    fn stop_if_unused(&self, hub: &RedisHub, topic: &str) -> bool {
-        let inner = &hub.inner;
-        let mut readers = lock(&inner.readers);
-        let mut state = lock(&self.state);
-        let unused =
-            inner.local.subscriber_count(topic) == 0 || inner.shut_down.load(Ordering::Acquire);
-        if unused {
-            state.stopped = true;
-            if readers
-                .get(topic)
-                .is_some_and(|r| std::ptr::eq(Arc::as_ptr(r), self))
-            {
-                readers.remove(topic);
+    async fn ping(&mut self, inner: &Inner) {
+        let Some(connection) = &mut self.connection else {
+            return;
+        };
+        let timeout = inner.config.command_timeout;
+        let ping = redis::cmd("PING");
+        let ping = ping.query_async::<Value>(&mut connection.connection);
+        if let Err(error) = within(timeout, ping).await {
+            self.lost(inner, error);
+        }
+    }
+
+    /// The connection is gone: every followed topic must be read from its
+    /// `last_seen` once it is back.
+    fn lost(&mut self, inner: &Inner, cause: Error) {
+        if self.connection.take().is_some() {
+            tracing::warn!(error = %cause, "the pub/sub connection to Redis is down; reconnecting");
+            self.backoff = MIN_BACKOFF;
+            self.reconnect_at = Instant::now();
+        }
+        *lock(&inner.feed_down) = Some(cause);
+        self.behind.extend(self.followed.keys().cloned());
+    }
+
+    /// Connects again, subscribes to every followed topic, then catches each
+    /// of them up from its `last_seen`.
+    async fn reconnect(&mut self, inner: &Inner) {
+        let timeout = inner.config.command_timeout;
+        let attempt = async {
+            let mut connection = connect_feed(&self.client, &self.name, timeout).await?;
+            let keys: Vec<String> = self.followed.keys().map(|t| inner.key(t)).collect();
+            for chunk in keys.chunks(SUBSCRIBE_BATCH) {
+                within(timeout, connection.connection.subscribe(chunk)).await?;
+            }
+            Ok::<_, Error>(connection)
+        };
+        match attempt.await {
+            Ok(connection) => {
+                tracing::info!("the pub/sub connection to Redis is back");
+                self.connection = Some(connection);
+                *lock(&inner.feed_down) = None;
+                // The command connection may have been reconnected too, which
+                // loses its name: named again, best effort.
+                let mut commands = inner.commands.clone();
+                let mut rename = redis::cmd("CLIENT");
+                rename.arg("SETNAME").arg(commands_name(&inner.node_id));
+                let _ = within(timeout, rename.query_async::<()>(&mut commands)).await;
+                let behind = self.behind.iter().cloned().collect();
+                self.catch_up(inner, behind).await;
+            }
+            Err(error) => {
+                tracing::debug!(%error, "reconnecting to Redis failed");
+                *lock(&inner.feed_down) = Some(error);
+                self.reconnect_at = Instant::now() + self.backoff;
+                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
             }
         }
-        unused
     }
+
+    /// The hub is shut down: nothing is followed any more.
+    fn stop_all(&mut self, inner: &Inner) {
+        let mut readers = lock(&inner.readers);
+        for reader in self.followed.values() {
+            lock(&reader.state).stopped = true;
+        }
+        self.followed.clear();
+        readers.clear();
+    }
+}
+
+/// The name of a node's command connection (`CLIENT SETNAME`).
+pub(crate) fn commands_name(node_id: &str) -> String {
+    format!("ssekit:{node_id}:commands")
+}
+
+/// The name of a node's pub/sub connection (`CLIENT SETNAME`).
+pub(crate) fn feed_name(node_id: &str) -> String {
+    format!("ssekit:{node_id}:feed")
+}
+
+fn closed(what: &str) -> Error {
+    Error::Redis(std::io::Error::new(std::io::ErrorKind::ConnectionReset, what.to_owned()).into())
 }

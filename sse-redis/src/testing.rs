@@ -19,11 +19,20 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: PathBuf,
+    args: Vec<String>,
 }
 
 impl RedisServer {
     /// Starts `redis-server` (from `PATH`) and waits until it answers `PING`.
     pub fn start() -> std::io::Result<Self> {
+        Self::start_with(&[])
+    }
+
+    /// Starts `redis-server` with extra command-line arguments (e.g.
+    /// `["--maxclients", "4"]` or `["--requirepass", "secret"]`), kept for
+    /// restarts, and waits until it answers `PING` (an answer that asks for
+    /// authentication counts).
+    pub fn start_with(args: &[&str]) -> std::io::Result<Self> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let dir =
             std::env::temp_dir().join(format!("sse-redis-test-{}-{port}", std::process::id()));
@@ -32,6 +41,7 @@ impl RedisServer {
             child: None,
             port,
             dir,
+            args: args.iter().map(|arg| (*arg).to_owned()).collect(),
         };
         server.spawn()?;
         Ok(server)
@@ -69,6 +79,7 @@ impl RedisServer {
             .args(["--appendonly", "yes", "--appendfsync", "always"])
             .arg("--dir")
             .arg(&self.dir)
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
@@ -93,7 +104,7 @@ impl RedisServer {
         let mut reply = [0u8; 7];
         stream.write_all(b"PING\r\n").is_ok()
             && stream.read_exact(&mut reply).is_ok()
-            && &reply == b"+PONG\r\n"
+            && (&reply == b"+PONG\r\n" || &reply == b"-NOAUTH")
     }
 }
 
