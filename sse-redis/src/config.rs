@@ -37,7 +37,7 @@ impl Default for RedisHubConfig {
             block: Duration::from_secs(1),
             idle_expiry: Some(Duration::from_secs(24 * 3600)),
             command_timeout: Duration::from_secs(2),
-            queue: 64,
+            queue: ssekit::hub::HubConfig::DEFAULT_QUEUE,
             replay_page: 64,
             lag_policy: LagPolicy::Disconnect,
         }
@@ -118,7 +118,9 @@ impl RedisHubConfig {
     }
 
     /// At most `frames` live events wait for one local subscriber (default
-    /// 64). Live frames are encoded once per node and shared by its
+    /// [`HubConfig::DEFAULT_QUEUE`](ssekit::hub::HubConfig::DEFAULT_QUEUE),
+    /// 256, as the in-process hub, so a burst of 200 reaches everyone). Live
+    /// frames are encoded once per node and shared by its
     /// subscribers; a resume's replay is bounded apart, by
     /// [`with_replay_page`](Self::with_replay_page).
     #[must_use]

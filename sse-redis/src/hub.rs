@@ -441,3 +441,31 @@ impl StreamInfo {
         info
     }
 }
+
+/// The same handlers and publishing code as with the in-process
+/// [`Hub`](ssekit::hub::Hub) or `ssekit_nats::NatsHub`.
+impl ssekit::hub::Broadcaster for RedisHub {
+    type Subscription = RedisSubscription;
+    type Error = Error;
+
+    /// [`RedisHub::publish`]: resolves once Redis acknowledged the event.
+    fn publish(
+        &self,
+        topic: &str,
+        event: Event,
+    ) -> impl std::future::Future<Output = Result<String, Error>> + Send {
+        RedisHub::publish(self, topic, event)
+    }
+
+    fn subscribe(&self, topic: &str, last_event_id: Option<&str>) -> RedisSubscription {
+        RedisHub::subscribe(self, topic, last_event_id)
+    }
+
+    fn local_subscriber_count(&self, topic: &str) -> usize {
+        RedisHub::local_subscriber_count(self, topic)
+    }
+
+    fn shutdown(&self) {
+        RedisHub::shutdown(self);
+    }
+}

@@ -6,6 +6,8 @@ use std::future::Future;
 
 use ssekit_nats::testing::NatsServer;
 use ssekit_nats::{NatsHub, NatsHubConfig};
+use ssekit_redis::testing::RedisServer;
+use ssekit_redis::{RedisHub, RedisHubConfig};
 use ssekit_test_support::backplane::{self, Backplane, InProcess};
 use ssekit_test_support::runtime;
 
@@ -89,5 +91,45 @@ macro_rules! cases {
     };
 }
 
+/// Redis Streams: a `redis-server` of the test's own, on a free port.
+struct Redis {
+    server: RedisServer,
+}
+
+impl Redis {
+    fn start() -> Self {
+        Self {
+            server: RedisServer::start().expect("redis-server starts (is it installed?)"),
+        }
+    }
+}
+
+impl Backplane for Redis {
+    type Node = RedisHub;
+
+    fn name(&self) -> &'static str {
+        "Redis Streams"
+    }
+
+    fn nodes(&self, count: usize, history: usize) -> impl Future<Output = Vec<RedisHub>> + Send {
+        let url = self.server.url();
+        async move {
+            let mut nodes = Vec::new();
+            for _ in 0..count {
+                // Redis trims approximately (`MAXLEN ~`), in whole nodes of
+                // about 100 entries: more than `history` may be kept.
+                let config = RedisHubConfig::default().with_max_len(history);
+                nodes.push(
+                    RedisHub::connect(&url, config)
+                        .await
+                        .expect("connect to Redis"),
+                );
+            }
+            nodes
+        }
+    }
+}
+
 cases!(in_process, InProcess);
+cases!(redis, Redis::start());
 cases!(nats, Nats::start());
