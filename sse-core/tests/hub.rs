@@ -68,11 +68,11 @@ async fn topics_are_separate_and_ids_grow() {
     assert_eq!(drain(&mut b).len(), 1);
 }
 
-/// What `IdMode::Assign` documents: one counter for the hub, so a topic's
-/// ids increase but have holes where other topics were published to, and no
-/// two topics share an id.
+/// What `IdMode::Assign` documents: topics take numbers from one counter
+/// for the hub in blocks of 64, so a topic's ids increase, are consecutive
+/// within a block and jump between blocks, and no two topics share an id.
 #[tokio::test]
-async fn assigned_ids_come_from_one_hub_wide_counter() {
+async fn assigned_ids_come_from_one_hub_wide_counter_in_blocks() {
     let hub: Hub = Hub::with_config(HubConfig::new().with_first_id(10));
     let mut a = hub.subscribe("a", None);
     let mut b = hub.subscribe("b", None);
@@ -85,8 +85,16 @@ async fn assigned_ids_come_from_one_hub_wide_counter() {
     ] {
         hub.publish(topic, Event::message(data));
     }
-    assert_eq!(ids(&drain(&mut a)), ["10", "12", "14"]);
-    assert_eq!(ids(&drain(&mut b)), ["11", "13"]);
+    assert_eq!(ids(&drain(&mut a)), ["10", "11", "12"]);
+    assert_eq!(ids(&drain(&mut b)), ["74", "75"]);
+    // Past its block, a topic takes the next one free.
+    for n in 0..62 {
+        hub.publish("a", Event::message(n.to_string()));
+    }
+    let a_ids = ids(&drain(&mut a));
+    assert_eq!(a_ids[60..], ["73", "138"]);
+    hub.publish("b", Event::message("b3"));
+    assert_eq!(ids(&drain(&mut b)), ["76"]);
 }
 
 #[tokio::test]

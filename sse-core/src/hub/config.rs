@@ -29,12 +29,16 @@ pub enum IdMode {
     /// The hub numbers events (replacing any id the event had), so resume can
     /// tell an expired id from an unknown one.
     ///
-    /// The numbers come from one counter for the whole hub, not one per
-    /// topic: each topic's ids are increasing decimal integers, unique across
-    /// the hub's topics, but not consecutive when several topics are
-    /// published to (`a` may get 1 and 3 while `b` gets 2). A client may
-    /// compare two ids of one hub as numbers: the larger was published later.
-    /// Nothing should count on a topic's ids having no holes.
+    /// Each topic's ids are increasing decimal integers, unique across the
+    /// hub's topics: topics take numbers from one counter for the whole hub
+    /// in blocks of 64, so that publishers to different topics share no
+    /// counter per event. A topic's ids are consecutive within a block and
+    /// jump between blocks when other topics were published to (`a` may get
+    /// 1 to 64, `b` 65 to 128, then `a` 129). A client may compare two ids of
+    /// one topic as numbers: the larger was published later (across topics
+    /// the numbers say nothing about order). A topic made anew after being
+    /// forgotten starts above every number issued before. Nothing should
+    /// count on a topic's ids having no holes.
     #[default]
     Assign,
     /// The publisher's ids are kept as they are. Events without an id cannot be

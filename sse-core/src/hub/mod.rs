@@ -175,8 +175,11 @@ struct Shared<K> {
     /// look-ups then sweep what is due.
     sweeps_inline: AtomicBool,
     shutdown: Mutex<Option<Option<Frame>>>,
-    /// Event numbers are hub-wide, so a topic's numbers only grow, even across
-    /// topics, and a number tells where in every topic's timeline it falls.
+    /// The newest event number handed out to a topic. Topics take numbers
+    /// in blocks ([`NUMBER_BLOCK`]), so that publishers to different topics
+    /// do not pass this counter's cache line between them on every event;
+    /// a topic made anew starts a new block, so its numbers are above every
+    /// number issued before.
     last_number: AtomicU64,
     /// The newest number of an event forgotten with its topic: a topic made
     /// anew treats ids up to it as expired.
@@ -299,8 +302,13 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> LeaveTopic for TopicCell<K> {
     }
 }
 
+/// How many event numbers a topic takes from the hub's counter at a time.
+const NUMBER_BLOCK: u64 = 64;
+
 #[derive(Default)]
 struct Topic {
+    /// The numbers this topic may still give its events.
+    numbers: std::ops::Range<u64>,
     history: VecDeque<Entry>,
     /// The number of the newest event evicted from history (0: none yet).
     evicted_through: u64,
@@ -330,6 +338,21 @@ struct Topic {
 }
 
 impl Topic {
+    /// The next event's number: from this topic's block, taking a new one
+    /// from the hub when it runs out.
+    fn next_number<K>(&mut self, shared: &Shared<K>) -> u64 {
+        if self.numbers.is_empty() {
+            let first = shared
+                .last_number
+                .fetch_add(NUMBER_BLOCK, Ordering::Relaxed)
+                + 1;
+            self.numbers = first..first + NUMBER_BLOCK;
+        }
+        let number = self.numbers.start;
+        self.numbers.start += 1;
+        number
+    }
+
     fn subscriber_count(&self) -> usize {
         self.live.len() + self.filtered.len()
     }
@@ -591,7 +614,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         let mut event = Some(event);
         let published = self.with_topic(topic, keep, |topic, topic_ref| {
             let mut event = event.take().expect("published once");
-            let number = shared.last_number.fetch_add(1, Ordering::Relaxed) + 1;
+            let number = topic.next_number(shared);
             if config.ids == IdMode::Assign {
                 event.id = Some(itoa::Buffer::new().format(number).to_owned().into());
             }
