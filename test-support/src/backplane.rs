@@ -30,6 +30,15 @@ pub trait Backplane: Send + Sync {
     /// `count` nodes on the same broker (with the in-process hub: clones of
     /// one hub), each keeping at most about `history` events per topic.
     fn nodes(&self, count: usize, history: usize) -> impl Future<Output = Vec<Self::Node>> + Send;
+
+    /// Kills the broker (SIGKILL, as a crash would); false if there is none
+    /// (the in-process hub), which the cases that need one refuse.
+    fn kill_broker(&self) -> bool {
+        false
+    }
+
+    /// Starts the killed broker again, on the same port and data.
+    fn restart_broker(&self) {}
 }
 
 /// Serves one topic of a broadcaster: every request subscribes, resuming
@@ -329,12 +338,106 @@ pub async fn a_trimmed_id_gets_an_expired_gap_then_what_is_left<P: Backplane>(ba
     );
 }
 
-/// Runs every case against `backplane`, one after the other.
-pub async fn run_all<P: Backplane>(backplane: &P) {
-    every_node_delivers_every_event_once_in_one_order(backplane).await;
-    resuming_on_another_node_while_publishing_loses_and_repeats_nothing(backplane).await;
-    an_unknown_id_gets_an_unknown_gap_then_live(backplane).await;
-    a_trimmed_id_gets_an_expired_gap_then_what_is_left(backplane).await;
+/// With the broker down, a publish fails within a bound (an error, never a
+/// hang), open streams stay up, and once the broker is back the nodes carry
+/// on by themselves: a publish succeeds and the open stream delivers it.
+pub async fn with_the_broker_down_publish_fails_fast_streams_stay_up_and_nodes_recover<
+    P: Backplane,
+>(
+    backplane: &P,
+) {
+    let name = backplane.name();
+    let topic = "outage";
+    let nodes = serve(backplane.nodes(2, 1_000).await, topic).await;
+    let mut client = Client::connect(&nodes[0], None).await;
+    wait_for_subscribers(&nodes[0].broadcaster, topic, 1).await;
+    settle(
+        &nodes[1].broadcaster,
+        topic,
+        std::slice::from_mut(&mut client),
+    )
+    .await;
+    assert!(backplane.kill_broker(), "{name}: this case needs a broker");
+    let publisher = &nodes[1].broadcaster;
+    let failed = tokio::time::timeout(PATIENCE, publisher.publish(topic, Event::message("lost")))
+        .await
+        .unwrap_or_else(|_| panic!("{name}: a publish with the broker down hung"));
+    assert!(
+        failed.is_err(),
+        "{name}: a publish with the broker down succeeded"
+    );
+    // The open stream stays up: it neither ends nor fails while the broker
+    // is away.
+    let quiet = tokio::time::timeout(Duration::from_secs(2), client.next()).await;
+    assert!(
+        quiet.is_err(),
+        "{name}: the stream did not stay up: {quiet:?}"
+    );
+    backplane.restart_broker();
+    // The nodes reconnect by themselves: publish until one is acknowledged.
+    let mut acknowledged = false;
+    for _ in 0..300 {
+        if let Ok(Ok(_)) = tokio::time::timeout(
+            Duration::from_secs(5),
+            publisher.publish(topic, Event::message("after")),
+        )
+        .await
+        {
+            acknowledged = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(acknowledged, "{name}: the nodes never recovered");
+    let event = client.next().await.expect("the stream goes on");
+    // A publish that failed as the broker went away may still have been
+    // stored (the broker may have taken it before the connection broke).
+    let event = if event.data == "lost" {
+        client.next().await.expect("the stream goes on")
+    } else {
+        event
+    };
+    assert_eq!(event.data, "after", "{name}: {event:?}");
+}
+
+/// Events the broker acknowledged survive its restart (with its
+/// persistence on, as the tests' brokers run): a client resuming after the
+/// first gets every later one, once, in order.
+pub async fn acknowledged_events_survive_a_broker_restart<P: Backplane>(backplane: &P) {
+    let name = backplane.name();
+    let topic = "restart";
+    let nodes = serve(backplane.nodes(2, 1_000).await, topic).await;
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let id = nodes[n % 2]
+            .broadcaster
+            .publish(topic, Event::message(n.to_string()))
+            .await
+            .expect("publish");
+        ids.push(id);
+    }
+    assert!(backplane.kill_broker(), "{name}: this case needs a broker");
+    backplane.restart_broker();
+    let mut resumed = None;
+    for _ in 0..300 {
+        // A fresh node: what it reads comes from the restarted broker alone.
+        let node = serve(backplane.nodes(1, 1_000).await, topic).await;
+        let mut client = Client::connect(&node[0], Some(&ids[0])).await;
+        if let Ok(Some(first)) = tokio::time::timeout(Duration::from_secs(5), client.next()).await {
+            resumed = Some((first, client, node));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (first, mut client, _node) =
+        resumed.unwrap_or_else(|| panic!("{name}: no resume after the restart"));
+    let mut seen = vec![first.data];
+    seen.extend(client.take(18).await.into_iter().map(|event| event.data));
+    let expected: Vec<String> = (1..20).map(|n| n.to_string()).collect();
+    assert_eq!(
+        seen, expected,
+        "{name}: acknowledged events lost or repeated"
+    );
 }
 
 /// The in-process hub as a backplane of one process: its "nodes" are clones

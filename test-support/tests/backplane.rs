@@ -3,6 +3,7 @@
 //! each backplane, with the brokers started by the tests.
 
 use std::future::Future;
+use std::sync::Mutex;
 
 use ssekit_nats::testing::NatsServer;
 use ssekit_nats::{NatsHub, NatsHubConfig};
@@ -13,13 +14,13 @@ use ssekit_test_support::runtime;
 
 /// NATS JetStream: a `nats-server -js` of the test's own, on a free port.
 struct Nats {
-    server: NatsServer,
+    server: Mutex<NatsServer>,
 }
 
 impl Nats {
     fn start() -> Self {
         Self {
-            server: NatsServer::start().expect("nats-server starts (is it installed?)"),
+            server: Mutex::new(NatsServer::start().expect("nats-server starts (is it installed?)")),
         }
     }
 }
@@ -32,7 +33,7 @@ impl Backplane for Nats {
     }
 
     fn nodes(&self, count: usize, history: usize) -> impl Future<Output = Vec<NatsHub>> + Send {
-        let url = self.server.url();
+        let url = self.server.lock().unwrap().url();
         async move {
             let mut nodes = Vec::new();
             for _ in 0..count {
@@ -45,6 +46,19 @@ impl Backplane for Nats {
             }
             nodes
         }
+    }
+
+    fn kill_broker(&self) -> bool {
+        self.server.lock().unwrap().kill();
+        true
+    }
+
+    fn restart_broker(&self) {
+        self.server
+            .lock()
+            .unwrap()
+            .restart()
+            .expect("the broker restarts");
     }
 }
 
@@ -93,13 +107,15 @@ macro_rules! cases {
 
 /// Redis Streams: a `redis-server` of the test's own, on a free port.
 struct Redis {
-    server: RedisServer,
+    server: Mutex<RedisServer>,
 }
 
 impl Redis {
     fn start() -> Self {
         Self {
-            server: RedisServer::start().expect("redis-server starts (is it installed?)"),
+            server: Mutex::new(
+                RedisServer::start().expect("redis-server starts (is it installed?)"),
+            ),
         }
     }
 }
@@ -112,7 +128,7 @@ impl Backplane for Redis {
     }
 
     fn nodes(&self, count: usize, history: usize) -> impl Future<Output = Vec<RedisHub>> + Send {
-        let url = self.server.url();
+        let url = self.server.lock().unwrap().url();
         async move {
             let mut nodes = Vec::new();
             for _ in 0..count {
@@ -128,8 +144,51 @@ impl Backplane for Redis {
             nodes
         }
     }
+
+    fn kill_broker(&self) -> bool {
+        self.server.lock().unwrap().kill();
+        true
+    }
+
+    fn restart_broker(&self) {
+        self.server
+            .lock()
+            .unwrap()
+            .restart()
+            .expect("the broker restarts");
+    }
+}
+
+/// The cases that need a broker in hand (down, restarted).
+macro_rules! broker_cases {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+
+            #[test]
+            fn with_the_broker_down_publish_fails_fast_streams_stay_up_and_nodes_recover() {
+                runtime().block_on(async {
+                    let backplane = $make;
+                    backplane::with_the_broker_down_publish_fails_fast_streams_stay_up_and_nodes_recover(
+                        &backplane,
+                    )
+                    .await;
+                });
+            }
+
+            #[test]
+            fn acknowledged_events_survive_a_broker_restart() {
+                runtime().block_on(async {
+                    let backplane = $make;
+                    backplane::acknowledged_events_survive_a_broker_restart(&backplane).await;
+                });
+            }
+        }
+    };
 }
 
 cases!(in_process, InProcess);
 cases!(redis, Redis::start());
+broker_cases!(redis_broker, Redis::start());
 cases!(nats, Nats::start());
+broker_cases!(nats_broker, Nats::start());
