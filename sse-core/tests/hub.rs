@@ -322,14 +322,16 @@ async fn exactly_once_in_order_across_replay_and_live_under_concurrency() {
     let mut consumers = Vec::new();
     for c in 0..6u64 {
         let hub = hub.clone();
+        // Subscribed before the publisher starts: a task first run after
+        // the last event would wait for one that never comes.
+        let mut sub = hub.subscribe("t", None);
         consumers.push(tokio::spawn(async move {
             let mut seen: Vec<u64> = Vec::new();
-            let mut sub = hub.subscribe("t", None);
             while seen.last() != Some(&TOTAL) {
-                match tokio::time::timeout(Duration::from_secs(10), sub.next())
-                    .await
-                    .expect("stalled")
-                {
+                let next = tokio::time::timeout(Duration::from_secs(10), sub.next()).await;
+                let next = next
+                    .unwrap_or_else(|_| panic!("stalled: consumer {c} after {:?}", seen.last()));
+                match next {
                     Some(frame) => {
                         let event = decode(&frame);
                         seen.push(event.last_event_id.parse().unwrap());
@@ -340,10 +342,12 @@ async fn exactly_once_in_order_across_replay_and_live_under_concurrency() {
                             sub = hub.subscribe("t", Some(&last));
                         }
                     }
-                    // Disconnected for lagging: resume.
+                    // Disconnected for lagging: resume (from the start if it
+                    // had nothing yet, or it could wait for an event that
+                    // was already published).
                     None => {
-                        let last = seen.last().map(u64::to_string);
-                        sub = hub.subscribe("t", last.as_deref());
+                        let last = seen.last().map_or("0".to_owned(), u64::to_string);
+                        sub = hub.subscribe("t", Some(&last));
                     }
                 }
             }
