@@ -2,7 +2,11 @@
 //! [`ssekit::SsePublisher`] and served by any framework with an adapter.
 //!
 //! Each example binary (`chat`, `countdown`, `dashboard`, `progress`) takes
-//! `--framework axum|actix|warp|poem|hyper` (default axum) and `--port` (default 3000).
+//! `--framework axum|actix|warp|poem|hyper|rocket|salvo` (default axum) and
+//! `--port` (default 3000) ([`Args`]). Those that broadcast through a hub also
+//! take `--redis URL` or `--nats URL` ([`BroadcastArgs`]), to share it with
+//! every process on that broker; their apps are written once against
+//! [`Broadcaster`].
 #![warn(missing_docs)]
 
 pub mod apps;
@@ -12,7 +16,10 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use serde::de::DeserializeOwned;
+use ssekit::hub::{Broadcaster, Hub, HubConfig};
 use ssekit::SsePublisher;
+use ssekit_nats::{NatsHub, NatsHubConfig};
+use ssekit_redis::{RedisHub, RedisHubConfig};
 
 pub use serve::{serve, Framework};
 
@@ -89,6 +96,96 @@ impl Args {
     /// The address to listen on.
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+}
+
+/// Command-line options of the examples that broadcast through a hub: the
+/// shared [`Args`], and which broadcaster (this process's [`Hub`] unless one
+/// of `--redis` and `--nats` is given; not both).
+#[derive(Debug, Clone, clap::Parser)]
+#[command(about = None, long_about = None)]
+pub struct BroadcastArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: Args,
+    /// Share the app with every process connected to this Redis
+    /// (e.g. redis://127.0.0.1:6379).
+    #[arg(long, value_name = "URL", conflicts_with = "nats")]
+    pub redis: Option<String>,
+    /// Share the app with every process connected to this NATS server, which
+    /// needs JetStream (e.g. nats://127.0.0.1:4222).
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
+}
+
+/// How an app's topics are kept, whichever the broadcaster: its name (the
+/// Redis key prefix `<name>:`, the NATS stream `<NAME>` and subjects
+/// `<name>.>`) and how many events each topic keeps for resume.
+#[derive(Debug, Clone, Copy)]
+pub struct Backplane {
+    /// The app's name, lowercase ASCII letters (`chat`).
+    pub name: &'static str,
+    /// Events kept per topic for `Last-Event-ID` resume.
+    pub history: usize,
+}
+
+impl Backplane {
+    /// This process's hub, ids from the clock (so they keep growing when the
+    /// server restarts).
+    pub fn local(&self) -> Hub {
+        Hub::with_config(
+            HubConfig::default()
+                .with_history(self.history)
+                .with_ids_from_clock(),
+        )
+    }
+
+    /// A hub shared by every process connected to the Redis at `url`.
+    pub async fn redis(&self, url: &str) -> Result<RedisHub, ssekit_redis::Error> {
+        let config = RedisHubConfig::default()
+            .with_max_len(self.history)
+            .with_key_prefix(&format!("{}:", self.name));
+        RedisHub::connect(url, config).await
+    }
+
+    /// A hub shared by every process connected to the NATS server at `url`
+    /// (with JetStream).
+    pub async fn nats(&self, url: &str) -> Result<NatsHub, ssekit_nats::Error> {
+        let config = NatsHubConfig::default()
+            .with_stream(&self.name.to_ascii_uppercase())
+            .with_subject_prefix(self.name)
+            .with_max_messages_per_topic(self.history as u64);
+        NatsHub::connect(url, config).await
+    }
+}
+
+/// Builds an app on whichever broadcaster the command line chose (a
+/// closure cannot be generic, so a binary names its app with this).
+pub trait OnBroadcaster: Send + 'static {
+    /// Where the app's topics are kept.
+    const BACKPLANE: Backplane;
+
+    /// The app on `broadcaster` (called inside the runtime, so it may spawn
+    /// tasks).
+    fn on<B: Broadcaster>(self, broadcaster: B) -> impl App;
+}
+
+/// Runs the app `make` builds, on the broadcaster the binary's arguments
+/// ([`BroadcastArgs`]) choose, until Ctrl-C.
+pub fn main_on<M: OnBroadcaster>(make: M) -> std::io::Result<()> {
+    use clap::Parser;
+    let args = BroadcastArgs::parse();
+    let backplane = M::BACKPLANE;
+    match (args.redis, args.nats) {
+        (Some(url), _) => run(&args.common, async move {
+            let hub = backplane.redis(&url).await.map_err(std::io::Error::other)?;
+            Ok(make.on(hub))
+        }),
+        (None, Some(url)) => run(&args.common, async move {
+            let hub = backplane.nats(&url).await.map_err(std::io::Error::other)?;
+            Ok(make.on(hub))
+        }),
+        (None, None) => run(&args.common, async move { Ok(make.on(backplane.local())) }),
     }
 }
 

@@ -4,27 +4,32 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use ssekit::hub::{Hub, HubConfig};
+use ssekit::hub::{Broadcaster, Hub};
 use ssekit::{Event, PublishOptions, SsePublisher};
-use ssekit_redis::{RedisHub, RedisHubConfig};
+use ssekit_nats::NatsHub;
+use ssekit_redis::RedisHub;
 
-use crate::{App, JsonReply};
+use crate::{App, Backplane, JsonReply, OnBroadcaster};
 
 const ROOM: &str = "chat";
 const MAX_USER: usize = 32;
 const MAX_TEXT: usize = 2000;
 
-/// The chat application.
-#[derive(Clone)]
-pub struct Chat {
-    room: Room,
-}
+/// Where the chat keeps its messages, whichever the broadcaster: the last 500,
+/// for resume, under the name `chat` (Redis keys `chat:*`, the NATS stream
+/// `CHAT` with subjects `chat.>`).
+pub const BACKPLANE: Backplane = Backplane {
+    name: "chat",
+    history: 500,
+};
 
-/// Where messages go: this process, or every process sharing a Redis.
+/// The chat application, on any [`Broadcaster`]: this process's [`Hub`]
+/// ([`Chat::new`]), or a hub shared by every process on a broker
+/// ([`Chat::with_redis`], [`Chat::with_nats`]). Its handlers use only the
+/// trait.
 #[derive(Clone)]
-enum Room {
-    Local(Hub),
-    Redis(RedisHub),
+pub struct Chat<B = Hub> {
+    room: B,
 }
 
 /// What `POST /chat/send` takes.
@@ -43,30 +48,35 @@ struct Message<'a> {
 }
 
 impl Chat {
-    /// A chat room with the last 500 messages kept for resume. Ids come from
-    /// the clock, so they keep growing when the server restarts.
+    /// A chat room in this process with the last 500 messages kept for
+    /// resume. Ids come from the clock, so they keep growing when the server
+    /// restarts.
     pub fn new() -> Self {
-        Self {
-            room: Room::Local(Hub::with_config(
-                HubConfig::default().with_history(500).with_ids_from_clock(),
-            )),
-        }
+        Self::on(BACKPLANE.local())
     }
+}
 
+impl Chat<RedisHub> {
     /// A chat room shared by every process connected to the Redis at `url`:
     /// a message sent to any of them reaches the pages of all of them, and a
     /// page can reconnect to any of them and resume.
     pub async fn with_redis(url: &str) -> Result<Self, ssekit_redis::Error> {
-        let hub = RedisHub::connect(
-            url,
-            RedisHubConfig::default()
-                .with_max_len(500)
-                .with_key_prefix("chat:"),
-        )
-        .await?;
-        Ok(Self {
-            room: Room::Redis(hub),
-        })
+        Ok(Self::on(BACKPLANE.redis(url).await?))
+    }
+}
+
+impl Chat<NatsHub> {
+    /// A chat room shared by every process connected to the NATS server (with
+    /// JetStream) at `url`, as [`Chat::with_redis`] on Redis.
+    pub async fn with_nats(url: &str) -> Result<Self, ssekit_nats::Error> {
+        Ok(Self::on(BACKPLANE.nats(url).await?))
+    }
+}
+
+impl<B: Broadcaster> Chat<B> {
+    /// A chat room on `broadcaster`, in its topic `chat`.
+    pub fn on(broadcaster: B) -> Self {
+        Self { room: broadcaster }
     }
 }
 
@@ -76,7 +86,19 @@ impl Default for Chat {
     }
 }
 
-impl App for Chat {
+/// Names the chat for [`crate::main_on`]: the chat on the broadcaster the
+/// command line chose.
+pub struct ChatOn;
+
+impl OnBroadcaster for ChatOn {
+    const BACKPLANE: Backplane = BACKPLANE;
+
+    fn on<B: Broadcaster>(self, broadcaster: B) -> impl App {
+        Chat::on(broadcaster)
+    }
+}
+
+impl<B: Broadcaster> App for Chat<B> {
     const PAGE: &'static str = include_str!("../../pages/chat.html");
     const STREAM: &'static str = "/chat/stream";
     const POST: Option<&'static str> = Some("/chat/send");
@@ -85,16 +107,8 @@ impl App for Chat {
     async fn stream<P: SsePublisher + Send + 'static>(&self, publisher: P) -> P::Response {
         // Reconnect quickly after a restart: this is a demo.
         let options = PublishOptions::new().with_retry(Duration::from_millis(500));
-        match &self.room {
-            Room::Local(hub) => {
-                let subscription = hub.subscribe(ROOM, publisher.last_event_id());
-                publisher.publish_with(subscription, options)
-            }
-            Room::Redis(hub) => {
-                let subscription = hub.subscribe(ROOM, publisher.last_event_id());
-                publisher.publish_with(subscription, options)
-            }
-        }
+        let subscription = self.room.subscribe(ROOM, publisher.last_event_id());
+        publisher.publish_with(subscription, options)
     }
 
     async fn post(&self, incoming: Incoming) -> JsonReply {
@@ -122,25 +136,20 @@ impl App for Chat {
                 )
             }
         };
-        match &self.room {
-            Room::Local(hub) => {
-                let report = hub.publish(ROOM, event);
-                JsonReply::ok(serde_json::json!({ "id": report.id, "delivered": report.delivered }))
+        // The pages on this node it goes to (on one node, every page); a
+        // shared broadcaster also delivers it to the other nodes' pages.
+        let delivered = self.room.local_subscriber_count(ROOM);
+        match self.room.publish(ROOM, event).await {
+            Ok(id) => JsonReply::ok(serde_json::json!({ "id": id, "delivered": delivered })),
+            // Not kept (a full hub) or not acknowledged by the broker: the
+            // sender must know, to retry.
+            Err(error) => {
+                JsonReply::error(http::StatusCode::SERVICE_UNAVAILABLE, &error.to_string())
             }
-            Room::Redis(hub) => match hub.publish(ROOM, event).await {
-                Ok(id) => JsonReply::ok(serde_json::json!({ "id": id })),
-                // Not acknowledged by Redis: the sender must know, to retry.
-                Err(error) => {
-                    JsonReply::error(http::StatusCode::SERVICE_UNAVAILABLE, &error.to_string())
-                }
-            },
         }
     }
 
     fn shutdown(&self) {
-        match &self.room {
-            Room::Local(hub) => hub.shutdown(),
-            Room::Redis(hub) => hub.shutdown(),
-        }
+        self.room.shutdown();
     }
 }

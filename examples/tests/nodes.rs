@@ -1,15 +1,56 @@
-//! The chat example as real processes sharing one Redis (started by the test):
-//! fan-out across nodes of different frameworks, and failover when a node is
-//! killed with SIGKILL mid-stream.
+//! The chat example as real processes sharing one broker (a Redis, or a NATS
+//! server with JetStream, started by the test): fan-out across nodes of
+//! different frameworks, and failover when a node is killed with SIGKILL
+//! mid-stream. The same tests run on each broker (`redis::`, `nats::`).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ssekit::decode::{Decoded, Decoder, MessageEvent};
+use ssekit_nats::testing::NatsServer;
 use ssekit_redis::testing::RedisServer;
 
 const WITHIN: Duration = Duration::from_secs(15);
+
+/// The broker the nodes share, killed on drop.
+enum Broker {
+    Redis(RedisServer),
+    Nats(NatsServer),
+}
+
+impl Broker {
+    /// The chat binary's flag for it.
+    fn flag(&self) -> [String; 2] {
+        match self {
+            Broker::Redis(redis) => ["--redis".into(), redis.url()],
+            Broker::Nats(nats) => ["--nats".into(), nats.url()],
+        }
+    }
+}
+
+macro_rules! on_each_broker {
+    ($($broker:ident: $start:expr;)*) => {$(
+        mod $broker {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn three_nodes_on_three_frameworks_share_one_chat_in_one_order() {
+                super::three_nodes_on_three_frameworks_share_one_chat_in_one_order($start).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_client_survives_its_node_being_killed() {
+                super::a_client_survives_its_node_being_killed($start).await;
+            }
+        }
+    )*};
+}
+
+on_each_broker! {
+    redis: Broker::Redis(RedisServer::start().unwrap());
+    nats: Broker::Nats(NatsServer::start().unwrap());
+}
 
 /// A chat process on a free port; SIGKILLed on drop.
 struct Node {
@@ -18,21 +59,15 @@ struct Node {
 }
 
 impl Node {
-    fn start(framework: &str, redis: &RedisServer) -> Node {
+    fn start(framework: &str, broker: &Broker) -> Node {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let mut child = Command::new(env!("CARGO_BIN_EXE_chat"))
-            .args([
-                "--framework",
-                framework,
-                "--port",
-                &port.to_string(),
-                "--redis",
-                &redis.url(),
-            ])
+            .args(["--framework", framework, "--port", &port.to_string()])
+            .args(broker.flag())
             .stdout(Stdio::piped())
             .spawn()
             .expect("chat starts");
@@ -132,12 +167,10 @@ async fn settle() {
     tokio::time::sleep(Duration::from_millis(500)).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_nodes_on_three_frameworks_share_one_chat_in_one_order() {
-    let redis = RedisServer::start().unwrap();
+async fn three_nodes_on_three_frameworks_share_one_chat_in_one_order(broker: Broker) {
     let nodes: Vec<Node> = ["axum", "actix", "poem"]
         .iter()
-        .map(|f| Node::start(f, &redis))
+        .map(|f| Node::start(f, &broker))
         .collect();
     let mut streams = Vec::new();
     for node in &nodes {
@@ -164,12 +197,10 @@ async fn three_nodes_on_three_frameworks_share_one_chat_in_one_order() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_survives_its_node_being_killed() {
-    let redis = RedisServer::start().unwrap();
-    let b = Node::start("warp", &redis);
+async fn a_client_survives_its_node_being_killed(broker: Broker) {
+    let b = Node::start("warp", &broker);
     for round in 0..3 {
-        let mut a = Node::start(["axum", "actix", "poem"][round], &redis);
+        let mut a = Node::start(["axum", "actix", "poem"][round], &broker);
         let mut stream = Stream::open(&a, None).await;
         settle().await;
         let total = 120;
