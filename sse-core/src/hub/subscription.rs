@@ -179,6 +179,18 @@ struct QueueState {
 }
 
 impl QueueState {
+    /// Ends an unfinished replay after the page it holds. Live frames after
+    /// it would hide a gap, so none follows: the client resumes from the
+    /// last one it got.
+    fn cut_replay_short(&mut self) {
+        if let Some(replay) = &mut self.replay {
+            replay.done = true;
+        }
+        self.frames.clear();
+        self.log = None;
+        self.missed = 0;
+    }
+
     /// Takes its waker out of the log: it waits no longer.
     fn forget_waiting(&mut self) {
         if let (Some(waiting), Some(log)) = (self.waiting.take(), &self.log) {
@@ -275,14 +287,8 @@ impl Queue {
         }
         state.closed = true;
         state.forget_waiting();
-        if let Some(replay) = state.replay.as_mut().filter(|replay| !replay.done) {
-            // Cut short: it ends after the page it holds. Live frames after
-            // an unfinished replay would hide a gap, so none follows; the
-            // client resumes from the last one it got.
-            replay.done = true;
-            state.frames.clear();
-            state.log = None;
-            state.missed = 0;
+        if state.replay.as_ref().is_some_and(|replay| !replay.done) {
+            state.cut_replay_short();
         } else if let Some(log) = state.log.take() {
             // Nothing more comes from the log: copy out what is still due.
             let (due, missed) = log.from(state.cursor);
@@ -310,11 +316,8 @@ impl Queue {
                 if !state.closed {
                     return Polled::NeedsPage(replay.request(self.config.queue));
                 }
-                // Disconnected for lagging mid-replay: nothing live follows.
-                replay.done = true;
-                state.frames.clear();
-                state.log = None;
-                state.missed = 0;
+                // Disconnected for lagging mid-replay.
+                state.cut_replay_short();
             }
             state.replay = None;
         }
