@@ -14,10 +14,9 @@
 
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use ssekit_bench::lines;
+use ssekit_bench::{lines, spawn};
 
 /// The burst the issue names: 200 events of 64 bytes, published back to back.
 const BURST: u64 = 200;
@@ -66,21 +65,12 @@ fn binaries() -> PathBuf {
     dir
 }
 
-fn spawn(dir: &Path, bin: &str, args: &[String]) -> Child {
-    Command::new(dir.join(bin))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {bin}: {e}"))
-}
-
 /// One burst: how many connections got every event, and all deliveries.
 fn burst(dir: &Path, queue: usize, conns: usize, run: usize) -> (usize, u64) {
     let mut server = spawn(
         dir,
         "sse-bench-server",
+        None,
         &[
             "--framework".into(),
             "axum".into(),
@@ -99,6 +89,7 @@ fn burst(dir: &Path, queue: usize, conns: usize, run: usize) -> (usize, u64) {
     let mut load = spawn(
         dir,
         "sse-bench-load",
+        None,
         &[
             "--port".into(),
             port,

@@ -93,6 +93,33 @@ pub mod lines {
     }
 }
 
+/// Starts one of the benchmark's binaries from `dir`, pinned to `core` with
+/// `taskset` if given, with piped stdin and stdout (the line protocol of
+/// [`lines`]) and the parent's stderr.
+pub fn spawn(
+    dir: &std::path::Path,
+    bin: &str,
+    core: Option<u32>,
+    args: &[String],
+) -> std::process::Child {
+    use std::process::{Command, Stdio};
+    let mut command = match core {
+        Some(core) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", &core.to_string()]).arg(dir.join(bin));
+            c
+        }
+        None => Command::new(dir.join(bin)),
+    };
+    command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {bin}: {e}"))
+}
+
 /// Probes of another process, from `/proc`.
 pub mod proc {
     /// CPU time `pid` (all threads) has spent so far, from `/proc/<pid>/stat`

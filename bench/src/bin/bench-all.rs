@@ -20,12 +20,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ssekit_bench::{lines, proc};
+use ssekit_bench::{lines, proc, spawn};
 
 const FRAMEWORKS: [&str; 7] = ["axum", "actix", "warp", "poem", "hyper", "rocket", "salvo"];
 
@@ -240,24 +240,6 @@ fn loadavg() -> f64 {
         .ok()
         .and_then(|s| s.split_whitespace().next().and_then(|l| l.parse().ok()))
         .unwrap_or(f64::NAN)
-}
-
-fn spawn(bin_dir: &Path, bin: &str, core: Option<u32>, args: &[String]) -> Child {
-    let mut command = match core {
-        Some(core) => {
-            let mut c = Command::new("taskset");
-            c.args(["-c", &core.to_string()]).arg(bin_dir.join(bin));
-            c
-        }
-        None => Command::new(bin_dir.join(bin)),
-    };
-    command
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {bin}: {e}"))
 }
 
 fn field(done: &str, key: &str) -> f64 {
