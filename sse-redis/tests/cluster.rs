@@ -1,0 +1,305 @@
+//! The hub on a real Redis Cluster of three masters that the tests start
+//! (`testing::RedisCluster`): topics spread over every shard, every event
+//! once in order on every node, resume and gaps, two connections per master
+//! whatever the number of topics, and a master killed and restarted.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use ssekit::decode::{events, MessageEvent};
+use ssekit::Event;
+use ssekit_redis::testing::RedisCluster;
+use ssekit_redis::{Error, RedisHub, RedisHubConfig, RedisSubscription};
+use tokio::time::Instant;
+
+const WITHIN: Duration = Duration::from_secs(20);
+
+async fn node(cluster: &RedisCluster, config: RedisHubConfig) -> RedisHub {
+    RedisHub::connect_cluster(
+        cluster.urls(),
+        config.with_block(Duration::from_millis(200)),
+    )
+    .await
+    .expect("connects to the cluster")
+}
+
+/// The next `n` dispatched events of a subscription.
+async fn take(subscription: &mut RedisSubscription, n: usize) -> Vec<MessageEvent> {
+    let mut seen = Vec::new();
+    while seen.len() < n {
+        let frame = tokio::time::timeout(WITHIN, subscription.next())
+            .await
+            .unwrap_or_else(|_| panic!("stalled after {} of {n} events: {seen:?}", seen.len()))
+            .expect("stream ended")
+            .expect("no Redis error");
+        seen.extend(events(frame.as_bytes()).unwrap());
+    }
+    seen
+}
+
+fn data(events: &[MessageEvent]) -> Vec<&str> {
+    events.iter().map(|e| e.data.as_str()).collect()
+}
+
+/// Polls once so the subscription joins its topic before publishing starts.
+async fn joined(mut subscription: RedisSubscription) -> RedisSubscription {
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), subscription.next())
+            .await
+            .is_err()
+    );
+    subscription
+}
+
+/// `per_master` topics on each master, found by asking the cluster where
+/// each candidate's key lives, in master order.
+fn topics_on_every_master(cluster: &RedisCluster, per_master: usize) -> Vec<Vec<String>> {
+    let mut on = vec![Vec::new(); 3];
+    for n in 0.. {
+        let topic = format!("room-{n}");
+        let master = cluster.master_of(&format!("sse:{topic}")).unwrap();
+        if on[master].len() < per_master {
+            on[master].push(topic);
+        }
+        if on.iter().all(|topics| topics.len() == per_master) {
+            break;
+        }
+        assert!(n < 10_000, "no topic on some master: {on:?}");
+    }
+    on
+}
+
+/// `CLIENT LIST` lines on the master at `port` of connections named
+/// `ssekit:<node>:...`.
+async fn node_connections(url: &str, hub: &RedisHub) -> Vec<String> {
+    let mut connection = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let name = format!("name=ssekit:{}:", hub.node_id());
+    list.lines()
+        .filter(|line| line.contains(&name))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topics_on_every_shard_reach_every_node_once_in_order_over_two_connections_per_master() {
+    let cluster = RedisCluster::start().unwrap();
+    let by_master = topics_on_every_master(&cluster, 2);
+    let topics: Vec<String> = by_master.concat();
+    let nodes = [
+        node(&cluster, RedisHubConfig::default()).await,
+        node(&cluster, RedisHubConfig::default()).await,
+        node(&cluster, RedisHubConfig::default()).await,
+    ];
+    let mut subscriptions = Vec::new();
+    for node in &nodes {
+        for topic in &topics {
+            subscriptions.push((topic.clone(), joined(node.subscribe(topic, None)).await));
+        }
+    }
+    let mut ids: Vec<Vec<String>> = vec![Vec::new(); topics.len()];
+    for round in 0..10 {
+        for (n, node) in nodes.iter().enumerate() {
+            for (t, topic) in topics.iter().enumerate() {
+                let id = node
+                    .publish(topic, Event::message(format!("{round}-{n}")))
+                    .await
+                    .unwrap();
+                ids[t].push(id);
+            }
+        }
+    }
+    for (topic, subscription) in &mut subscriptions {
+        let t = topics.iter().position(|known| known == topic).unwrap();
+        let seen = take(subscription, 30).await;
+        let seen_ids: Vec<&str> = seen.iter().map(|e| e.last_event_id.as_str()).collect();
+        assert_eq!(seen_ids, ids[t], "{topic}: every event once, in one order");
+    }
+    // Each topic's stream is on the master of its slot, as found above.
+    for (master, topics) in by_master.iter().enumerate() {
+        for topic in topics {
+            assert_eq!(cluster.master_of(&format!("sse:{topic}")).unwrap(), master);
+        }
+    }
+    // Two connections per master for each node, whatever its six topics.
+    for url in cluster.urls() {
+        for node in &nodes {
+            let lines = node_connections(&url, node).await;
+            assert_eq!(lines.len(), 2, "{url}: {lines:?}");
+            assert!(
+                lines.iter().any(|line| line.contains(":feed ")),
+                "{lines:?}"
+            );
+            assert!(
+                lines.iter().any(|line| line.contains(":commands ")),
+                "{lines:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_and_gaps_work_on_every_shard() {
+    let cluster = RedisCluster::start().unwrap();
+    let topics: Vec<String> = topics_on_every_master(&cluster, 1).concat();
+    let config = RedisHubConfig::default().with_max_len(10);
+    let (a, b) = (
+        node(&cluster, config.clone()).await,
+        node(&cluster, config).await,
+    );
+    for topic in &topics {
+        let mut ids = Vec::new();
+        for i in 0..10 {
+            ids.push(
+                a.publish(topic, Event::message(i.to_string()))
+                    .await
+                    .unwrap(),
+            );
+        }
+        // Resumed on the other node: exactly the missed events, then live.
+        let mut resumed = b.subscribe(topic, Some(&ids[3]));
+        assert_eq!(
+            data(&take(&mut resumed, 6).await),
+            ["4", "5", "6", "7", "8", "9"],
+            "{topic}"
+        );
+        a.publish(topic, Event::message("live")).await.unwrap();
+        assert_eq!(data(&take(&mut resumed, 1).await), ["live"], "{topic}");
+        // Past `MAXLEN ~ 10` (trimmed in whole nodes of about 100 entries).
+        for i in 10..400 {
+            a.publish(topic, Event::message(i.to_string()))
+                .await
+                .unwrap();
+        }
+        let mut trimmed = b.subscribe(topic, Some(&ids[0]));
+        let first = take(&mut trimmed, 1).await.remove(0);
+        assert_eq!(first.event_type, "gap", "{topic}: {first:?}");
+        assert!(first.data.contains(r#""reason":"expired""#), "{first:?}");
+        let mut unknown = b.subscribe(topic, Some("99999999999999-0"));
+        let first = take(&mut unknown, 1).await.remove(0);
+        assert!(first.data.contains(r#""reason":"unknown""#), "{first:?}");
+    }
+}
+
+/// Publishes to `topic` until one is acknowledged (the master is back),
+/// within `WITHIN`; returns its id.
+async fn publish_once_back(node: &RedisHub, topic: &str, text: &str) -> String {
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        match node.publish(topic, Event::message(text)).await {
+            Ok(id) => return id,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("{topic}: the node never recovered: {error}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_killed_and_restarted_fails_its_publishes_fast_then_loses_nothing() {
+    let mut cluster = RedisCluster::start().unwrap();
+    let by_master = topics_on_every_master(&cluster, 1);
+    // The master to kill holds `down`; `up` is on another one.
+    let (down, up) = (by_master[1][0].clone(), by_master[2][0].clone());
+    let config = RedisHubConfig::default().with_command_timeout(Duration::from_secs(1));
+    let (reader, publisher) = (
+        node(&cluster, config.clone()).await,
+        node(&cluster, config).await,
+    );
+    let mut down_live = joined(reader.subscribe(&down, None)).await;
+    let mut up_live = joined(reader.subscribe(&up, None)).await;
+    let mut acknowledged = Vec::new();
+    for i in 0..10 {
+        let id = publisher
+            .publish(&down, Event::message(format!("before {i}")))
+            .await
+            .unwrap();
+        acknowledged.push(id);
+    }
+    assert_eq!(take(&mut down_live, 10).await.len(), 10);
+
+    cluster.kill(1);
+    // For a while (past the cluster's own node timeout, 1 s, when the other
+    // masters mark it failed): its slots' publishes fail fast, with an error
+    // that says Redis could not be reached, never a hang; the other shards
+    // carry on, and so does the open stream of `up`.
+    for round in 0..5 {
+        let started = Instant::now();
+        let failed = publisher.publish(&down, Event::message("lost?")).await;
+        let took = started.elapsed();
+        let error = failed.expect_err("a publish to a master that is down");
+        assert!(
+            took < Duration::from_secs(3),
+            "round {round}: took {took:?} to fail: {error}"
+        );
+        let unreachable = match &error {
+            Error::Redis(error) => {
+                error.is_io_error()
+                    || error.is_connection_refusal()
+                    || error.is_cluster_error()
+                    || error.kind() == redis::ErrorKind::ClusterConnectionNotFound
+            }
+            Error::Timeout(_) => true,
+            _ => false,
+        };
+        assert!(unreachable, "round {round}: {error:?}");
+        let text = format!("still up {round}");
+        publisher
+            .publish(&up, Event::message(text.as_str()))
+            .await
+            .unwrap();
+        assert_eq!(data(&take(&mut up_live, 1).await), [text.as_str()]);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    // A resume on that shard cannot start: it ends at once with an error.
+    let mut resuming = publisher.subscribe(&down, Some(&acknowledged[0]));
+    let started = tokio::time::timeout(WITHIN, resuming.next())
+        .await
+        .expect("a resume with its shard down ends within the patience");
+    assert!(matches!(started, Some(Err(_))), "{started:?}");
+    // Published while the reader's shard is away: delivered once it is back.
+    cluster.restart(1).unwrap();
+    let mut after = Vec::new();
+    after.push(publish_once_back(&publisher, &down, "after 0").await);
+    for i in 1..10 {
+        after.push(
+            publisher
+                .publish(&down, Event::message(format!("after {i}")))
+                .await
+                .unwrap(),
+        );
+    }
+    // The open stream of `down` stayed up and now gets the events published
+    // since, once, in order (a failed publish may still have been stored).
+    let mut seen = Vec::new();
+    while seen.len() < after.len() {
+        let event = take(&mut down_live, 1).await.remove(0);
+        if event.data != "lost?" {
+            seen.push(event.last_event_id);
+        }
+    }
+    assert_eq!(seen, after, "after the restart: once, in order");
+    // Every acknowledged event survived the restart: a fresh node resumes
+    // them all from the first.
+    let fresh = node(&cluster, RedisHubConfig::default()).await;
+    let mut resumed = fresh.subscribe(&down, Some(&acknowledged[0]));
+    let mut replayed = Vec::new();
+    while replayed.len() < 9 + after.len() {
+        let event = take(&mut resumed, 1).await.remove(0);
+        if event.data != "lost?" {
+            replayed.push(event.last_event_id);
+        }
+    }
+    let mut expected = acknowledged[1..].to_vec();
+    expected.extend(after);
+    assert_eq!(replayed, expected);
+}
