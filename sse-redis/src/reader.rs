@@ -312,7 +312,10 @@ impl Feed {
                     }
                     self.follow(&inner, batch).await;
                 }
-                Wake::Push(None) => self.lost(&inner, closed("the pub/sub connection closed")),
+                // Nothing comes on it again, in a cluster too: replaced.
+                Wake::Push(None) => {
+                    self.drop_connection(&inner, closed("the pub/sub connection closed"))
+                }
                 Wake::Push(Some(push)) => self.on_push(&inner, push).await,
                 Wake::Sweep => {
                     self.sweep(&inner).await;
@@ -676,6 +679,12 @@ impl Feed {
             self.behind.extend(self.followed.keys().cloned());
             return;
         }
+        self.drop_connection(inner, cause);
+    }
+
+    /// Lets go of the pub/sub connection, to connect again (with backoff);
+    /// every followed topic is read from its `last_seen` once it is back.
+    fn drop_connection(&mut self, inner: &Inner, cause: Error) {
         if self.connection.take().is_some() {
             tracing::warn!(error = %cause, "the pub/sub connection to Redis is down; reconnecting");
             self.backoff = MIN_BACKOFF;

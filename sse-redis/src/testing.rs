@@ -118,8 +118,8 @@ fn ping(port: u16) -> bool {
         && (&reply == b"+PONG\r\n" || &reply == b"-NOAUTH")
 }
 
-/// Sends one command (RESP) to the server on `port` and returns the start of
-/// its answer (up to 64 KiB, read until it pauses 100 ms): enough for the
+/// Sends one command (RESP) to the server on `port` and returns its answer,
+/// a line (`+`, `-`, `:`) or a bulk string (`$`), as text: enough for the
 /// short answers [`RedisCluster`] looks at.
 fn ask(port: u16, args: &[&str]) -> std::io::Result<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
@@ -132,20 +132,31 @@ fn ask(port: u16, args: &[&str]) -> std::io::Result<String> {
     let mut answer = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
-        match stream.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => {
-                answer.extend_from_slice(&chunk[..n]);
-                if answer.len() >= 64 * 1024 {
-                    break;
-                }
-                stream.set_read_timeout(Some(Duration::from_millis(100)))?;
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        answer.extend_from_slice(&chunk[..n]);
+        let Some(line_end) = answer.windows(2).position(|w| w == b"\r\n") else {
+            continue;
+        };
+        let whole = match answer.first() {
+            // `$<length>\r\n<bytes>\r\n`
+            Some(b'$') => {
+                let length: i64 = String::from_utf8_lossy(&answer[1..line_end])
+                    .parse()
+                    .map_err(std::io::Error::other)?;
+                length < 0 || answer.len() >= line_end + 2 + length as usize + 2
             }
-            Err(error) if answer.is_empty() => return Err(error),
-            Err(_) => break,
+            _ => true,
+        };
+        if whole {
+            return Ok(String::from_utf8_lossy(&answer).into_owned());
+        }
+        if answer.len() > 1024 * 1024 {
+            return Err(std::io::Error::other("an answer over 1 MiB"));
         }
     }
-    Ok(String::from_utf8_lossy(&answer).into_owned())
 }
 
 /// A Redis Cluster of three masters (no replicas), each a `redis-server`
@@ -284,6 +295,24 @@ impl RedisCluster {
         self.wait_until_whole()
     }
 
+    /// Kills every master (SIGKILL): the whole cluster gone at once.
+    pub fn kill_all(&mut self) {
+        for at in 0..self.masters.len() {
+            self.kill(at);
+        }
+    }
+
+    /// Starts every master that is not running again, each on its port and
+    /// directory, and waits until the cluster is whole again.
+    pub fn restart_all(&mut self) -> std::io::Result<()> {
+        for master in &mut self.masters {
+            if master.child.is_none() {
+                master.child = Some(spawn(master.port, &master.dir, &cluster_args())?);
+            }
+        }
+        self.wait_until_whole()
+    }
+
     fn wait_until_whole(&self) -> std::io::Result<()> {
         let deadline = Instant::now() + CLUSTER_PATIENCE;
         while Instant::now() < deadline {
@@ -323,9 +352,7 @@ fn cluster_args() -> Vec<String> {
 
 impl Drop for RedisCluster {
     fn drop(&mut self) {
-        for at in 0..self.masters.len() {
-            self.kill(at);
-        }
+        self.kill_all();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

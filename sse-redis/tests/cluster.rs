@@ -303,3 +303,100 @@ async fn a_master_killed_and_restarted_fails_its_publishes_fast_then_loses_nothi
     expected.extend(after);
     assert_eq!(replayed, expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_600_topics_on_three_shards_holds_two_connections_per_master() {
+    const TOPICS: usize = 600;
+    let cluster = RedisCluster::start().unwrap();
+    let publisher = node(&cluster, RedisHubConfig::default()).await;
+    let reader = node(&cluster, RedisHubConfig::default()).await;
+    let topics: Vec<String> = (0..TOPICS).map(|i| format!("many-{i}")).collect();
+    let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
+    for (index, topic) in topics.iter().enumerate() {
+        let mut subscription = reader.subscribe(topic, None);
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(frame)) = subscription.next().await {
+                for event in events(frame.as_bytes()).unwrap() {
+                    let _ = sender.send((index, event));
+                }
+            }
+        });
+    }
+    let deadline = Instant::now() + WITHIN;
+    for topic in &topics {
+        while reader.local_subscriber_count(topic) == 0 {
+            assert!(Instant::now() < deadline, "{topic} was never joined");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    // Joined once `reading_topics` counts each, and the feed answered them all.
+    while reader.reading_topics() < TOPICS {
+        assert!(Instant::now() < deadline, "{}", reader.reading_topics());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let mut on_master = [0; 3];
+    for topic in &topics {
+        on_master[cluster.master_of(&format!("sse:{topic}")).unwrap()] += 1;
+    }
+    assert!(on_master.iter().all(|&n| n > 100), "{on_master:?}");
+    for url in cluster.urls() {
+        assert_eq!(node_connections(&url, &reader).await.len(), 2, "{url}");
+    }
+    let mut ids = std::collections::HashMap::new();
+    for chunk in topics.chunks(100) {
+        let batch = chunk
+            .iter()
+            .map(|topic| publisher.publish(topic, Event::message(topic.clone())));
+        for (topic, id) in chunk
+            .iter()
+            .zip(futures_util::future::join_all(batch).await)
+        {
+            ids.insert(topic.clone(), id.unwrap());
+        }
+    }
+    let mut seen = vec![None; TOPICS];
+    for _ in 0..TOPICS {
+        let (index, event) = tokio::time::timeout(WITHIN, received.recv())
+            .await
+            .expect("every topic's event within the patience")
+            .expect("subscriptions alive");
+        assert!(
+            seen[index].is_none(),
+            "a second event for {}",
+            topics[index]
+        );
+        seen[index] = Some(event);
+    }
+    let more = tokio::time::timeout(Duration::from_millis(500), received.recv()).await;
+    assert!(more.is_err(), "one more event: {more:?}");
+    for (topic, event) in topics.iter().zip(seen) {
+        let event = event.unwrap();
+        assert_eq!((&event.data, &event.last_event_id), (topic, &ids[topic]));
+    }
+    // Still two per master, after the traffic.
+    for url in cluster.urls() {
+        assert_eq!(node_connections(&url, &reader).await.len(), 2, "{url}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_that_is_not_there_is_reported_as_refusing_connections() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = RedisHubConfig::default().with_command_timeout(Duration::from_secs(1));
+    let started = Instant::now();
+    let connected = RedisHub::connect_cluster([format!("redis://127.0.0.1:{port}")], config).await;
+    let Err(error) = connected else {
+        panic!("connected to nothing");
+    };
+    assert!(started.elapsed() < Duration::from_secs(5), "{error}");
+    assert!(
+        matches!(&error, Error::Redis(error) if error.to_string().contains("refused")),
+        "{error:?}"
+    );
+}
