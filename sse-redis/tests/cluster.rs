@@ -5,14 +5,15 @@
 
 use std::time::Duration;
 
+use common::{data, joined, publish_each, take, PATIENCE as WITHIN};
 use futures_util::StreamExt;
-use ssekit::decode::{events, MessageEvent};
+use ssekit::decode::events;
 use ssekit::Event;
 use ssekit_redis::testing::RedisCluster;
-use ssekit_redis::{Error, RedisHub, RedisHubConfig, RedisSubscription};
+use ssekit_redis::{Error, RedisHub, RedisHubConfig};
 use tokio::time::Instant;
 
-const WITHIN: Duration = Duration::from_secs(20);
+mod common;
 
 async fn node(cluster: &RedisCluster, config: RedisHubConfig) -> RedisHub {
     RedisHub::connect_cluster(
@@ -21,34 +22,6 @@ async fn node(cluster: &RedisCluster, config: RedisHubConfig) -> RedisHub {
     )
     .await
     .expect("connects to the cluster")
-}
-
-/// The next `n` dispatched events of a subscription.
-async fn take(subscription: &mut RedisSubscription, n: usize) -> Vec<MessageEvent> {
-    let mut seen = Vec::new();
-    while seen.len() < n {
-        let frame = tokio::time::timeout(WITHIN, subscription.next())
-            .await
-            .unwrap_or_else(|_| panic!("stalled after {} of {n} events: {seen:?}", seen.len()))
-            .expect("stream ended")
-            .expect("no Redis error");
-        seen.extend(events(frame.as_bytes()).unwrap());
-    }
-    seen
-}
-
-fn data(events: &[MessageEvent]) -> Vec<&str> {
-    events.iter().map(|e| e.data.as_str()).collect()
-}
-
-/// Polls once so the subscription joins its topic before publishing starts.
-async fn joined(mut subscription: RedisSubscription) -> RedisSubscription {
-    assert!(
-        tokio::time::timeout(Duration::from_millis(300), subscription.next())
-            .await
-            .is_err()
-    );
-    subscription
 }
 
 /// `per_master` topics on each master, found by asking the cluster where
@@ -344,18 +317,7 @@ async fn a_node_with_600_topics_on_three_shards_holds_two_connections_per_master
     for url in cluster.urls() {
         assert_eq!(node_connections(&url, &reader).await.len(), 2, "{url}");
     }
-    let mut ids = std::collections::HashMap::new();
-    for chunk in topics.chunks(100) {
-        let batch = chunk
-            .iter()
-            .map(|topic| publisher.publish(topic, Event::message(topic.clone())));
-        for (topic, id) in chunk
-            .iter()
-            .zip(futures_util::future::join_all(batch).await)
-        {
-            ids.insert(topic.clone(), id.unwrap());
-        }
-    }
+    let ids = publish_each(&publisher, &topics).await;
     let mut seen = vec![None; TOPICS];
     for _ in 0..TOPICS {
         let (index, event) = tokio::time::timeout(WITHIN, received.recv())
