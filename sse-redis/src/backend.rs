@@ -62,6 +62,24 @@ impl ConnectionLike for Commands {
 }
 
 impl Commands {
+    /// Names the connection (`CLIENT SETNAME`; on every master in a cluster).
+    pub(crate) async fn set_name(&self, name: &str, timeout: Duration) -> Result<(), Error> {
+        let mut setname = redis::cmd("CLIENT");
+        setname.arg("SETNAME").arg(name);
+        match self {
+            Commands::Single(connection) => {
+                let mut connection = connection.clone();
+                within(timeout, setname.query_async::<()>(&mut connection)).await
+            }
+            Commands::Cluster(connection) => {
+                let mut connection = connection.clone();
+                within(timeout, connection.route_command(setname, all_masters()))
+                    .await
+                    .map(drop)
+            }
+        }
+    }
+
     /// Runs independent commands, each on its own key, and answers each on
     /// its own (a failed one fails alone). On one Redis they go in one
     /// pipeline; in a cluster a pipeline must stay within one slot, so each
@@ -168,14 +186,7 @@ impl FeedLink {
                 within(timeout, ping.query_async::<Value>(connection)).await?;
             }
             FeedLink::Cluster(connection) => {
-                use redis::cluster_routing::{
-                    MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo,
-                };
-                let all = RoutingInfo::MultiNode((
-                    MultipleNodeRoutingInfo::AllMasters,
-                    Some(ResponsePolicy::AllSucceeded),
-                ));
-                within(timeout, connection.route_command(ping, all)).await?;
+                within(timeout, connection.route_command(ping, all_masters())).await?;
             }
         }
         Ok(())
@@ -190,19 +201,21 @@ impl FeedLink {
                 within(timeout, setname.query_async::<()>(connection)).await
             }
             FeedLink::Cluster(connection) => {
-                use redis::cluster_routing::{
-                    MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo,
-                };
-                let all = RoutingInfo::MultiNode((
-                    MultipleNodeRoutingInfo::AllMasters,
-                    Some(ResponsePolicy::AllSucceeded),
-                ));
-                within(timeout, connection.route_command(setname, all))
+                within(timeout, connection.route_command(setname, all_masters()))
                     .await
                     .map(drop)
             }
         }
     }
+}
+
+/// A command for every master, which must all succeed.
+pub(crate) fn all_masters() -> redis::cluster_routing::RoutingInfo {
+    use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo};
+    RoutingInfo::MultiNode((
+        MultipleNodeRoutingInfo::AllMasters,
+        Some(ResponsePolicy::AllSucceeded),
+    ))
 }
 
 /// Where the node's connections go.

@@ -12,7 +12,7 @@ use redis::Value;
 use ssekit::hub::{Hub, HubConfig, IdMode};
 use ssekit::{Event, Frame};
 
-use crate::backend::{Commands, Endpoint};
+use crate::backend::{all_masters, Commands, Endpoint};
 use crate::config::RedisHubConfig;
 use crate::entry;
 use crate::error::{within, Error};
@@ -164,22 +164,17 @@ impl RedisHub {
         let endpoint = Endpoint::Cluster(nodes.clone());
         let feed_connection = connect_feed(&endpoint, &feed_name(&node_id), timeout).await?;
         let client = Endpoint::cluster_client(&nodes, timeout, None)?;
-        let mut commands = within(timeout, client.get_async_connection()).await?;
-        // Each its own command: a cluster pipeline stays within one slot, and
-        // these two go to every master.
-        let mut name = redis::cmd("CLIENT");
-        name.arg("SETNAME").arg(commands_name(&node_id));
-        let all = redis::cluster_routing::RoutingInfo::MultiNode((
-            redis::cluster_routing::MultipleNodeRoutingInfo::AllMasters,
-            Some(redis::cluster_routing::ResponsePolicy::AllSucceeded),
-        ));
-        within(timeout, commands.route_command(name, all.clone())).await?;
+        let mut connection = within(timeout, client.get_async_connection()).await?;
+        // Each its own command, to every master (a cluster pipeline stays
+        // within one slot): the script loaded, and the connections named.
         let mut load = redis::cmd("SCRIPT");
         load.arg("LOAD").arg(&*SPUBLISH_LUA);
-        within(timeout, commands.route_command(load, all)).await?;
+        within(timeout, connection.route_command(load, all_masters())).await?;
+        let commands = Commands::Cluster(connection);
+        commands.set_name(&commands_name(&node_id), timeout).await?;
         Ok(Self::start(
             node_id,
-            Commands::Cluster(commands),
+            commands,
             endpoint,
             feed_connection,
             config,

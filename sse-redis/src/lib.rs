@@ -149,7 +149,9 @@
 //! * **Connections.** Two per master, whatever the number of topics: a
 //!   command connection and a RESP3 pub/sub connection, each a redis-rs
 //!   cluster connection (one multiplexed connection per master, routed by
-//!   slot, each master reconnected by the library on its own).
+//!   slot, each master reconnected by the library on its own), named as on
+//!   one Redis on every master, and named again at the next sweep after the
+//!   library replaced a master's connection.
 //! * **A master going away** fails the publishes and new subscriptions of
 //!   its slots only (run a cluster without replicas with
 //!   `cluster-require-full-coverage no`, or every master refuses while one

@@ -233,6 +233,9 @@ pub(crate) struct Feed {
     /// Followed topics that may have entries after `last_seen` not yet
     /// delivered (a catch-up failed, or the connection is down).
     behind: HashSet<String>,
+    /// A cluster shard's connections were lost: the library's new ones have
+    /// no name until the node names them again (at a sweep).
+    unnamed: bool,
 }
 
 enum Wake {
@@ -261,6 +264,7 @@ impl Feed {
             backoff: MIN_BACKOFF,
             followed: HashMap::new(),
             behind: HashSet::new(),
+            unnamed: false,
         }
     }
 
@@ -319,6 +323,9 @@ impl Feed {
                 Wake::Push(Some(push)) => self.on_push(&inner, push).await,
                 Wake::Sweep => {
                     self.sweep(&inner).await;
+                    if self.unnamed {
+                        self.name_again(&inner).await;
+                    }
                     if self.connection.is_some() && !self.behind.is_empty() {
                         let behind = self.behind.iter().cloned().collect();
                         self.catch_up(&inner, behind).await;
@@ -677,6 +684,7 @@ impl Feed {
         {
             tracing::warn!(error = %cause, "a Redis Cluster shard's pub/sub connection is down");
             self.behind.extend(self.followed.keys().cloned());
+            self.unnamed = true;
             return;
         }
         self.drop_connection(inner, cause);
@@ -715,10 +723,10 @@ impl Feed {
                 *lock(&inner.feed_down) = None;
                 // The command connection may have been reconnected too, which
                 // loses its name: named again, best effort.
-                let mut commands = inner.commands.clone();
-                let mut rename = redis::cmd("CLIENT");
-                rename.arg("SETNAME").arg(commands_name(&inner.node_id));
-                let _ = within(timeout, rename.query_async::<()>(&mut commands)).await;
+                let _ = inner
+                    .commands
+                    .set_name(&commands_name(&inner.node_id), timeout)
+                    .await;
                 let behind = self.behind.iter().cloned().collect();
                 self.catch_up(inner, behind).await;
             }
@@ -729,6 +737,22 @@ impl Feed {
                 self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
             }
         }
+    }
+
+    /// Names both connections again on every master (`CLIENT SETNAME`), so
+    /// `CLIENT LIST` still tells whose they are; tried at each sweep until
+    /// every master takes it.
+    async fn name_again(&mut self, inner: &Inner) {
+        let Some(connection) = &mut self.connection else {
+            return;
+        };
+        let timeout = inner.config.command_timeout;
+        let feed = connection.connection.set_name(&self.name, timeout).await;
+        let commands = inner
+            .commands
+            .set_name(&commands_name(&inner.node_id), timeout)
+            .await;
+        self.unnamed = feed.is_err() || commands.is_err();
     }
 
     /// The hub is shut down: nothing is followed any more.
