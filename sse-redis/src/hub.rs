@@ -33,7 +33,8 @@ enum Resume {
     After(StreamId),
 }
 
-/// A broadcast hub shared by every process connected to the same Redis.
+/// A broadcast hub shared by every process connected to the same Redis (or
+/// the same Redis Cluster, with [`connect_cluster`](Self::connect_cluster)).
 /// Cheap to clone.
 ///
 /// * `publish` appends the event to the topic's stream (`XADD`) and
@@ -144,7 +145,9 @@ impl RedisHub {
     ///
     /// A master that goes away fails the publishes and the new
     /// subscriptions of its slots (within the command timeout); the other
-    /// shards carry on, and so do open streams. The node reconnects to the
+    /// shards carry on (if the cluster lets them: a cluster without replicas
+    /// needs `cluster-require-full-coverage no`, or every master refuses
+    /// while one is down), and so do open streams. The node reconnects to the
     /// master by itself, subscribes there again, and reads each of its
     /// topics from the last entry it delivered. Connection errors are those
     /// of the cluster client (for instance, all nodes refusing), not the
