@@ -448,3 +448,61 @@ async fn kill_client(admin: &mut redis::aio::MultiplexedConnection, id: &str) ->
         .await
         .unwrap()
 }
+
+/// `total_commands_processed` of the master at `url` (`INFO stats`).
+async fn commands_processed(url: &str) -> u64 {
+    let mut connection = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("total_commands_processed:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("INFO stats has total_commands_processed")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_topics_on_every_shard_cost_no_commands() {
+    let cluster = RedisCluster::start().unwrap();
+    let reader = node(&cluster, RedisHubConfig::default()).await;
+    let topics: Vec<String> = (0..300).map(|i| format!("idle-{i}")).collect();
+    let mut subscriptions: Vec<_> = topics
+        .iter()
+        .map(|topic| reader.subscribe(topic, None))
+        .collect();
+    // Polled together until every one has joined (none has an event).
+    let polling = futures_util::future::join_all(subscriptions.iter_mut().map(|s| s.next()));
+    let deadline = Instant::now() + WITHIN;
+    tokio::select! {
+        _ = polling => panic!("an idle topic yielded something"),
+        _ = async {
+            while reader.reading_topics() < topics.len()
+                || topics.iter().any(|t| reader.local_subscriber_count(t) == 0)
+            {
+                assert!(Instant::now() < deadline, "never joined");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            // The reads that follow each subscription's confirmation.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        } => {}
+    }
+    let urls = cluster.urls();
+    let mut before = Vec::new();
+    for url in &urls {
+        before.push(commands_processed(url).await);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for (url, before) in urls.iter().zip(before) {
+        // This test's own `INFO` is one; a ping of the node's is at most
+        // one more (every 5 s).
+        let spent = commands_processed(url).await - before;
+        assert!(spent < 10, "{url}: {spent} commands in 2 s for idle topics");
+    }
+    drop(subscriptions);
+}
