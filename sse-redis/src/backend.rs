@@ -228,8 +228,9 @@ pub(crate) enum Endpoint {
 }
 
 impl Endpoint {
-    /// A cluster client with the hub's timeouts; `protocol` and `pushes` for
-    /// the pub/sub connection.
+    /// A cluster client with the hub's timeouts. With `pushes` (the pub/sub
+    /// connection) it speaks RESP3 and sends every push there, the library's
+    /// disconnection notices and subscription confirmations included.
     pub(crate) fn cluster_client(
         nodes: &[redis::ConnectionInfo],
         timeout: Duration,
