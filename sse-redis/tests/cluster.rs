@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use common::{data, joined, publish_each, take, PATIENCE as WITHIN};
+use common::{data, joined_on, publish_each, take, PATIENCE as WITHIN};
 use futures_util::StreamExt;
 use ssekit::decode::events;
 use ssekit::Event;
@@ -75,7 +75,10 @@ async fn topics_on_every_shard_reach_every_node_once_in_order_over_two_connectio
     let mut subscriptions = Vec::new();
     for node in &nodes {
         for topic in &topics {
-            subscriptions.push((topic.clone(), joined(node.subscribe(topic, None)).await));
+            subscriptions.push((
+                topic.clone(),
+                joined_on(node, topic, node.subscribe(topic, None)).await,
+            ));
         }
     }
     let mut ids: Vec<Vec<String>> = vec![Vec::new(); topics.len()];
@@ -188,8 +191,8 @@ async fn a_master_killed_and_restarted_fails_its_publishes_fast_then_loses_nothi
         node(&cluster, config.clone()).await,
         node(&cluster, config).await,
     );
-    let mut down_live = joined(reader.subscribe(&down, None)).await;
-    let mut up_live = joined(reader.subscribe(&up, None)).await;
+    let mut down_live = joined_on(&reader, &down, reader.subscribe(&down, None)).await;
+    let mut up_live = joined_on(&reader, &up, reader.subscribe(&up, None)).await;
     let mut acknowledged = Vec::new();
     for i in 0..10 {
         let id = publisher
@@ -372,7 +375,7 @@ async fn a_shard_pubsub_connection_killed_while_publishing_loses_nothing() {
         node(&cluster, RedisHubConfig::default()).await,
         node(&cluster, RedisHubConfig::default()).await,
     );
-    let mut live = joined(reader.subscribe(&topic, None)).await;
+    let mut live = joined_on(&reader, &topic, reader.subscribe(&topic, None)).await;
     let total = 300;
     // Read as it comes (300 events are more than a subscriber's queue).
     let reading = tokio::spawn(async move { take(&mut live, total + 1).await });

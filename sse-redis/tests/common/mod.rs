@@ -43,6 +43,31 @@ pub async fn joined(mut subscription: RedisSubscription) -> RedisSubscription {
     subscription
 }
 
+/// Polls `subscription` (which must yield nothing meanwhile) until `hub`
+/// counts it among `topic`'s local subscribers, its live feed registered:
+/// only events published after that are owed to it, and a machine busy
+/// with other builds may take longer than [`joined`]'s one poll.
+pub async fn joined_on(
+    hub: &RedisHub,
+    topic: &str,
+    mut subscription: RedisSubscription,
+) -> RedisSubscription {
+    let before = hub.local_subscriber_count(topic);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while hub.local_subscriber_count(topic) <= before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{topic} was never joined"
+        );
+        let polled = tokio::time::timeout(Duration::from_millis(50), subscription.next()).await;
+        assert!(
+            polled.is_err(),
+            "{topic}: something before any publish: {polled:?}"
+        );
+    }
+    subscription
+}
+
 /// Publishes one event to each topic, its data the topic's name, 100 at a
 /// time; returns each topic's event id.
 pub async fn publish_each(publisher: &RedisHub, topics: &[String]) -> HashMap<String, String> {
