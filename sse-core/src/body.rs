@@ -16,6 +16,7 @@ use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::encode::Frame;
 use crate::event::Event;
+use crate::observe::StreamObserver;
 use crate::options::{ErrorMapper, PublishOptions};
 use crate::shutdown::Shutdown;
 use crate::source::{BoxError, FrameSource, Frames, IntoFrame};
@@ -74,6 +75,8 @@ pin_project_lite::pin_project! {
         // Boxed: most streams have none, and it is bigger than its pointer.
         shutdown: Option<Pin<Box<ShutdownWait>>>,
         on_error: Option<ErrorMapper>,
+        // The stream's metrics and span (feature `metrics`; empty without).
+        observer: StreamObserver,
         #[pin]
         source: S,
     }
@@ -129,6 +132,7 @@ impl SseBody {
             sleep: None,
             shutdown,
             on_error: options.on_error.clone(),
+            observer: StreamObserver::none(),
             source: Frames::new(source),
         });
         Self {
@@ -170,6 +174,7 @@ impl SseBody {
             sleep: None,
             shutdown: None,
             on_error: None,
+            observer: StreamObserver::none(),
             source: Frames::new(NoFrames),
         });
         Self {
@@ -229,6 +234,19 @@ impl SseBody {
         self
     }
 
+    /// Counts this body as a stream of `adapter` in the metrics, with a
+    /// span of its own (see [`crate::metrics`]); `resumed` when the request
+    /// carried a `Last-Event-ID`.
+    #[cfg(feature = "metrics")]
+    #[must_use]
+    pub(crate) fn observed(mut self, adapter: &'static str, resumed: bool) -> Self {
+        if let Some(streaming) = self.streaming.as_mut() {
+            let this = streaming.get_mut().as_mut().project();
+            *this.observer = StreamObserver::open(adapter, resumed);
+        }
+        self
+    }
+
     /// True once the body has nothing more to send.
     #[must_use]
     pub fn is_finished(&self) -> bool {
@@ -257,6 +275,11 @@ impl Streaming<dyn FrameSource> {
         let polled = self.as_mut().poll_chunk(cx);
         let this = self.project();
         *this.chunk_sent = *this.write_each_chunk && matches!(polled, Poll::Ready(Some(_)));
+        match &polled {
+            Poll::Ready(Some(chunk)) => this.observer.sent(chunk.len()),
+            Poll::Ready(None) => this.observer.ending("ended"),
+            Poll::Pending => {}
+        }
         polled
     }
 
@@ -268,17 +291,19 @@ impl Streaming<dyn FrameSource> {
     fn pause_after_chunk(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         if self.carry.is_none() {
             self.as_mut().poll_shutdown(cx);
-            let next = match self.as_mut().poll_frame(cx) {
+            let (next, is_frame) = match self.as_mut().poll_frame(cx) {
                 Poll::Pending => match self.as_mut().poll_keep_alive(cx) {
                     Poll::Pending => return Poll::Pending,
-                    ready => ready,
+                    ready => (ready, false),
                 },
-                ready => ready,
+                ready => (ready, true),
             };
             // The end (`None`) is only reported by the next poll: the owed
             // `Pending` comes first there too.
             if let Poll::Ready(Some(bytes)) = next {
-                *self.project().carry = Some(bytes);
+                let this = self.project();
+                *this.carry = Some(bytes);
+                this.observer.carry(is_frame);
             }
         }
         cx.waker().wake_by_ref();
@@ -288,15 +313,24 @@ impl Streaming<dyn FrameSource> {
     fn poll_chunk(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         // Already out of the source: it goes before any shutdown's last frame.
         let first = match self.as_mut().project().carry.take() {
-            Some(carried) => carried,
+            Some(carried) => {
+                self.as_mut().project().observer.carried();
+                carried
+            }
             None => {
                 self.as_mut().poll_shutdown(cx);
                 match self.as_mut().poll_frame(cx) {
-                    Poll::Ready(Some(frame)) => frame,
+                    Poll::Ready(Some(frame)) => {
+                        self.as_mut().project().observer.frame();
+                        frame
+                    }
                     // The source is done; a shutdown or a failure may have
                     // left a last frame to send.
                     Poll::Ready(None) => match self.as_mut().project().carry.take() {
-                        Some(last) => last,
+                        Some(last) => {
+                            self.as_mut().project().observer.carried();
+                            last
+                        }
                         None => return Poll::Ready(None),
                     },
                     Poll::Pending => return self.poll_keep_alive(cx),
@@ -315,9 +349,12 @@ impl Streaming<dyn FrameSource> {
         while let Poll::Ready(Some(frame)) = self.as_mut().poll_frame(cx) {
             let joined = chunk.as_ref().map_or(first.len(), BytesMut::len);
             if joined + frame.len() > coalesce {
-                *self.as_mut().project().carry = Some(frame);
+                let this = self.as_mut().project();
+                *this.carry = Some(frame);
+                this.observer.carry(true);
                 break;
             }
+            self.as_mut().project().observer.frame();
             chunk
                 .get_or_insert_with(|| {
                     // One allocation: pages never written are never resident.
@@ -381,6 +418,10 @@ impl Streaming<dyn FrameSource> {
         };
         if !this.source.is_ended() && shutdown.as_mut().project().wait.poll(cx).is_ready() {
             let last = shutdown.shutdown.final_frame().map(Frame::into_bytes);
+            this.observer.ending("shutdown");
+            if last.is_some() {
+                this.observer.carry(true);
+            }
             this.source.end();
             end_with(this.carry, last);
         }
@@ -395,6 +436,10 @@ impl Streaming<dyn FrameSource> {
             .and_then(|map| map(&error))
             .map(|event| event.encode().into_bytes())
             .filter(|bytes| !bytes.is_empty());
+        this.observer.ending("failed");
+        if last.is_some() {
+            this.observer.carry(true);
+        }
         this.source.end();
         end_with(this.carry, last);
     }

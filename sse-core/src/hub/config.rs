@@ -226,6 +226,7 @@ impl HubConfig {
     }
 
     pub(crate) fn gap(&self, reason: &str, missed: Option<u64>) -> Event {
+        crate::observe::gap_notice(reason);
         let data = match missed {
             Some(n) => format!(r#"{{"reason":"{reason}","missed":{n}}}"#),
             None => format!(r#"{{"reason":"{reason}"}}"#),
