@@ -679,3 +679,210 @@ mod tests {
         assert_eq!(poll(&mut body, &waker), Poll::Ready(None));
     }
 }
+
+/// The stream metrics as the body counts them (feature `metrics`): frames
+/// are events and last events, never the retry hint nor keep-alives, however
+/// the body chunks them. One recorder for the test binary; each test counts
+/// under an adapter name of its own.
+#[cfg(all(test, feature = "metrics"))]
+mod metrics_tests {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, LazyLock, Mutex, Once};
+
+    use futures_util::{stream, StreamExt};
+    use metrics::{
+        Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+    };
+
+    use super::*;
+    use crate::KeepAlive;
+
+    #[derive(Default)]
+    struct Counts(Mutex<HashMap<String, Arc<AtomicU64>>>);
+
+    static COUNTS: LazyLock<Arc<Counts>> = LazyLock::new(Arc::default);
+
+    struct Shared(Arc<Counts>);
+
+    impl Counts {
+        fn slot(&self, key: &Key) -> Arc<AtomicU64> {
+            let mut labels: Vec<String> = key
+                .labels()
+                .map(|label| format!("{}={}", label.key(), label.value()))
+                .collect();
+            labels.sort();
+            let id = format!("{}{{{}}}", key.name(), labels.join(","));
+            self.0.lock().unwrap().entry(id).or_default().clone()
+        }
+    }
+
+    fn get(id: &str) -> u64 {
+        COUNTS
+            .0
+            .lock()
+            .unwrap()
+            .get(id)
+            .map_or(0, |value| value.load(Ordering::SeqCst))
+    }
+
+    fn gauge(id: &str) -> f64 {
+        f64::from_bits(get(id))
+    }
+
+    impl Recorder for Shared {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            Counter::from_arc(self.0.slot(key))
+        }
+        fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+            Gauge::from_arc(self.0.slot(key))
+        }
+        fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::noop()
+        }
+    }
+
+    /// `body`, counted as a stream of `adapter`.
+    fn observed(adapter: &'static str, body: SseBody) -> SseBody {
+        static INSTALL: Once = Once::new();
+        INSTALL.call_once(|| {
+            // Another recorder, were one installed, would count for itself
+            // and these tests would fail: nothing else here installs one.
+            let _ = metrics::set_global_recorder(Shared(COUNTS.clone()));
+        });
+        body.observed(adapter, true)
+    }
+
+    async fn next_len(body: &mut SseBody) -> u64 {
+        body.next().await.unwrap().unwrap().len() as u64
+    }
+
+    async fn drain(body: &mut SseBody) -> u64 {
+        let mut bytes = 0;
+        while let Some(chunk) = body.next().await {
+            bytes += chunk.unwrap().len() as u64;
+        }
+        bytes
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_retry_hint_and_keep_alives_are_bytes_not_frames() {
+        let (sender, receiver) = crate::channel(8);
+        let options = PublishOptions::new()
+            .with_retry(Duration::from_secs(1))
+            .with_keep_alive(KeepAlive::new().with_interval(Duration::from_secs(1)));
+        // Chunks joined and paused after, as adapters copying chunks have them.
+        let body = SseBody::new(receiver, &options)
+            .coalesce(1024)
+            .write_each_chunk();
+        let mut body = observed("unit-keep-alive", body);
+        assert_eq!(gauge("ssekit_streams_open{adapter=unit-keep-alive}"), 1.0);
+        assert_eq!(
+            get("ssekit_streams_opened_total{adapter=unit-keep-alive,resumed=true}"),
+            1
+        );
+        sender.try_send(Event::message("a")).unwrap();
+        let mut bytes = next_len(&mut body).await;
+        assert_eq!(bytes, "retry: 1000\n\ndata: a\n\n".len() as u64);
+        // Idle: two keep-alive comments (time is paused: no wait).
+        bytes += next_len(&mut body).await;
+        bytes += next_len(&mut body).await;
+        sender.try_send(Event::message("b")).unwrap();
+        sender.try_send(Event::message("c")).unwrap();
+        drop(sender);
+        bytes += drain(&mut body).await;
+        assert!(bytes > "retry: 1000\n\ndata: a\n\ndata: b\n\ndata: c\n\n".len() as u64);
+        assert_eq!(get("ssekit_frames_sent_total{adapter=unit-keep-alive}"), 3);
+        assert_eq!(
+            get("ssekit_bytes_sent_total{adapter=unit-keep-alive}"),
+            bytes
+        );
+        assert_eq!(
+            get("ssekit_streams_closed_total{adapter=unit-keep-alive,reason=ended}"),
+            1
+        );
+        assert_eq!(gauge("ssekit_streams_open{adapter=unit-keep-alive}"), 0.0);
+    }
+
+    #[tokio::test]
+    async fn a_frame_kept_back_between_chunks_is_counted_once() {
+        let events = [
+            Event::message("a"),
+            Event::message("b"),
+            Event::message("c"),
+        ];
+        // 9 bytes a frame: one per chunk, each next one kept back.
+        let body = SseBody::new(
+            stream::iter(events),
+            &PublishOptions::new().without_keep_alive(),
+        )
+        .coalesce(9)
+        .write_each_chunk();
+        let mut body = observed("unit-carry", body);
+        let bytes = drain(&mut body).await;
+        assert_eq!(bytes, 27);
+        assert_eq!(get("ssekit_frames_sent_total{adapter=unit-carry}"), 3);
+        assert_eq!(get("ssekit_bytes_sent_total{adapter=unit-carry}"), 27);
+    }
+
+    #[tokio::test]
+    async fn a_shutdown_counts_its_last_event_and_its_reason() {
+        let shutdown = Shutdown::new();
+        let options = PublishOptions::new()
+            .without_keep_alive()
+            .with_shutdown(&shutdown);
+        let source = stream::iter([Event::message("a")]).chain(stream::pending());
+        let mut body = observed(
+            "unit-shutdown",
+            SseBody::new(source, &options).coalesce(1024),
+        );
+        let mut bytes = next_len(&mut body).await;
+        shutdown.trigger_with(Event::message("bye"));
+        bytes += drain(&mut body).await;
+        assert_eq!(
+            get("ssekit_frames_sent_total{adapter=unit-shutdown}"),
+            2,
+            "a, and the shutdown's bye"
+        );
+        assert_eq!(get("ssekit_bytes_sent_total{adapter=unit-shutdown}"), bytes);
+        assert_eq!(
+            get("ssekit_streams_closed_total{adapter=unit-shutdown,reason=shutdown}"),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_source_counts_its_error_event_and_its_reason() {
+        let source = stream::iter([Ok(Event::message("a")), Err("broken")]);
+        let options = PublishOptions::new()
+            .without_keep_alive()
+            .with_error_event(|_| Some(Event::message("sorry")));
+        let mut body = observed("unit-failed", SseBody::new(source, &options));
+        drain(&mut body).await;
+        assert_eq!(get("ssekit_frames_sent_total{adapter=unit-failed}"), 2);
+        assert_eq!(
+            get("ssekit_streams_closed_total{adapter=unit-failed,reason=failed}"),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_before_its_end_counts_as_disconnected() {
+        let (sender, receiver) = crate::channel(8);
+        let options = PublishOptions::new().without_keep_alive();
+        let mut body = observed("unit-drop", SseBody::new(receiver, &options));
+        sender.try_send(Event::message("a")).unwrap();
+        next_len(&mut body).await;
+        assert_eq!(gauge("ssekit_streams_open{adapter=unit-drop}"), 1.0);
+        drop(body);
+        assert_eq!(gauge("ssekit_streams_open{adapter=unit-drop}"), 0.0);
+        assert_eq!(
+            get("ssekit_streams_closed_total{adapter=unit-drop,reason=disconnected}"),
+            1
+        );
+        assert_eq!(get("ssekit_frames_sent_total{adapter=unit-drop}"), 1);
+    }
+}

@@ -23,7 +23,6 @@ mod on {
 
     /// One stream's metrics and span; nothing for bodies that are not
     /// streams (204, refusals).
-    #[derive(Default)]
     pub(crate) struct StreamObserver(Option<Box<Observed>>);
 
     /// Boxed: the body of an idle stream stays small, and bodies that are
@@ -136,8 +135,10 @@ mod on {
             // Dropped before it ended: the framework let go of the body,
             // which it does when the client goes away.
             let reason = self.reason.unwrap_or("disconnected");
-            self.open.decrement(1.0);
+            // Counted closed before it leaves the gauge: whoever sees the
+            // gauge go down then finds the reason counted.
             counter!(STREAMS_CLOSED, "adapter" => self.adapter, "reason" => reason).increment(1);
+            self.open.decrement(1.0);
             self.span.record("reason", reason);
             self.span.record("frames", self.sent_frames);
             self.span.record("bytes", self.sent_bytes);
@@ -193,10 +194,13 @@ mod on {
 
     /// The events one resume replayed, recorded when its replay is done
     /// with (finished, cut short, or the subscriber gone).
-    #[derive(Default)]
     pub(crate) struct ReplayTally(u64);
 
     impl ReplayTally {
+        pub(crate) fn new() -> Self {
+            Self(0)
+        }
+
         #[inline]
         pub(crate) fn add(&mut self, events: usize) {
             self.0 += events as u64;
@@ -243,7 +247,6 @@ mod on {
 #[cfg(not(feature = "metrics"))]
 #[allow(clippy::unused_self, dead_code)]
 mod off {
-    #[derive(Default)]
     pub(crate) struct StreamObserver;
 
     impl StreamObserver {
@@ -287,10 +290,13 @@ mod off {
         pub(crate) fn removed(&self, _count: usize) {}
     }
 
-    #[derive(Default)]
     pub(crate) struct ReplayTally;
 
     impl ReplayTally {
+        #[inline]
+        pub(crate) fn new() -> Self {
+            Self
+        }
         #[inline]
         pub(crate) fn add(&mut self, _events: usize) {}
     }

@@ -54,7 +54,7 @@ impl Replay {
             through,
             filter,
             done: false,
-            tally: ReplayTally::default(),
+            tally: ReplayTally::new(),
         }
     }
 
