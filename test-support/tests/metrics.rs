@@ -1,0 +1,491 @@
+//! The metrics of ssekit's `metrics` feature, over real HTTP on every
+//! adapter: a recorder installed once for this binary sees the open-streams
+//! gauge go up and back down, the frames and bytes the client received, a
+//! resume and its replay size, gap notices by reason, a lag disconnect and
+//! a stream-limit refusal.
+//!
+//! The recorder is global: the tests run one at a time (`ALONE`) and read
+//! what changed since their start, so the unlabelled hub metrics add up
+//! exactly; the stream metrics also carry each framework's `adapter` label.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, Once, PoisonError};
+use std::time::Duration;
+
+use futures_util::stream;
+use metrics::{
+    Counter, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+};
+use ssekit::decode::{Decoded, Decoder, MessageEvent};
+use ssekit::hub::{Hub, HubConfig};
+use ssekit::{Event, SsePublisher, StreamCaps, StreamLimits};
+use ssekit_test_support::{per_framework, Framework, Handler, Server};
+
+/// One framework at a time: the hub metrics have no label to tell them apart.
+static ALONE: Mutex<()> = Mutex::new(());
+
+/// Generous: every wait here takes milliseconds.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn run<Fut: Future<Output = ()>>(framework: Framework, body: fn(Framework) -> Fut) {
+    let _alone = ALONE.lock().unwrap_or_else(PoisonError::into_inner);
+    install_recorder();
+    ssekit_test_support::runtime().block_on(body(framework));
+}
+
+/// What the recorder holds, by `name{label=value,...}` (labels sorted).
+#[derive(Default)]
+struct Store {
+    values: Mutex<HashMap<String, Arc<AtomicU64>>>,
+    samples: Mutex<HashMap<String, Arc<Samples>>>,
+}
+
+#[derive(Default)]
+struct Samples(Mutex<Vec<f64>>);
+
+impl HistogramFn for Samples {
+    fn record(&self, value: f64) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(value);
+    }
+}
+
+static STORE: LazyLock<Arc<Store>> = LazyLock::new(Arc::default);
+
+struct StoreRecorder(Arc<Store>);
+
+fn id(key: &Key) -> String {
+    let mut labels: Vec<String> = key
+        .labels()
+        .map(|label| format!("{}={}", label.key(), label.value()))
+        .collect();
+    labels.sort();
+    format!("{}{{{}}}", key.name(), labels.join(","))
+}
+
+impl Store {
+    fn value(&self, key: &Key) -> Arc<AtomicU64> {
+        let mut values = self.values.lock().unwrap_or_else(PoisonError::into_inner);
+        values.entry(id(key)).or_default().clone()
+    }
+
+    /// A counter's value (0 if never registered).
+    fn counter(&self, id: &str) -> u64 {
+        let values = self.values.lock().unwrap_or_else(PoisonError::into_inner);
+        values
+            .get(id)
+            .map_or(0, |value| value.load(Ordering::SeqCst))
+    }
+
+    /// A gauge's value (0 if never registered).
+    fn gauge(&self, id: &str) -> f64 {
+        let values = self.values.lock().unwrap_or_else(PoisonError::into_inner);
+        values
+            .get(id)
+            .map_or(0.0, |value| f64::from_bits(value.load(Ordering::SeqCst)))
+    }
+
+    /// A histogram's samples so far.
+    fn samples(&self, id: &str) -> Vec<f64> {
+        let samples = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
+        samples.get(id).map_or_else(Vec::new, |samples| {
+            samples
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        })
+    }
+}
+
+impl Recorder for StoreRecorder {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        Counter::from_arc(self.0.value(key))
+    }
+
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::from_arc(self.0.value(key))
+    }
+
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        let mut samples = self
+            .0
+            .samples
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Histogram::from_arc(samples.entry(id(key)).or_default().clone())
+    }
+}
+
+fn install_recorder() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        metrics::set_global_recorder(StoreRecorder(STORE.clone()))
+            .expect("the only recorder of this binary");
+    });
+}
+
+/// What changed in the store since it was made.
+struct Since {
+    counters: HashMap<String, u64>,
+    gauges: HashMap<String, f64>,
+    samples: HashMap<String, usize>,
+}
+
+/// The ids this test reads.
+fn ids(adapter: &str) -> Vec<String> {
+    let mut ids = vec![
+        format!("ssekit_streams_open{{adapter={adapter}}}"),
+        format!("ssekit_streams_opened_total{{adapter={adapter},resumed=false}}"),
+        format!("ssekit_streams_opened_total{{adapter={adapter},resumed=true}}"),
+        format!("ssekit_frames_sent_total{{adapter={adapter}}}"),
+        format!("ssekit_bytes_sent_total{{adapter={adapter}}}"),
+        "ssekit_hub_topics{}".to_owned(),
+        "ssekit_hub_events_published_total{}".to_owned(),
+        "ssekit_hub_lag_disconnects_total{}".to_owned(),
+        "ssekit_hub_resumes_total{}".to_owned(),
+        "ssekit_hub_replay_events{}".to_owned(),
+        "ssekit_stream_limit_refusals_total{cap=global}".to_owned(),
+    ];
+    for reason in ["ended", "shutdown", "failed", "disconnected"] {
+        ids.push(format!(
+            "ssekit_streams_closed_total{{adapter={adapter},reason={reason}}}"
+        ));
+    }
+    for reason in ["unknown", "expired", "lagged", "full", "other"] {
+        ids.push(format!("ssekit_gap_notices_total{{reason={reason}}}"));
+    }
+    ids
+}
+
+impl Since {
+    fn now(adapter: &str) -> Self {
+        let ids = ids(adapter);
+        Self {
+            counters: ids
+                .iter()
+                .map(|id| (id.clone(), STORE.counter(id)))
+                .collect(),
+            gauges: ids.iter().map(|id| (id.clone(), STORE.gauge(id))).collect(),
+            samples: ids
+                .iter()
+                .map(|id| (id.clone(), STORE.samples(id).len()))
+                .collect(),
+        }
+    }
+
+    fn counter(&self, id: &str) -> u64 {
+        STORE.counter(id) - self.counters.get(id).copied().unwrap_or(0)
+    }
+
+    fn gauge(&self, id: &str) -> f64 {
+        STORE.gauge(id) - self.gauges.get(id).copied().unwrap_or(0.0)
+    }
+
+    fn samples(&self, id: &str) -> Vec<f64> {
+        let skip = self.samples.get(id).copied().unwrap_or(0);
+        STORE.samples(id).into_iter().skip(skip).collect()
+    }
+}
+
+/// Subscribes to the hub topic `?topic=`; `/lag` to the small-queue hub;
+/// `/limited` is always over its cap.
+#[derive(Clone)]
+struct App {
+    hub: Hub,
+    lagging: Hub,
+    full: StreamLimits,
+}
+
+impl Handler for App {
+    async fn handle<P>(&self, publisher: P) -> P::Response
+    where
+        P: SsePublisher + Send + 'static,
+    {
+        let request = publisher.request();
+        match request.path() {
+            "/limited" => match self.full.try_acquire(None) {
+                Ok(permit) => publisher.publish(permit.attach(stream::empty::<Event>())),
+                Err(_) => publisher.too_many_streams(Duration::from_secs(1)),
+            },
+            "/lag" => publisher.publish(self.lagging.subscribe("lag", None)),
+            _ => {
+                let topic = request.query_param("topic").unwrap_or_default();
+                publisher.publish(self.hub.subscribe(&topic, publisher.last_event_id()))
+            }
+        }
+    }
+}
+
+/// A client's stream: what it received, decoded and in bytes.
+struct Client {
+    response: reqwest::Response,
+    decoder: Decoder,
+    events: Vec<MessageEvent>,
+    bytes: u64,
+}
+
+impl Client {
+    async fn open(server: &Server, path: &str, last_event_id: Option<&str>) -> Self {
+        let mut request = reqwest::Client::new().get(server.url(path));
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = tokio::time::timeout(PATIENCE, request.send())
+            .await
+            .expect("the head in time")
+            .expect("a response");
+        assert_eq!(response.status(), 200, "{path}");
+        Self {
+            response,
+            decoder: Decoder::new(),
+            events: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Reads one chunk; false at the end of the body.
+    async fn read(&mut self) -> bool {
+        let chunk = tokio::time::timeout(PATIENCE, self.response.chunk())
+            .await
+            .expect("a chunk in time")
+            .expect("the body");
+        let Some(chunk) = chunk else { return false };
+        self.bytes += chunk.len() as u64;
+        for decoded in self.decoder.feed(&chunk).expect("a valid stream") {
+            if let Decoded::Event(event) = decoded {
+                self.events.push(event);
+            }
+        }
+        true
+    }
+
+    /// Reads until it has `count` events.
+    async fn events(&mut self, count: usize) -> &[MessageEvent] {
+        while self.events.len() < count {
+            assert!(
+                self.read().await,
+                "the stream ended after {:?}",
+                self.events
+            );
+        }
+        &self.events
+    }
+
+    /// Reads to the end of the body.
+    async fn read_to_end(&mut self) {
+        while self.read().await {}
+    }
+}
+
+/// Waits until `done` holds, doing `meanwhile` between looks.
+async fn eventually(what: &str, mut done: impl FnMut() -> bool, mut meanwhile: impl FnMut()) {
+    let start = tokio::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < PATIENCE, "still not: {what}");
+        meanwhile();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn metrics_over_http(framework: Framework) {
+    let adapter = framework.name();
+    let since = Since::now(adapter);
+    let open = format!("ssekit_streams_open{{adapter={adapter}}}");
+    let opened = format!("ssekit_streams_opened_total{{adapter={adapter},resumed=false}}");
+    let resumed = format!("ssekit_streams_opened_total{{adapter={adapter},resumed=true}}");
+    let closed =
+        |reason: &str| format!("ssekit_streams_closed_total{{adapter={adapter},reason={reason}}}");
+    let frames = format!("ssekit_frames_sent_total{{adapter={adapter}}}");
+    let bytes = format!("ssekit_bytes_sent_total{{adapter={adapter}}}");
+    let gaps = |reason: &str| format!("ssekit_gap_notices_total{{reason={reason}}}");
+    let topics = "ssekit_hub_topics{}";
+    let published = "ssekit_hub_events_published_total{}";
+    let replays = "ssekit_hub_replay_events{}";
+
+    let hub: Hub = Hub::with_config(HubConfig::new().with_history(4));
+    let lagging: Hub = Hub::with_config(HubConfig::new().with_queue(2).with_history(0));
+    let full = StreamLimits::with_caps(StreamCaps::new().with_global(0));
+    let server = Server::start(
+        framework,
+        App {
+            hub: hub.clone(),
+            lagging: lagging.clone(),
+            full,
+        },
+    )
+    .await;
+    // Every publish of this test, for the published counter.
+    let publishes = Cell::new(0);
+    let publish = |hub: &Hub, topic: &str, data: &str| {
+        publishes.set(publishes.get() + 1);
+        // No id when nobody follows a topic without history (the lag
+        // bursts once the subscriber is gone).
+        hub.publish(topic, Event::message(data.to_owned()))
+            .id
+            .unwrap_or_default()
+    };
+
+    // A stream the server ends: the gauge goes up and down, and the frames
+    // and bytes counted are what the client received.
+    let mut client = Client::open(&server, "/?topic=ends", None).await;
+    assert_eq!(since.gauge(&open), 1.0, "{framework}: open while streaming");
+    assert_eq!(since.counter(&opened), 1, "{framework}");
+    assert_eq!(since.gauge(topics), 1.0, "{framework}: the topic made");
+    for data in ["one", "two", "three"] {
+        publish(&hub, "ends", data);
+    }
+    client.events(3).await;
+    hub.remove_topic("ends");
+    client.read_to_end().await;
+    assert_eq!(since.gauge(topics), 0.0, "{framework}: the topic removed");
+    assert_eq!(since.gauge(&open), 0.0, "{framework}: closed at the end");
+    assert_eq!(since.counter(&closed("ended")), 1, "{framework}");
+    assert_eq!(since.counter(&frames), 3, "{framework}: the three events");
+    assert_eq!(
+        since.counter(&bytes),
+        client.bytes,
+        "{framework}: the bytes the client got"
+    );
+
+    // A resume: it counts, and its replay size is the two events missed;
+    // then the client leaves, and the server counts the stream closed.
+    let first = publish(&hub, "resume", "a");
+    publish(&hub, "resume", "b");
+    publish(&hub, "resume", "c");
+    let mut client = Client::open(&server, "/?topic=resume", Some(&first)).await;
+    let data: Vec<&str> = client.events(2).await.iter().map(|e| &*e.data).collect();
+    assert_eq!(data, ["b", "c"], "{framework}: the replay");
+    assert_eq!(since.counter(&resumed), 1, "{framework}");
+    assert_eq!(
+        since.counter("ssekit_hub_resumes_total{}"),
+        1,
+        "{framework}"
+    );
+    eventually(
+        "the replay's size recorded",
+        || !since.samples(replays).is_empty(),
+        || {},
+    )
+    .await;
+    assert_eq!(since.samples(replays), [2.0], "{framework}");
+    let received = client.bytes;
+    drop(client);
+    // The server finds the client gone when it next writes to it.
+    eventually(
+        "the stream closed after the client left",
+        || since.gauge(&open) == 0.0,
+        || {
+            publish(&hub, "resume", "poke");
+        },
+    )
+    .await;
+    assert_eq!(since.counter(&closed("disconnected")), 1, "{framework}");
+    assert!(
+        since.counter(&bytes) >= received,
+        "{framework}: at least what the client got"
+    );
+
+    // Gap notices, by reason: an id the hub never issued, and one older
+    // than the history kept (4 events: the first two of six are gone).
+    let mut client = Client::open(&server, "/?topic=resume", Some("999999999999")).await;
+    let gap = &client.events(1).await[0];
+    assert_eq!(gap.event_type, "gap", "{framework}");
+    assert!(gap.data.contains("unknown"), "{framework}: {}", gap.data);
+    assert_eq!(since.counter(&gaps("unknown")), 1, "{framework}");
+    drop(client);
+    let mut ids = Vec::new();
+    for data in ["1", "2", "3", "4", "5", "6"] {
+        ids.push(publish(&hub, "expires", data));
+    }
+    let mut client = Client::open(&server, "/?topic=expires", Some(&ids[0])).await;
+    let got: Vec<String> = client
+        .events(5)
+        .await
+        .iter()
+        .map(|e| e.data.clone())
+        .collect();
+    assert!(got[0].contains("expired"), "{framework}: {got:?}");
+    assert_eq!(got[1..], ["3", "4", "5", "6"], "{framework}");
+    assert_eq!(since.counter(&gaps("expired")), 1, "{framework}");
+    assert_eq!(since.counter(&gaps("lagged")), 0, "{framework}");
+    assert_eq!(
+        since.counter("ssekit_hub_resumes_total{}"),
+        3,
+        "{framework}"
+    );
+    eventually(
+        "the second replay recorded",
+        || since.samples(replays).len() == 2,
+        || {},
+    )
+    .await;
+    assert_eq!(since.samples(replays), [2.0, 4.0], "{framework}");
+    drop(client);
+
+    // A lag disconnect: a queue of 2, and bursts far faster than any
+    // connection drains, until one leaves the subscriber behind.
+    let lag = "ssekit_hub_lag_disconnects_total{}";
+    let mut client = Client::open(&server, "/lag", None).await;
+    eventually(
+        "a lag disconnect",
+        || since.counter(lag) > 0,
+        || {
+            for _ in 0..200 {
+                publish(&lagging, "lag", "burst");
+            }
+        },
+    )
+    .await;
+    client.read_to_end().await;
+    assert_eq!(since.counter(lag), 1, "{framework}: one subscriber, once");
+
+    // A stream-limit refusal: a 503, and no stream.
+    let before = since.counter(&opened);
+    let response = reqwest::get(server.url("/limited"))
+        .await
+        .expect("a response");
+    assert_eq!(response.status(), 503, "{framework}");
+    assert_eq!(
+        since.counter("ssekit_stream_limit_refusals_total{cap=global}"),
+        1,
+        "{framework}"
+    );
+    assert_eq!(since.counter(&opened), before, "{framework}: not a stream");
+
+    // The two clients that left idle streams behind are found gone.
+    eventually(
+        "every stream closed",
+        || since.gauge(&open) == 0.0,
+        || {
+            publish(&hub, "resume", "poke");
+            publish(&hub, "expires", "poke");
+        },
+    )
+    .await;
+    assert_eq!(since.counter(published), publishes.get(), "{framework}");
+    server
+        .shutdown(PATIENCE)
+        .await
+        .expect("a graceful shutdown");
+    // A hub's topics leave the gauge with the hub (the last clones go with
+    // the server's handler); the next test starts from none.
+    drop((hub, lagging));
+    eventually(
+        "the topics gone with their hubs",
+        || STORE.gauge(topics) == 0.0,
+        || {},
+    )
+    .await;
+}
+
+per_framework!(run; counted => metrics_over_http);
