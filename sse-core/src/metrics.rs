@@ -31,7 +31,7 @@
 //! | `ssekit_hub_events_published_total` | counter | | events published to a hub topic (not those refused with [`HubFull`](crate::hub::HubFull)) |
 //! | `ssekit_hub_lag_disconnects_total` | counter | | subscribers disconnected for falling behind under [`LagPolicy::Disconnect`](crate::hub::LagPolicy::Disconnect) |
 //! | `ssekit_gap_notices_total` | counter | `reason` (`unknown`, `expired`, `lagged`, `full`, `other`) | gap events made, by the hub and by backplanes (through [`HubConfig::gap_notice`](crate::hub::HubConfig::gap_notice)) |
-//! | `ssekit_hub_resumes_total` | counter | | hub subscriptions made with a `Last-Event-ID` |
+//! | `ssekit_hub_resumes_total` | counter | | hub subscriptions made with a last event id (the client's `Last-Event-ID`, or one the handler passes) |
 //! | `ssekit_hub_replay_events` | histogram | | for each resume the hub could place in its history, the events it replayed (0 when the client missed nothing); an id it cannot place counts a gap notice instead |
 //! | `ssekit_stream_limit_refusals_total` | counter | `cap` (`global`, `topic`) | streams refused by [`StreamLimits`](crate::StreamLimits) |
 //!
@@ -105,7 +105,7 @@ pub fn describe() {
         "hub subscribers disconnected for falling behind"
     );
     describe_counter!(GAP_NOTICES, "gap events sent, by reason");
-    describe_counter!(HUB_RESUMES, "hub subscriptions with a Last-Event-ID");
+    describe_counter!(HUB_RESUMES, "hub subscriptions with a last event id");
     describe_histogram!(HUB_REPLAY_EVENTS, "events replayed from history per resume");
     describe_counter!(
         STREAM_LIMIT_REFUSALS,
