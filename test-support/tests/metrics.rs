@@ -9,19 +9,15 @@
 //! exactly; the stream metrics also carry each framework's `adapter` label.
 
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, Once, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use futures_util::stream;
-use metrics::{
-    Counter, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit,
-};
 use ssekit::decode::{Decoded, Decoder, MessageEvent};
 use ssekit::hub::{Hub, HubConfig};
 use ssekit::{Event, SsePublisher, StreamCaps, StreamLimits};
+use ssekit_test_support::recorder::{self, Since};
 use ssekit_test_support::{per_framework, Framework, Handler, Server};
 
 /// One framework at a time: the hub metrics have no label to tell them apart.
@@ -32,169 +28,8 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 fn run<Fut: Future<Output = ()>>(framework: Framework, body: fn(Framework) -> Fut) {
     let _alone = ALONE.lock().unwrap_or_else(PoisonError::into_inner);
-    install_recorder();
+    recorder::install();
     ssekit_test_support::runtime().block_on(body(framework));
-}
-
-/// What the recorder holds, by `name{label=value,...}` (labels sorted).
-#[derive(Default)]
-struct Store {
-    values: Mutex<HashMap<String, Arc<AtomicU64>>>,
-    samples: Mutex<HashMap<String, Arc<Samples>>>,
-}
-
-#[derive(Default)]
-struct Samples(Mutex<Vec<f64>>);
-
-impl HistogramFn for Samples {
-    fn record(&self, value: f64) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(value);
-    }
-}
-
-static STORE: LazyLock<Arc<Store>> = LazyLock::new(Arc::default);
-
-struct StoreRecorder(Arc<Store>);
-
-fn id(key: &Key) -> String {
-    let mut labels: Vec<String> = key
-        .labels()
-        .map(|label| format!("{}={}", label.key(), label.value()))
-        .collect();
-    labels.sort();
-    format!("{}{{{}}}", key.name(), labels.join(","))
-}
-
-impl Store {
-    fn value(&self, key: &Key) -> Arc<AtomicU64> {
-        let mut values = self.values.lock().unwrap_or_else(PoisonError::into_inner);
-        values.entry(id(key)).or_default().clone()
-    }
-
-    /// A counter's value (0 if never registered).
-    fn counter(&self, id: &str) -> u64 {
-        let values = self.values.lock().unwrap_or_else(PoisonError::into_inner);
-        values
-            .get(id)
-            .map_or(0, |value| value.load(Ordering::SeqCst))
-    }
-
-    /// A gauge's value (0 if never registered).
-    fn gauge(&self, id: &str) -> f64 {
-        let values = self.values.lock().unwrap_or_else(PoisonError::into_inner);
-        values
-            .get(id)
-            .map_or(0.0, |value| f64::from_bits(value.load(Ordering::SeqCst)))
-    }
-
-    /// A histogram's samples so far.
-    fn samples(&self, id: &str) -> Vec<f64> {
-        let samples = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
-        samples.get(id).map_or_else(Vec::new, |samples| {
-            samples
-                .0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone()
-        })
-    }
-}
-
-impl Recorder for StoreRecorder {
-    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-
-    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
-        Counter::from_arc(self.0.value(key))
-    }
-
-    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
-        Gauge::from_arc(self.0.value(key))
-    }
-
-    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
-        let mut samples = self
-            .0
-            .samples
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        Histogram::from_arc(samples.entry(id(key)).or_default().clone())
-    }
-}
-
-fn install_recorder() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        metrics::set_global_recorder(StoreRecorder(STORE.clone()))
-            .expect("the only recorder of this binary");
-    });
-}
-
-/// What changed in the store since it was made.
-struct Since {
-    counters: HashMap<String, u64>,
-    gauges: HashMap<String, f64>,
-    samples: HashMap<String, usize>,
-}
-
-/// The ids this test reads.
-fn ids(adapter: &str) -> Vec<String> {
-    let mut ids = vec![
-        format!("ssekit_streams_open{{adapter={adapter}}}"),
-        format!("ssekit_streams_opened_total{{adapter={adapter},resumed=false}}"),
-        format!("ssekit_streams_opened_total{{adapter={adapter},resumed=true}}"),
-        format!("ssekit_frames_sent_total{{adapter={adapter}}}"),
-        format!("ssekit_bytes_sent_total{{adapter={adapter}}}"),
-        "ssekit_hub_topics{}".to_owned(),
-        "ssekit_hub_events_published_total{}".to_owned(),
-        "ssekit_hub_lag_disconnects_total{}".to_owned(),
-        "ssekit_hub_resumes_total{}".to_owned(),
-        "ssekit_hub_replay_events{}".to_owned(),
-        "ssekit_stream_limit_refusals_total{cap=global}".to_owned(),
-    ];
-    for reason in ["ended", "shutdown", "failed", "disconnected"] {
-        ids.push(format!(
-            "ssekit_streams_closed_total{{adapter={adapter},reason={reason}}}"
-        ));
-    }
-    for reason in ["unknown", "expired", "lagged", "full", "other"] {
-        ids.push(format!("ssekit_gap_notices_total{{reason={reason}}}"));
-    }
-    ids
-}
-
-impl Since {
-    fn now(adapter: &str) -> Self {
-        let ids = ids(adapter);
-        Self {
-            counters: ids
-                .iter()
-                .map(|id| (id.clone(), STORE.counter(id)))
-                .collect(),
-            gauges: ids.iter().map(|id| (id.clone(), STORE.gauge(id))).collect(),
-            samples: ids
-                .iter()
-                .map(|id| (id.clone(), STORE.samples(id).len()))
-                .collect(),
-        }
-    }
-
-    fn counter(&self, id: &str) -> u64 {
-        STORE.counter(id) - self.counters.get(id).copied().unwrap_or(0)
-    }
-
-    fn gauge(&self, id: &str) -> f64 {
-        STORE.gauge(id) - self.gauges.get(id).copied().unwrap_or(0.0)
-    }
-
-    fn samples(&self, id: &str) -> Vec<f64> {
-        let skip = self.samples.get(id).copied().unwrap_or(0);
-        STORE.samples(id).into_iter().skip(skip).collect()
-    }
 }
 
 /// Subscribes to the hub topic `?topic=`; `/lag` to the small-queue hub;
@@ -299,7 +134,7 @@ async fn eventually(what: &str, mut done: impl FnMut() -> bool, mut meanwhile: i
 
 async fn metrics_over_http(framework: Framework) {
     let adapter = framework.name();
-    let since = Since::now(adapter);
+    let since = Since::now();
     let open = format!("ssekit_streams_open{{adapter={adapter}}}");
     let opened = format!("ssekit_streams_opened_total{{adapter={adapter},resumed=false}}");
     let resumed = format!("ssekit_streams_opened_total{{adapter={adapter},resumed=true}}");
@@ -482,7 +317,7 @@ async fn metrics_over_http(framework: Framework) {
     drop((hub, lagging));
     eventually(
         "the topics gone with their hubs",
-        || STORE.gauge(topics) == 0.0,
+        || recorder::gauge(topics) == 0.0,
         || {},
     )
     .await;
