@@ -885,4 +885,66 @@ mod metrics_tests {
         );
         assert_eq!(get("ssekit_frames_sent_total{adapter=unit-drop}"), 1);
     }
+
+    /// What a `tracing` subscriber saw of the `sse_stream` span's fields.
+    #[derive(Clone, Default)]
+    struct SpanFields(Arc<Mutex<HashMap<String, String>>>);
+
+    struct Visit<'a>(&'a mut HashMap<String, String>);
+
+    impl tracing::field::Visit for Visit<'_> {
+        fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+            self.0.insert(field.name().to_owned(), value.to_owned());
+        }
+
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            self.0.insert(field.name().to_owned(), format!("{value:?}"));
+        }
+    }
+
+    impl tracing::Subscriber for SpanFields {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+
+        fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            if span.metadata().name() == "sse_stream" {
+                span.record(&mut Visit(&mut self.0.lock().unwrap()));
+            }
+            tracing::span::Id::from_u64(1)
+        }
+
+        fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+            values.record(&mut Visit(&mut self.0.lock().unwrap()));
+        }
+
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, _: &tracing::Event<'_>) {}
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[test]
+    fn a_stream_has_a_span_with_its_adapter_and_how_it_ended() {
+        let fields = SpanFields::default();
+        let dispatch = tracing::Dispatch::new(fields.clone());
+        let events = [Event::message("a"), Event::message("b")];
+        let options = PublishOptions::new().without_keep_alive();
+        let mut body = tracing::dispatcher::with_default(&dispatch, || {
+            observed("unit-span", SseBody::new(stream::iter(events), &options))
+        });
+        {
+            let opened = fields.0.lock().unwrap();
+            assert_eq!(opened["adapter"], "unit-span");
+            assert_eq!(opened["resumed"], "true");
+            assert!(!opened.contains_key("reason"), "not closed yet");
+        }
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        while let Poll::Ready(Some(_)) = Pin::new(&mut body).poll_next(&mut cx) {}
+        let closed = fields.0.lock().unwrap();
+        assert_eq!(closed["reason"], "ended");
+        assert_eq!(closed["frames"], "2");
+        assert_eq!(closed["bytes"], "18");
+    }
 }
