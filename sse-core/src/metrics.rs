@@ -53,7 +53,10 @@
 //! Without the feature none of this is compiled. With it, a stream takes its
 //! handles once when it opens (one look-up in the recorder per metric), and
 //! adds to its counters once per chunk written, not per event; a hub takes
-//! its handles once; nothing allocates per event.
+//! its handles once; nothing allocates per event. Each stream holds one
+//! more heap block, its handles and span: 160 bytes (the bench crate's
+//! `allocs_per_stream`: 4 blocks and 651 bytes per idle hub stream on axum,
+//! against 3 and 491 without the feature).
 
 use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
 
