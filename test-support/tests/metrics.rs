@@ -13,7 +13,6 @@ use std::future::Future;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use futures_util::stream;
 use ssekit::decode::{Decoded, Decoder, MessageEvent};
 use ssekit::hub::{Hub, HubConfig};
 use ssekit::{Event, SsePublisher, StreamCaps, StreamLimits};
@@ -33,7 +32,8 @@ fn run<Fut: Future<Output = ()>>(framework: Framework, body: fn(Framework) -> Fu
 }
 
 /// Subscribes to the hub topic `?topic=`; `/lag` to the small-queue hub;
-/// `/limited` is always over its cap.
+/// `/limited` is always over its global cap, `/limited?topic=` over its cap
+/// per topic.
 #[derive(Clone)]
 struct App {
     hub: Hub,
@@ -48,8 +48,11 @@ impl Handler for App {
     {
         let request = publisher.request();
         match request.path() {
-            "/limited" => match self.full.try_acquire(None) {
-                Ok(permit) => publisher.publish(permit.attach(stream::empty::<Event>())),
+            "/limited" => match self
+                .full
+                .try_acquire(request.query_param("topic").as_deref())
+            {
+                Ok(permit) => publisher.publish(permit.attach(self.hub.subscribe("limited", None))),
                 Err(_) => publisher.too_many_streams(Duration::from_secs(1)),
             },
             "/lag" => publisher.publish(self.lagging.subscribe("lag", None)),
@@ -134,6 +137,14 @@ async fn eventually(what: &str, mut done: impl FnMut() -> bool, mut meanwhile: i
 
 async fn metrics_over_http(framework: Framework) {
     let adapter = framework.name();
+    // The topics gauge counts every hub of the process: those of a test
+    // before this one (even a failed one) go with it.
+    eventually(
+        "no hub left from another test",
+        || recorder::gauge("ssekit_hub_topics{}") == 0.0,
+        || {},
+    )
+    .await;
     let since = Since::now();
     let open = format!("ssekit_streams_open{{adapter={adapter}}}");
     let opened = format!("ssekit_streams_opened_total{{adapter={adapter},resumed=false}}");
@@ -149,7 +160,9 @@ async fn metrics_over_http(framework: Framework) {
 
     let hub: Hub = Hub::with_config(HubConfig::new().with_history(4));
     let lagging: Hub = Hub::with_config(HubConfig::new().with_queue(2).with_history(0));
-    let full = StreamLimits::with_caps(StreamCaps::new().with_global(0));
+    // Room for one stream, on no topic: the second ever asked for is refused
+    // by the global cap; any on a topic by the topic's.
+    let full = StreamLimits::with_caps(StreamCaps::new().with_global(1).with_per_topic(0));
     let server = Server::start(
         framework,
         App {
@@ -284,18 +297,29 @@ async fn metrics_over_http(framework: Framework) {
     client.read_to_end().await;
     assert_eq!(since.counter(lag), 1, "{framework}: one subscriber, once");
 
-    // A stream-limit refusal: a 503, and no stream.
+    // Stream-limit refusals, by cap: a 503 each, and no stream. With no
+    // stream open, a topic's cap of 0 refuses; with one open, the global cap
+    // of 1 (checked first).
+    let refusals = |cap: &str| format!("ssekit_stream_limit_refusals_total{{cap={cap}}}");
+    let at = &server;
+    let refused = move |path: &'static str| async move {
+        let response = reqwest::get(at.url(path)).await.expect("a response");
+        assert_eq!(response.status(), 503, "{framework} {path}");
+    };
     let before = since.counter(&opened);
-    let response = reqwest::get(server.url("/limited"))
-        .await
-        .expect("a response");
-    assert_eq!(response.status(), 503, "{framework}");
-    assert_eq!(
-        since.counter("ssekit_stream_limit_refusals_total{cap=global}"),
-        1,
-        "{framework}"
-    );
+    refused("/limited?topic=t").await;
+    assert_eq!(since.counter(&refusals("topic")), 1, "{framework}");
     assert_eq!(since.counter(&opened), before, "{framework}: not a stream");
+    let mut admitted = Client::open(&server, "/limited", None).await;
+    refused("/limited").await;
+    assert_eq!(since.counter(&refusals("global")), 1, "{framework}");
+    assert_eq!(
+        since.counter(&opened),
+        before + 1,
+        "{framework}: only the one admitted"
+    );
+    hub.remove_topic("limited");
+    admitted.read_to_end().await;
 
     // The two clients that left idle streams behind are found gone.
     eventually(
