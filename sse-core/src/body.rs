@@ -397,7 +397,9 @@ impl Streaming<dyn FrameSource> {
         };
         if this.sleep.is_none() {
             if tokio::runtime::Handle::try_current().is_err() {
-                tracing::warn!("SSE body polled outside a Tokio runtime; keep-alive disabled");
+                this.observer.in_span(|| {
+                    tracing::warn!("SSE body polled outside a Tokio runtime; keep-alive disabled");
+                });
                 *this.keep_alive = None;
                 return Poll::Pending;
             }
@@ -428,8 +430,9 @@ impl Streaming<dyn FrameSource> {
     }
 
     fn fail(self: Pin<&mut Self>, error: BoxError) {
-        tracing::warn!(%error, "SSE source failed; ending the stream");
         let this = self.project();
+        this.observer
+            .in_span(|| tracing::warn!(%error, "SSE source failed; ending the stream"));
         let last = this
             .on_error
             .as_ref()
@@ -886,7 +889,8 @@ mod metrics_tests {
         assert_eq!(get("ssekit_frames_sent_total{adapter=unit-drop}"), 1);
     }
 
-    /// What a `tracing` subscriber saw of the `sse_stream` span's fields.
+    /// What a `tracing` subscriber saw of the `sse_stream` span's fields,
+    /// and of warnings: `warned` is set to whether the span was entered.
     #[derive(Clone, Default)]
     struct SpanFields(Arc<Mutex<HashMap<String, String>>>);
 
@@ -919,9 +923,41 @@ mod metrics_tests {
         }
 
         fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-        fn event(&self, _: &tracing::Event<'_>) {}
-        fn enter(&self, _: &tracing::span::Id) {}
-        fn exit(&self, _: &tracing::span::Id) {}
+
+        fn event(&self, event: &tracing::Event<'_>) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                let mut fields = self.0.lock().unwrap();
+                let inside = fields.contains_key("entered").to_string();
+                fields.insert("warned".into(), inside);
+            }
+        }
+
+        fn enter(&self, _: &tracing::span::Id) {
+            self.0
+                .lock()
+                .unwrap()
+                .insert("entered".into(), String::new());
+        }
+
+        fn exit(&self, _: &tracing::span::Id) {
+            self.0.lock().unwrap().remove("entered");
+        }
+    }
+
+    #[test]
+    fn a_failing_source_warns_inside_its_span() {
+        let fields = SpanFields::default();
+        let dispatch = tracing::Dispatch::new(fields.clone());
+        tracing::dispatcher::with_default(&dispatch, || {
+            let source = stream::iter([Err::<Event, _>("broken")]);
+            let options = PublishOptions::new().without_keep_alive();
+            let mut body = observed("unit-warn", SseBody::new(source, &options));
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            while let Poll::Ready(Some(_)) = Pin::new(&mut body).poll_next(&mut cx) {}
+        });
+        let fields = fields.0.lock().unwrap();
+        assert_eq!(fields["warned"], "true", "{fields:?}");
+        assert_eq!(fields["reason"], "failed");
     }
 
     #[test]

@@ -46,7 +46,8 @@
 //! Each stream has a `tracing` span `sse_stream` (level `INFO`) with the
 //! fields `adapter` and `resumed` when it opens, and `reason`, `frames` and
 //! `bytes` (as in the metrics above) recorded when it closes; a `DEBUG`
-//! event marks each end.
+//! event marks each end, and the body's warnings about the stream (its
+//! source failed; polled outside a Tokio runtime) are logged inside it.
 //!
 //! # Cost
 //!

@@ -121,6 +121,15 @@ mod on {
             }
         }
 
+        /// Runs `log` inside the stream's span, if it has one: a warning
+        /// about the stream then names its adapter.
+        pub(crate) fn in_span(&self, log: impl FnOnce()) {
+            match &self.0 {
+                Some(observed) => observed.span.in_scope(log),
+                None => log(),
+            }
+        }
+
         /// Why the stream ends; the first reason given stands.
         #[inline]
         pub(crate) fn ending(&mut self, reason: &'static str) {
@@ -264,6 +273,10 @@ mod off {
         pub(crate) fn sent(&mut self, _len: usize) {}
         #[inline]
         pub(crate) fn ending(&mut self, _reason: &'static str) {}
+        #[inline]
+        pub(crate) fn in_span(&self, log: impl FnOnce()) {
+            log();
+        }
     }
 
     pub(crate) struct HubMetrics;
