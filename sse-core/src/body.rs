@@ -752,9 +752,13 @@ mod metrics_tests {
     fn observed(adapter: &'static str, body: SseBody) -> SseBody {
         static INSTALL: Once = Once::new();
         INSTALL.call_once(|| {
-            // Another recorder, were one installed, would count for itself
-            // and these tests would fail: nothing else here installs one.
+            // Another recorder or subscriber, were one installed, would see
+            // for itself and these tests would fail: nothing else here
+            // installs one. Global, and before any test makes a stream:
+            // `tracing` caches whether a call site is enabled when first
+            // hit, which a subscriber scoped to one test's thread can miss.
             let _ = metrics::set_global_recorder(Shared(COUNTS.clone()));
+            let _ = tracing::subscriber::set_global_default(SpanSubscriber(SPANS.clone()));
         });
         body.observed(adapter, true)
     }
@@ -889,10 +893,32 @@ mod metrics_tests {
         assert_eq!(get("ssekit_frames_sent_total{adapter=unit-drop}"), 1);
     }
 
-    /// What a `tracing` subscriber saw of the `sse_stream` span's fields,
-    /// and of warnings: `warned` is set to whether the span was entered.
-    #[derive(Clone, Default)]
-    struct SpanFields(Arc<Mutex<HashMap<String, String>>>);
+    /// What the test binary's `tracing` subscriber saw: each `sse_stream`
+    /// span's fields, by its adapter (each test has its own), and `warned`
+    /// when a warning came while that span was entered.
+    #[derive(Default)]
+    struct Spans {
+        next_id: AtomicU64,
+        adapters: Mutex<HashMap<u64, String>>,
+        fields: Mutex<HashMap<String, HashMap<String, String>>>,
+    }
+
+    static SPANS: LazyLock<Arc<Spans>> = LazyLock::new(Arc::default);
+
+    std::thread_local! {
+        static ENTERED: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+    }
+
+    /// The fields of `adapter`'s stream span.
+    fn span_fields(adapter: &str) -> HashMap<String, String> {
+        SPANS
+            .fields
+            .lock()
+            .unwrap()
+            .get(adapter)
+            .cloned()
+            .unwrap_or_default()
+    }
 
     struct Visit<'a>(&'a mut HashMap<String, String>);
 
@@ -906,81 +932,90 @@ mod metrics_tests {
         }
     }
 
-    impl tracing::Subscriber for SpanFields {
+    struct SpanSubscriber(Arc<Spans>);
+
+    impl SpanSubscriber {
+        fn with_fields_of(&self, id: u64, f: impl FnOnce(&mut HashMap<String, String>)) {
+            let adapter = self.0.adapters.lock().unwrap().get(&id).cloned();
+            if let Some(adapter) = adapter {
+                f(self.0.fields.lock().unwrap().entry(adapter).or_default());
+            }
+        }
+    }
+
+    impl tracing::Subscriber for SpanSubscriber {
         fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
             true
         }
 
         fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            let id = self.0.next_id.fetch_add(1, Ordering::SeqCst) + 1;
             if span.metadata().name() == "sse_stream" {
-                span.record(&mut Visit(&mut self.0.lock().unwrap()));
+                let mut fields = HashMap::new();
+                span.record(&mut Visit(&mut fields));
+                if let Some(adapter) = fields.get("adapter").cloned() {
+                    self.0.adapters.lock().unwrap().insert(id, adapter.clone());
+                    self.0.fields.lock().unwrap().insert(adapter, fields);
+                }
             }
-            tracing::span::Id::from_u64(1)
+            tracing::span::Id::from_u64(id)
         }
 
-        fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
-            values.record(&mut Visit(&mut self.0.lock().unwrap()));
+        fn record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+            self.with_fields_of(id.into_u64(), |fields| values.record(&mut Visit(fields)));
         }
 
         fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
 
         fn event(&self, event: &tracing::Event<'_>) {
             if *event.metadata().level() == tracing::Level::WARN {
-                let mut fields = self.0.lock().unwrap();
-                let inside = fields.contains_key("entered").to_string();
-                fields.insert("warned".into(), inside);
+                if let Some(id) = ENTERED.get() {
+                    self.with_fields_of(id, |fields| {
+                        fields.insert("warned".into(), "true".into());
+                    });
+                }
             }
         }
 
-        fn enter(&self, _: &tracing::span::Id) {
-            self.0
-                .lock()
-                .unwrap()
-                .insert("entered".into(), String::new());
+        fn enter(&self, id: &tracing::span::Id) {
+            ENTERED.set(Some(id.into_u64()));
         }
 
         fn exit(&self, _: &tracing::span::Id) {
-            self.0.lock().unwrap().remove("entered");
+            ENTERED.set(None);
         }
-    }
-
-    #[test]
-    fn a_failing_source_warns_inside_its_span() {
-        let fields = SpanFields::default();
-        let dispatch = tracing::Dispatch::new(fields.clone());
-        tracing::dispatcher::with_default(&dispatch, || {
-            let source = stream::iter([Err::<Event, _>("broken")]);
-            let options = PublishOptions::new().without_keep_alive();
-            let mut body = observed("unit-warn", SseBody::new(source, &options));
-            let mut cx = Context::from_waker(std::task::Waker::noop());
-            while let Poll::Ready(Some(_)) = Pin::new(&mut body).poll_next(&mut cx) {}
-        });
-        let fields = fields.0.lock().unwrap();
-        assert_eq!(fields["warned"], "true", "{fields:?}");
-        assert_eq!(fields["reason"], "failed");
     }
 
     #[test]
     fn a_stream_has_a_span_with_its_adapter_and_how_it_ended() {
-        let fields = SpanFields::default();
-        let dispatch = tracing::Dispatch::new(fields.clone());
         let events = [Event::message("a"), Event::message("b")];
         let options = PublishOptions::new().without_keep_alive();
-        let mut body = tracing::dispatcher::with_default(&dispatch, || {
-            observed("unit-span", SseBody::new(stream::iter(events), &options))
-        });
-        {
-            let opened = fields.0.lock().unwrap();
-            assert_eq!(opened["adapter"], "unit-span");
-            assert_eq!(opened["resumed"], "true");
-            assert!(!opened.contains_key("reason"), "not closed yet");
-        }
-        let waker = std::task::Waker::noop();
-        let mut cx = Context::from_waker(waker);
+        let mut body = observed("unit-span", SseBody::new(stream::iter(events), &options));
+        let opened = span_fields("unit-span");
+        assert_eq!(opened["adapter"], "unit-span");
+        assert_eq!(opened["resumed"], "true");
+        assert!(!opened.contains_key("reason"), "not closed yet");
+        let mut cx = Context::from_waker(std::task::Waker::noop());
         while let Poll::Ready(Some(_)) = Pin::new(&mut body).poll_next(&mut cx) {}
-        let closed = fields.0.lock().unwrap();
+        let closed = span_fields("unit-span");
         assert_eq!(closed["reason"], "ended");
         assert_eq!(closed["frames"], "2");
         assert_eq!(closed["bytes"], "18");
+    }
+
+    #[test]
+    fn a_failing_source_warns_inside_its_span() {
+        let source = stream::iter([Err::<Event, _>("broken")]);
+        let options = PublishOptions::new().without_keep_alive();
+        let mut body = observed("unit-warn", SseBody::new(source, &options));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        while let Poll::Ready(Some(_)) = Pin::new(&mut body).poll_next(&mut cx) {}
+        let fields = span_fields("unit-warn");
+        assert_eq!(
+            fields.get("warned").map(String::as_str),
+            Some("true"),
+            "{fields:?}"
+        );
+        assert_eq!(fields["reason"], "failed");
     }
 }
