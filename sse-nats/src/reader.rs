@@ -27,7 +27,6 @@
 //! Each reader does everything for its topic in order, in its own task, so
 //! its notices and catch-ups never race each other.
 
-use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -365,12 +364,10 @@ impl TopicReader {
 
 /// Resolves after `backoff`, or never when there is nothing to retry: an
 /// idle reader has no timer.
-fn retry_after(backoff: Option<Duration>) -> impl Future<Output = ()> {
-    async move {
-        match backoff {
-            Some(backoff) => tokio::time::sleep(backoff).await,
-            None => std::future::pending().await,
-        }
+async fn retry_after(backoff: Option<Duration>) {
+    match backoff {
+        Some(backoff) => tokio::time::sleep(backoff).await,
+        None => std::future::pending().await,
     }
 }
 
