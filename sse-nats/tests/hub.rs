@@ -900,3 +900,50 @@ async fn the_hub_is_a_broadcaster() {
     ssekit::hub::Broadcaster::shutdown(&hub);
     assert!(subscription.next().await.is_none());
 }
+
+/// The server's memory for followed topics, at the issue's scale: one core
+/// subscription each (about 42 KiB each with the consumers of before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "100 000 topics: run alone, with --ignored --test-threads=1"]
+async fn a_hundred_thousand_followed_topics_cost_the_server_little_memory() {
+    const TOPICS: usize = 100_000;
+    let nats = NatsServer::start().unwrap();
+    let hub = node(&nats).await;
+    let memory_before = field(&nats.monitor("/varz").unwrap(), "mem");
+    let subscriptions_before = server_subscriptions(&nats);
+    let mut subscriptions = Vec::with_capacity(TOPICS);
+    for wave in (0..TOPICS).collect::<Vec<_>>().chunks(1_000) {
+        // Each driven by a task of its own (a subscription joins as it is polled).
+        let started: Vec<_> = wave
+            .iter()
+            .map(|topic| {
+                let mut subscription = hub.subscribe(&format!("topic {topic}"), None);
+                tokio::spawn(async move { while subscription.next().await.is_some() {} })
+            })
+            .collect();
+        eventually("a wave joined", || {
+            wave.iter()
+                .all(|topic| hub.local_subscriber_count(&format!("topic {topic}")) == 1)
+        })
+        .await;
+        subscriptions.extend(started);
+    }
+    eventually("every topic followed", || hub.reading_topics() == TOPICS).await;
+    let memory_after = field(&nats.monitor("/varz").unwrap(), "mem");
+    let held = server_subscriptions(&nats) - subscriptions_before;
+    let per_topic = memory_after.saturating_sub(memory_before) / TOPICS as u64;
+    eprintln!(
+        "{TOPICS} followed topics: {held} server subscriptions, nats-server RSS {} -> {} KiB, \
+         {per_topic} bytes per topic, {} consumers",
+        memory_before / 1024,
+        memory_after / 1024,
+        consumers(&nats),
+    );
+    assert!(held >= TOPICS as u64);
+    assert_eq!(consumers(&nats), 0);
+    // Against 42 KiB per topic with a consumer each.
+    assert!(per_topic < 4 * 1024, "{per_topic} bytes per topic");
+    for task in subscriptions {
+        task.abort();
+    }
+}
