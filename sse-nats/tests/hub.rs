@@ -81,18 +81,7 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 
 /// A number field of a monitoring endpoint's JSON (`"name": 12`).
 fn field(json: &str, name: &str) -> u64 {
-    let key = format!("\"{name}\":");
-    let at = json
-        .find(&key)
-        .unwrap_or_else(|| panic!("no {name} in {json}"))
-        + key.len();
-    json[at..]
-        .trim_start()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .unwrap()
+    ssekit_nats::testing::json_number(json, name).unwrap_or_else(|| panic!("no {name} in {json}"))
 }
 
 /// This process's resident memory (Linux), for the measurements printed.
@@ -945,5 +934,54 @@ async fn a_hundred_thousand_followed_topics_cost_the_server_little_memory() {
     assert!(per_topic < 4 * 1024, "{per_topic} bytes per topic");
     for task in subscriptions {
         task.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_reconnection_every_followed_topic_is_read_from_where_it_was() {
+    const TOPICS: usize = 300;
+    let mut nats = NatsServer::start().unwrap();
+    let config = NatsHubConfig::default().with_request_timeout(Duration::from_millis(500));
+    let (a, b) = (
+        node_with(&nats, config.clone()).await,
+        node_with(&nats, config).await,
+    );
+    let mut subscriptions = Vec::new();
+    for topic in 0..TOPICS {
+        subscriptions.push(joined(&b, &format!("t{topic}")).await);
+    }
+    // Each topic's notice is lost, and the topics stay idle: no later notice
+    // shows the gap. Only the catch-up after a reconnection can find them.
+    let mut published = Vec::new();
+    for topic in 0..TOPICS {
+        b.skip_notices(&format!("t{topic}"), 1);
+        published.push(
+            a.publish(&format!("t{topic}"), Event::message(topic.to_string()))
+                .await
+                .unwrap(),
+        );
+    }
+    for subscription in &mut subscriptions {
+        assert!(
+            tokio::time::timeout(Duration::from_millis(5), subscription.next())
+                .await
+                .is_err(),
+            "the notice was skipped"
+        );
+    }
+    nats.restart().unwrap();
+    for (topic, subscription) in subscriptions.iter_mut().enumerate() {
+        let seen = take_within(subscription, 1, Duration::from_secs(20)).await;
+        assert_eq!(ids(&seen), [published[topic].clone()], "topic {topic}");
+    }
+    // Once each: nothing more comes.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for subscription in &mut subscriptions {
+        assert!(
+            tokio::time::timeout(Duration::from_millis(1), subscription.next())
+                .await
+                .is_err(),
+            "nothing twice"
+        );
     }
 }

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::sync::Mutex;
 
-use ssekit_nats::testing::NatsServer;
+use ssekit_nats::testing::{json_number, NatsServer};
 use ssekit_nats::{NatsHub, NatsHubConfig};
 use ssekit_redis::testing::RedisServer;
 use ssekit_redis::{RedisHub, RedisHubConfig};
@@ -76,19 +76,6 @@ impl Backplane for Nats {
     fn activity_unit(&self) -> &'static str {
         "messages"
     }
-}
-
-/// A number field of a monitoring endpoint's JSON (`"name": 12`).
-fn json_number(json: &str, name: &str) -> Option<u64> {
-    let key = format!("\"{name}\":");
-    let at = json.find(&key)? + key.len();
-    json[at..]
-        .trim_start()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .ok()
 }
 
 macro_rules! cases {
