@@ -82,6 +82,10 @@ impl NatsHub {
     /// Connects to NATS at `url` (e.g. `nats://127.0.0.1:4222`) and creates
     /// the stream, or updates its subjects and limits to `config` (so the
     /// last node to connect sets them: give every node the same config).
+    /// The stream republishes every event to `_SSE_LIVE.<prefix>.>`, the
+    /// live feed of the nodes; a stream that exists without that setting
+    /// (made by an earlier version of this crate) cannot get it on
+    /// nats-server 2.9 and fails with [`Error::IncompatibleStream`].
     ///
     /// The client reconnects by itself after NATS restarts; while NATS is
     /// away, `publish` fails at once (or after the request timeout) and new
