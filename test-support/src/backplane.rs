@@ -479,7 +479,29 @@ impl Backplane for InProcess {
 /// The CPU time this process has used (user and system, Linux; zero
 /// elsewhere), to report what idle topics cost the nodes.
 fn process_cpu() -> Duration {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+    cpu_of("self")
+}
+
+/// The CPU time this process's child processes use now (the brokers the
+/// tests started, Linux; zero elsewhere), to report what idle topics cost
+/// the broker.
+fn children_cpu() -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    let mut total = Duration::ZERO;
+    for task in tasks.flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for child in children.split_whitespace() {
+            total += cpu_of(child);
+        }
+    }
+    total
+}
+
+/// User and system CPU time of `/proc/<pid>`.
+fn cpu_of(pid: &str) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return Duration::ZERO;
     };
     // After the command name in parentheses: state is field 3, utime 14, stime 15.
@@ -513,6 +535,9 @@ pub struct ScaleReport {
     pub idle_activity_per_second: Option<f64>,
     /// CPU time of this process (both nodes) while the topics were idle.
     pub idle_cpu: Duration,
+    /// CPU time of this process's children (the broker, when the test
+    /// started it) while the topics were idle.
+    pub idle_broker_cpu: Duration,
     /// How long the idle window was.
     pub idle_window: Duration,
 }
@@ -598,11 +623,13 @@ pub async fn many_topics_each_get_their_event_once_and_cost_nothing_idle<P: Back
 
     // Idle: every topic followed, nothing published.
     let idle_window = Duration::from_secs(3);
-    let (work_before, cpu_before) = (backplane.broker_activity(), process_cpu());
+    let (work_before, cpu_before, broker_before) =
+        (backplane.broker_activity(), process_cpu(), children_cpu());
     tokio::time::sleep(idle_window).await;
-    let (work_after, idle_cpu) = (
+    let (work_after, idle_cpu, idle_broker_cpu) = (
         backplane.broker_activity(),
         process_cpu().saturating_sub(cpu_before),
+        children_cpu().saturating_sub(broker_before),
     );
     let idle_activity_per_second = match (work_before, work_after) {
         (Some(before), Some(after)) => {
@@ -679,6 +706,7 @@ pub async fn many_topics_each_get_their_event_once_and_cost_nothing_idle<P: Back
         connections,
         idle_activity_per_second,
         idle_cpu,
+        idle_broker_cpu,
         idle_window,
     }
 }

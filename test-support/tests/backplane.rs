@@ -264,8 +264,9 @@ cases!(nats, Nats::start());
 broker_cases!(nats_broker, Nats::start());
 
 /// Runs the scale case on one backend and prints what it measured; with
-/// `alone` (the test runs by itself, `--test-threads=1`), the nodes' CPU
-/// while idle is checked too: under a tenth of the idle window.
+/// `alone` (the test runs by itself, `--test-threads=1`), the nodes' and
+/// the broker's CPU while idle are checked too: each under a tenth of the
+/// idle window.
 fn scale(backplane: &impl Backplane, topics: usize, alone: bool) {
     runtime().block_on(async {
         // Idle: Redis gets the two INFO of the measurement and each node's
@@ -283,10 +284,17 @@ fn scale(backplane: &impl Backplane, topics: usize, alone: bool) {
                 report.idle_cpu,
                 report.idle_window
             );
+            assert!(
+                report.idle_broker_cpu * 10 <= report.idle_window,
+                "{}: the broker used {:?} of CPU in {:?} with {topics} idle topics",
+                backplane.name(),
+                report.idle_broker_cpu,
+                report.idle_window
+            );
         }
         eprintln!(
             "{}: {} topics: subscribed in {:?}, one event each delivered in {:?}; \
-             broker connections {:?}; idle: {:?} {}/s, node CPU {:?} in {:?}",
+             broker connections {:?}; idle: {:?} {}/s, node CPU {:?}, broker CPU {:?} in {:?}",
             backplane.name(),
             report.topics,
             report.subscribe,
@@ -295,6 +303,7 @@ fn scale(backplane: &impl Backplane, topics: usize, alone: bool) {
             report.idle_activity_per_second,
             backplane.activity_unit(),
             report.idle_cpu,
+            report.idle_broker_cpu,
             report.idle_window,
         );
     });
