@@ -27,6 +27,7 @@
 //! Each reader does everything for its topic in order, in its own task, so
 //! its notices and catch-ups never race each other.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -221,8 +222,12 @@ impl TopicReader {
                             behind = true;
                         }
                     }
-                    // The client closed: nothing more will come.
-                    None => return,
+                    // The client was closed (drained): nothing more will
+                    // come. Joiners after this start a reader of their own.
+                    None => {
+                        self.stop(&hub, &topic);
+                        return;
+                    }
                 },
             }
         }
@@ -350,15 +355,33 @@ impl TopicReader {
         let unused =
             inner.local.subscriber_count(topic) == 0 || inner.shut_down.load(Ordering::Acquire);
         if unused {
-            state.stopped = true;
-            if readers
-                .get(topic)
-                .is_some_and(|r| std::ptr::eq(Arc::as_ptr(r), self))
-            {
-                readers.remove(topic);
-            }
+            self.forget(&mut readers, &mut state, topic);
         }
         unused
+    }
+
+    /// Stops (and forgets this reader) whatever its subscribers.
+    fn stop(&self, hub: &NatsHub, topic: &str) {
+        let mut readers = lock(&hub.inner.readers);
+        let mut state = lock(&self.state);
+        self.forget(&mut readers, &mut state, topic);
+    }
+
+    /// Marks the reader stopped (joiners holding it start anew) and takes it
+    /// out of the map, if it is still the topic's reader there.
+    fn forget(
+        &self,
+        readers: &mut HashMap<String, Arc<TopicReader>>,
+        state: &mut ReaderState,
+        topic: &str,
+    ) {
+        state.stopped = true;
+        if readers
+            .get(topic)
+            .is_some_and(|r| std::ptr::eq(Arc::as_ptr(r), self))
+        {
+            readers.remove(topic);
+        }
     }
 }
 
