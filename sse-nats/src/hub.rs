@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use crate::config::NatsHubConfig;
 use crate::error::{within, Error};
 use crate::message;
-use crate::reader::{TopicReader, CATCH_UPS};
+use crate::reader::{TopicReader, CATCH_UPS, STARTS};
 use crate::replay::Replay;
 use crate::subject::{live_subject, topic_subject, LIVE};
 use crate::subscription::{Joined, NatsSubscription};
@@ -65,6 +65,8 @@ pub(crate) struct Inner {
     pub(crate) epoch: watch::Sender<u64>,
     /// Readers catching up at once.
     pub(crate) catch_ups: Semaphore,
+    /// Readers starting at once.
+    pub(crate) starts: Semaphore,
     pub(crate) config: NatsHubConfig,
     pub(crate) gaps: HubConfig,
     pub(crate) local: Hub,
@@ -162,6 +164,7 @@ impl NatsHub {
                 stream,
                 epoch: watch::channel(0).0,
                 catch_ups: Semaphore::new(CATCH_UPS),
+                starts: Semaphore::new(STARTS),
                 local: Hub::with_config(local_config.clone()),
                 gaps: local_config,
                 config,

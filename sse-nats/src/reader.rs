@@ -48,6 +48,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// requests in flight (and the burst on the server) whatever the number of
 /// followed topics.
 pub(crate) const CATCH_UPS: usize = 64;
+/// Topics of one node starting to be followed at once (each a subscribe, a
+/// flush and a stream info request): 100 000 subscribers arriving at once
+/// queue here, rather than send 100 000 requests that time out on the
+/// server's queue. The wait for a turn is not under the request timeout.
+pub(crate) const STARTS: usize = 256;
 
 pub(crate) struct TopicReader {
     /// Set once the reader is subscribed, knows where the stream ends, and
@@ -159,6 +164,8 @@ impl TopicReader {
     async fn start(self: Arc<Self>, hub: NatsHub, topic: String) -> Result<(), Error> {
         connected(&hub)?;
         let inner = &hub.inner;
+        let turn = inner.starts.acquire().await.map_err(|_| Error::Shutdown)?;
+        connected(&hub)?;
         let timeout = inner.config.request_timeout;
         // Taken first: a reconnection from now on makes the reader catch up.
         let epoch = inner.epoch.subscribe();
@@ -169,6 +176,7 @@ impl TopicReader {
         within(timeout, inner.client.flush()).await?;
         let last = hub.stream_state().await?.last_sequence;
         lock(&self.state).last_seen = last;
+        drop(turn);
         tokio::spawn(self.run(hub, topic, notices, epoch));
         Ok(())
     }
