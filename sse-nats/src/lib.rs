@@ -94,7 +94,9 @@
 //!   topic's events after its last from the stream (one direct get each),
 //!   in order. An idle followed topic costs the server one subscription and
 //!   sends nothing; when its last local subscriber leaves, the node
-//!   unsubscribes. The stream must be created by this version: nats-server
+//!   unsubscribes. A node starts following at most 256 topics at a time
+//!   (a subscribe, a flush and a stream info request each), so many
+//!   subscribers arriving at once queue rather than time out. The stream must be created by this version: nats-server
 //!   2.9 cannot add `RePublish` to an existing stream
 //!   ([`Error::IncompatibleStream`]).
 //! * **Slow subscribers.** Each local subscriber has a bounded queue; by
