@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use ssekit::decode::{Decoded, MessageEvent};
 use ssekit::hub::Broadcaster;
-use ssekit::{Event, IntoFrame, SsePublisher};
+use ssekit::{Event, SsePublisher};
 use ssekit_client::EventBody;
 
 use crate::{Framework, Handler, Server};
@@ -585,7 +585,8 @@ pub async fn many_topics_each_get_their_event_once_and_cost_nothing_idle<P: Back
             let frames = frames.clone();
             tasks.push(tokio::spawn(async move {
                 while let Some(item) = subscription.next().await {
-                    let frame = item.into_frame().map_err(|error| error.to_string());
+                    let frame =
+                        ssekit::IntoFrame::into_frame(item).map_err(|error| error.to_string());
                     if frames.send((index, frame)).is_err() {
                         return;
                     }
