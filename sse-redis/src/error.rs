@@ -90,7 +90,10 @@ impl Error {
     pub(crate) fn is_unreachable(&self) -> bool {
         match self {
             Error::Timeout(_) => true,
-            Error::Redis(error) => error.is_io_error() || error.is_unrecoverable_error(),
+            // A cluster's shard that is down, moving or refusing for now.
+            Error::Redis(error) => {
+                error.is_io_error() || error.is_unrecoverable_error() || error.is_cluster_error()
+            }
             _ => false,
         }
     }

@@ -7,16 +7,19 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManagerConfig;
 use redis::Value;
 use ssekit::hub::{Hub, HubConfig, IdMode};
 use ssekit::{Event, Frame};
 
+use crate::backend::{all_masters, Commands, Endpoint};
 use crate::config::RedisHubConfig;
 use crate::entry;
 use crate::error::{within, Error};
 use crate::id::StreamId;
-use crate::reader::{commands_name, connect_feed, feed_name, Control, Feed, TopicReader};
+use crate::reader::{
+    commands_name, connect_feed, feed_name, Control, Feed, FeedConnection, TopicReader,
+};
 use crate::replay::Replay;
 use crate::subscription::RedisSubscription;
 
@@ -30,7 +33,8 @@ enum Resume {
     After(StreamId),
 }
 
-/// A broadcast hub shared by every process connected to the same Redis.
+/// A broadcast hub shared by every process connected to the same Redis (or
+/// the same Redis Cluster, with [`connect_cluster`](Self::connect_cluster)).
 /// Cheap to clone.
 ///
 /// * `publish` appends the event to the topic's stream (`XADD`) and
@@ -53,7 +57,7 @@ pub struct RedisHub {
 
 pub(crate) struct Inner {
     pub(crate) node_id: String,
-    pub(crate) commands: ConnectionManager,
+    pub(crate) commands: Commands,
     pub(crate) feed: tokio::sync::mpsc::UnboundedSender<Control>,
     /// Why the node's pub/sub connection is down, while it is.
     pub(crate) feed_down: Mutex<Option<Error>>,
@@ -94,11 +98,11 @@ impl RedisHub {
                 .clone()
                 .set_protocol(redis::ProtocolVersion::RESP3),
         );
-        let feed_client = redis::Client::open(resp3)?;
+        let endpoint = Endpoint::Single(redis::Client::open(resp3)?);
         // Opened first, in one attempt: if Redis refuses (max clients,
         // authentication), its answer is the error, not a timeout of retries.
         let feed_connection =
-            connect_feed(&feed_client, &feed_name(&node_id), config.command_timeout).await?;
+            connect_feed(&endpoint, &feed_name(&node_id), config.command_timeout).await?;
         let mut commands = within(
             config.command_timeout,
             client.get_connection_manager_with_config(manager_config(&config)),
@@ -112,12 +116,81 @@ impl RedisHub {
             .arg("SETNAME")
             .arg(commands_name(&node_id))
             .ignore();
-        setup.cmd("SCRIPT").arg("LOAD").arg(PUBLISH_LUA).ignore();
+        setup.cmd("SCRIPT").arg("LOAD").arg(&*PUBLISH_LUA).ignore();
         within(
             config.command_timeout,
             setup.query_async::<()>(&mut commands),
         )
         .await?;
+        Ok(Self::start(
+            node_id,
+            Commands::Single(commands),
+            endpoint,
+            feed_connection,
+            config,
+        ))
+    }
+
+    /// Connects to a Redis Cluster through some of its nodes (`urls`, e.g.
+    /// `["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"]`; the others are
+    /// found from them, one is enough).
+    ///
+    /// The same hub as [`connect`](Self::connect), with the same guarantees,
+    /// sharded: a topic's stream (`<prefix><topic>`) and its notices (sharded
+    /// pub/sub, `SPUBLISH` on a channel named as the key) live on the master
+    /// of the key's slot, so each publish is one script on one shard. The
+    /// node holds two connections per master, whatever its number of topics:
+    /// a command connection, and a RESP3 pub/sub connection on which it
+    /// `SSUBSCRIBE`s each followed topic on its shard.
+    ///
+    /// A master that goes away fails the publishes and the new
+    /// subscriptions of its slots (within the command timeout); the other
+    /// shards carry on (if the cluster lets them: a cluster without replicas
+    /// needs `cluster-require-full-coverage no`, or every master refuses
+    /// while one is down), and so do open streams. The node reconnects to the
+    /// master by itself, subscribes there again, and reads each of its
+    /// topics from the last entry it delivered. Connection errors are those
+    /// of the cluster client (for instance, all nodes refusing), not the
+    /// reasons [`connect`](Self::connect) reads from a refusing Redis.
+    pub async fn connect_cluster<I, S>(urls: I, config: RedisHubConfig) -> Result<Self, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        use redis::IntoConnectionInfo;
+        let nodes = urls
+            .into_iter()
+            .map(|url| url.as_ref().into_connection_info())
+            .collect::<Result<Vec<_>, _>>()?;
+        let node_id = next_node_id();
+        let timeout = config.command_timeout;
+        let endpoint = Endpoint::Cluster(nodes.clone());
+        let feed_connection = connect_feed(&endpoint, &feed_name(&node_id), timeout).await?;
+        let client = Endpoint::cluster_client(&nodes, timeout, None)?;
+        let mut connection = within(timeout, client.get_async_connection()).await?;
+        // Each its own command, to every master (a cluster pipeline stays
+        // within one slot): the script loaded, and the connections named.
+        let mut load = redis::cmd("SCRIPT");
+        load.arg("LOAD").arg(&*SPUBLISH_LUA);
+        within(timeout, connection.route_command(load, all_masters())).await?;
+        let commands = Commands::Cluster(connection);
+        commands.set_name(&commands_name(&node_id), timeout).await?;
+        Ok(Self::start(
+            node_id,
+            commands,
+            endpoint,
+            feed_connection,
+            config,
+        ))
+    }
+
+    fn start(
+        node_id: String,
+        commands: Commands,
+        endpoint: Endpoint,
+        feed_connection: FeedConnection,
+        config: RedisHubConfig,
+    ) -> Self {
         let local_config = HubConfig::default()
             .with_history(0)
             .with_ids(IdMode::Keep)
@@ -138,13 +211,13 @@ impl RedisHub {
         });
         let task = Feed::new(
             Arc::downgrade(&inner),
-            feed_client,
+            endpoint,
             feed_name(&inner.node_id),
             control,
             feed_connection,
         );
         tokio::spawn(task.run(sweep_every));
-        Ok(Self { inner })
+        Self { inner }
     }
 
     /// This node's id (`<pid>-<counter>-<time>`, different for each hub of
@@ -167,7 +240,11 @@ impl RedisHub {
             return Err(Error::Shutdown);
         }
         let config = &self.inner.config;
-        let mut invocation = PUBLISH.key(self.inner.key(topic));
+        let script = match &self.inner.commands {
+            Commands::Single(_) => &*PUBLISH,
+            Commands::Cluster(_) => &*SPUBLISH,
+        };
+        let mut invocation = script.key(self.inner.key(topic));
         invocation.arg(config.max_len.map(|n| n.to_string()).unwrap_or_default());
         let min_id = config.max_age.map(|max_age| {
             let now_ms = std::time::SystemTime::now()
@@ -353,9 +430,16 @@ fn next_node_id() -> String {
 ///
 /// `KEYS[1]` the stream; `ARGV[1]` max length, `ARGV[2]` min id, `ARGV[3]`
 /// expiry in ms (each empty for none); then the fields, name and value.
-static PUBLISH: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(PUBLISH_LUA));
+static PUBLISH: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(&PUBLISH_LUA));
 
-const PUBLISH_LUA: &str = r#"
+/// The same for a Redis Cluster: the notice goes out with `SPUBLISH`, on the
+/// shard of the key (the channel has the key's name, so the key's slot).
+static SPUBLISH: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(&SPUBLISH_LUA));
+
+static PUBLISH_LUA: LazyLock<String> = LazyLock::new(|| SCRIPT.replace("$PUBLISH", "PUBLISH"));
+static SPUBLISH_LUA: LazyLock<String> = LazyLock::new(|| SCRIPT.replace("$PUBLISH", "SPUBLISH"));
+
+const SCRIPT: &str = r#"
 local key = KEYS[1]
 local newest = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
 local prev = '0-0'
@@ -377,7 +461,7 @@ for i = 4, #ARGV do
   notice[#notice + 1] = ':'
   notice[#notice + 1] = ARGV[i]
 end
-redis.call('PUBLISH', key, table.concat(notice))
+redis.call('$PUBLISH', key, table.concat(notice))
 return id
 "#;
 

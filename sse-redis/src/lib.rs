@@ -76,7 +76,7 @@
 //!   shares the bytes among its local subscribers. A node follows only the
 //!   topics it has local subscribers for.
 //! * **A fixed number of connections.** Each node holds two Redis connections
-//!   whatever its number of topics (see *How a node follows its topics*),
+//!   (two per master on a Redis Cluster) whatever its number of topics (see *How a node follows its topics*),
 //!   named `ssekit:<node-id>:commands` and `ssekit:<node-id>:feed`
 //!   ([`RedisHub::node_id`]). An idle topic costs no Redis command.
 //! * **Idle expiry.** Each publish sets the stream key's expiry again
@@ -97,9 +97,9 @@
 //!   by age (`XTRIM MINID ~`), sets the key's expiry (`PEXPIRE`) and
 //!   `PUBLISH`es a *notice* on the topic's channel: the previous id, the new
 //!   id and the entry's fields. The channel has the stream key's name
-//!   (`<prefix><topic>`; channels and keys are apart in Redis), so a later
-//!   Redis Cluster port can `SPUBLISH` on the very slot of the key, whatever
-//!   braces a topic holds.
+//!   (`<prefix><topic>`; channels and keys are apart in Redis), so on a
+//!   Redis Cluster the script `SPUBLISH`es on the very slot of the key,
+//!   whatever braces a topic holds (see *Redis Cluster*).
 //! * **One pub/sub connection per node.** A node subscribes to a topic's
 //!   channel while it has local subscribers for it (it unsubscribes at the
 //!   next sweep, every [`with_block`](RedisHubConfig::with_block), after the
@@ -125,9 +125,52 @@
 //! * **Requirements.** Redis 7.0 or later (`XINFO STREAM`'s `entries-added`,
 //!   exclusive `XRANGE` bounds, RESP3 for the pub/sub connection), with Lua
 //!   scripting and pub/sub allowed to the node's user.
+//!
+//! # Redis Cluster
+//!
+//! [`RedisHub::connect_cluster`] gives the same hub on a Redis Cluster, with
+//! the same guarantees, sharded: a topic's stream and its notices live on the
+//! master of the key's slot (the channel has the key's name; the script
+//! announces with `SPUBLISH`, and nodes follow with `SSUBSCRIBE`), so a
+//! publish is one script on one shard.
+//!
+//! ```no_run
+//! use ssekit::Event;
+//! use ssekit_redis::{RedisHub, RedisHubConfig};
+//!
+//! # async fn example() -> Result<(), ssekit_redis::Error> {
+//! // Any of the masters: the others are found from them.
+//! let urls = ["redis://127.0.0.1:7000", "redis://127.0.0.1:7001"];
+//! let hub = RedisHub::connect_cluster(urls, RedisHubConfig::default()).await?;
+//! let id = hub.publish("chat", Event::message("hello")).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! * **Connections.** Two per master, whatever the number of topics: a
+//!   command connection and a RESP3 pub/sub connection, each a redis-rs
+//!   cluster connection (one multiplexed connection per master, routed by
+//!   slot, each master reconnected by the library on its own), named as on
+//!   one Redis on every master, and named again at the next sweep after the
+//!   library replaced a master's connection.
+//! * **A master going away** fails the publishes and new subscriptions of
+//!   its slots only (run a cluster without replicas with
+//!   `cluster-require-full-coverage no`, or every master refuses while one
+//!   is down); open streams stay up. The library reconnects to it and
+//!   subscribes again; each such subscription, once confirmed, makes the
+//!   node read the topic from the last entry it delivered, so nothing
+//!   acknowledged is skipped. A lost pub/sub connection does not say which
+//!   master it was to: the node reads every followed topic once, at the
+//!   next sweep.
+//! * **Costs.** A sharded subscription and a cluster pipeline stay within one
+//!   slot: following a topic is its own `SSUBSCRIBE` and `XREVRANGE`, plus
+//!   one `XRANGE` when the subscription is confirmed; catch-ups send one
+//!   `XRANGE` per topic, together. An idle topic costs no command.
+//! * **Errors** are those of the cluster client ([`Error::Redis`], e.g.
+//!   `Connection refused`, or [`Error::Timeout`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod backend;
 mod config;
 mod entry;
 mod error;

@@ -24,13 +24,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
 use redis::streams::StreamRangeReply;
-use redis::{AsyncConnectionConfig, PushInfo, PushKind, Value};
+use redis::{AsyncConnectionConfig, PushInfo, PushKind};
 use ssekit::hub::{Published, Subscription};
 use tokio::sync::{mpsc, oneshot, OnceCell};
 use tokio::time::Instant;
 
+use crate::backend::{Endpoint, FeedLink};
 use crate::entry;
 use crate::error::{refusal, within, Error};
 use crate::hub::{lock, Inner, RedisHub};
@@ -180,50 +180,52 @@ impl TopicReader {
 /// The pub/sub connection and the pushes (messages, and the library's
 /// disconnection notice) it receives.
 pub(crate) struct FeedConnection {
-    connection: MultiplexedConnection,
+    connection: FeedLink,
     pushes: mpsc::UnboundedReceiver<PushInfo>,
 }
 
-/// Opens the pub/sub connection (`client` speaks RESP3, so one multiplexed
-/// connection takes both the pushes and the SUBSCRIBE commands) and names it.
+/// Opens the pub/sub connection and names it. It speaks RESP3, so one
+/// multiplexed connection (per master, in a cluster) takes both the pushes
+/// and the subscribing commands.
 pub(crate) async fn connect_feed(
-    client: &redis::Client,
+    endpoint: &Endpoint,
     name: &str,
     timeout: Duration,
 ) -> Result<FeedConnection, Error> {
     let (sender, pushes) = mpsc::unbounded_channel();
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(timeout))
-        .set_push_sender(sender);
-    let connected = within(
-        timeout,
-        client.get_multiplexed_async_connection_with_config(&config),
-    )
-    .await;
-    let mut connection = match connected {
-        Ok(connection) => connection,
-        Err(error) if error.is_unreachable() => {
-            let addr = client.get_connection_info().addr();
-            return Err(refusal(addr, timeout).await.unwrap_or(error));
+    let mut connection = match endpoint {
+        Endpoint::Single(client) => {
+            let config = AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(timeout))
+                .set_response_timeout(Some(timeout))
+                .set_push_sender(sender);
+            let connected = within(
+                timeout,
+                client.get_multiplexed_async_connection_with_config(&config),
+            )
+            .await;
+            match connected {
+                Ok(connection) => FeedLink::Single(connection),
+                Err(error) if error.is_unreachable() => {
+                    let addr = client.get_connection_info().addr();
+                    return Err(refusal(addr, timeout).await.unwrap_or(error));
+                }
+                Err(error) => return Err(error),
+            }
         }
-        Err(error) => return Err(error),
+        Endpoint::Cluster(nodes) => {
+            let client = Endpoint::cluster_client(nodes, timeout, Some(sender))?;
+            FeedLink::Cluster(within(timeout, client.get_async_connection()).await?)
+        }
     };
-    within(
-        timeout,
-        redis::cmd("CLIENT")
-            .arg("SETNAME")
-            .arg(name)
-            .query_async::<()>(&mut connection),
-    )
-    .await?;
+    connection.set_name(name, timeout).await?;
     Ok(FeedConnection { connection, pushes })
 }
 
 /// The feed task's state.
 pub(crate) struct Feed {
     hub: Weak<Inner>,
-    client: redis::Client,
+    endpoint: Endpoint,
     name: String,
     control: mpsc::UnboundedReceiver<Control>,
     connection: Option<FeedConnection>,
@@ -240,6 +242,9 @@ pub(crate) struct Feed {
     /// subscribers left, not the topics followed (100 000 idle followed
     /// topics cost it nothing).
     to_check: HashSet<String>,
+    /// A cluster shard's connections were lost: the library's new ones have
+    /// no name until the node names them again (at a sweep).
+    unnamed: bool,
 }
 
 enum Wake {
@@ -253,14 +258,14 @@ enum Wake {
 impl Feed {
     pub(crate) fn new(
         hub: Weak<Inner>,
-        client: redis::Client,
+        endpoint: Endpoint,
         name: String,
         control: mpsc::UnboundedReceiver<Control>,
         connection: FeedConnection,
     ) -> Self {
         Self {
             hub,
-            client,
+            endpoint,
             name,
             control,
             connection: Some(connection),
@@ -269,6 +274,7 @@ impl Feed {
             followed: HashMap::new(),
             behind: HashSet::new(),
             to_check: HashSet::new(),
+            unnamed: false,
         }
     }
 
@@ -326,10 +332,16 @@ impl Feed {
                 Wake::Control(Some(Control::Left(topic))) => {
                     self.to_check.insert(topic);
                 }
-                Wake::Push(None) => self.lost(&inner, closed("the pub/sub connection closed")),
+                // Nothing comes on it again, in a cluster too: replaced.
+                Wake::Push(None) => {
+                    self.drop_connection(&inner, closed("the pub/sub connection closed"))
+                }
                 Wake::Push(Some(push)) => self.on_push(&inner, push).await,
                 Wake::Sweep => {
                     self.sweep(&inner).await;
+                    if self.unnamed {
+                        self.name_again(&inner).await;
+                    }
                     if self.connection.is_some() && !self.behind.is_empty() {
                         let behind = self.behind.iter().cloned().collect();
                         self.catch_up(&inner, behind).await;
@@ -371,26 +383,45 @@ impl Feed {
             return;
         };
         let keys: Vec<String> = new.iter().map(|f| inner.key(&f.topic)).collect();
-        if let Err(error) = within(timeout, connection.connection.subscribe(&keys)).await {
-            for follow in new {
-                follow.answer(Err(error.duplicate()));
+        let subscribed = match connection.connection.subscribe(&keys, timeout).await {
+            Ok(subscribed) => subscribed,
+            Err(error) => {
+                for follow in new {
+                    follow.answer(Err(error.duplicate()));
+                }
+                self.lost(inner, error);
+                return;
             }
-            self.lost(inner, error);
+        };
+        // In a cluster, a shard that is down fails its own topics' joins.
+        let (new, keys): (Vec<Follow>, Vec<String>) = new
+            .into_iter()
+            .zip(keys)
+            .zip(subscribed)
+            .filter_map(|(follow_key, subscribed)| match subscribed {
+                Ok(()) => Some(follow_key),
+                Err(error) => {
+                    follow_key.0.answer(Err(error));
+                    None
+                }
+            })
+            .unzip();
+        if new.is_empty() {
             return;
         }
-        let mut ends = redis::pipe();
-        for key in &keys {
-            ends.cmd("XREVRANGE")
-                .arg(key)
-                .arg("+")
-                .arg("-")
-                .arg("COUNT")
-                .arg(1);
-        }
-        ends.ignore_errors();
-        let mut commands = inner.commands.clone();
-        let read = ends.query_async::<Vec<redis::RedisResult<StreamRangeReply>>>(&mut commands);
-        let ends = match within(timeout, read).await {
+        let ends = keys
+            .iter()
+            .map(|key| {
+                let mut end = redis::cmd("XREVRANGE");
+                end.arg(key).arg("+").arg("-").arg("COUNT").arg(1);
+                end
+            })
+            .collect();
+        let ends = match inner
+            .commands
+            .query_each::<StreamRangeReply>(ends, timeout)
+            .await
+        {
             Ok(ends) => ends,
             Err(error) => {
                 let all = new
@@ -441,7 +472,8 @@ impl Feed {
             .map(|(_, key, _)| key)
             .collect();
         if let (Some(connection), false) = (&mut self.connection, unused.is_empty()) {
-            let _ = within(timeout, connection.connection.unsubscribe(&unused)).await;
+            let unused: Vec<String> = unused.into_iter().cloned().collect();
+            let _ = connection.connection.unsubscribe(&unused, timeout).await;
         }
         for (follow, _, error) in failed {
             follow.answer(Err(error));
@@ -453,7 +485,8 @@ impl Feed {
             PushKind::Disconnection => {
                 self.lost(inner, closed("the pub/sub connection was lost"));
             }
-            PushKind::Message => {
+            // Sharded pub/sub (a cluster) delivers `smessage`s.
+            PushKind::Message | PushKind::SMessage => {
                 let mut data = push.data.into_iter();
                 let (Some(channel), Some(payload)) = (data.next(), data.next()) else {
                     return;
@@ -465,6 +498,27 @@ impl Feed {
                     return;
                 };
                 self.on_message(inner, &channel, &payload).await;
+            }
+            // In a cluster, the library subscribes again by itself to the
+            // channels of a shard it reconnected to (or whose slots moved),
+            // and says so with an `ssubscribe` push; notices published while
+            // the shard was away were lost, so the topic is read from its
+            // `last_seen`, now that nothing more can be missed.
+            PushKind::SSubscribe => {
+                let Some(channel) = push.data.into_iter().next() else {
+                    return;
+                };
+                let Ok(channel) = redis::from_redis_value::<String>(channel) else {
+                    return;
+                };
+                let Some(topic) = channel.strip_prefix(&inner.config.key_prefix) else {
+                    return;
+                };
+                if self.followed.contains_key(topic) {
+                    let topic = topic.to_owned();
+                    self.behind.insert(topic.clone());
+                    self.catch_up(inner, vec![topic]).await;
+                }
             }
             _ => {}
         }
@@ -509,7 +563,6 @@ impl Feed {
     /// could not be read (retried at the next sweep).
     async fn catch_up(&mut self, inner: &Inner, mut topics: Vec<String>) {
         let timeout = inner.config.command_timeout;
-        let mut commands = inner.commands.clone();
         while !topics.is_empty() {
             let mut more = Vec::new();
             for chunk in topics.chunks(CATCH_UP_BATCH) {
@@ -517,23 +570,23 @@ impl Feed {
                     .iter()
                     .filter_map(|topic| Some((topic, self.followed.get(topic)?.clone())))
                     .collect();
-                let mut reads = redis::pipe();
-                for (topic, reader) in &readers {
-                    let from = lock(&reader.state).last_seen;
-                    reads
-                        .cmd("XRANGE")
-                        .arg(inner.key(topic))
-                        .arg(format!("({from}"))
-                        .arg("+")
-                        .arg("COUNT")
-                        .arg(READ_BATCH);
-                }
-                reads.ignore_errors();
-                let replies = within(
-                    timeout,
-                    reads.query_async::<Vec<redis::RedisResult<StreamRangeReply>>>(&mut commands),
-                )
-                .await;
+                let reads = readers
+                    .iter()
+                    .map(|(topic, reader)| {
+                        let from = lock(&reader.state).last_seen;
+                        let mut read = redis::cmd("XRANGE");
+                        read.arg(inner.key(topic))
+                            .arg(format!("({from}"))
+                            .arg("+")
+                            .arg("COUNT")
+                            .arg(READ_BATCH);
+                        read
+                    })
+                    .collect();
+                let replies = inner
+                    .commands
+                    .query_each::<StreamRangeReply>(reads, timeout)
+                    .await;
                 let replies = match replies {
                     Ok(replies) => replies,
                     Err(error) => {
@@ -545,6 +598,11 @@ impl Feed {
                 for ((topic, reader), reply) in readers.into_iter().zip(replies) {
                     let reply = match reply {
                         Ok(reply) => reply,
+                        // A shard that is down (cluster): read again later.
+                        Err(error) if Error::Redis(error.clone()).is_unreachable() => {
+                            tracing::warn!(%error, topic, "reading from Redis failed; retrying");
+                            continue;
+                        }
                         Err(error) => {
                             // Not a stream (or not readable): nothing to
                             // deliver, and no use trying again and again.
@@ -614,7 +672,7 @@ impl Feed {
         let timeout = inner.config.command_timeout;
         for chunk in unused.chunks(SUBSCRIBE_BATCH) {
             let keys: Vec<String> = chunk.iter().map(|topic| inner.key(topic)).collect();
-            if let Err(error) = within(timeout, connection.connection.unsubscribe(&keys)).await {
+            if let Err(error) = connection.connection.unsubscribe(&keys, timeout).await {
                 self.lost(inner, error);
                 return;
             }
@@ -626,16 +684,37 @@ impl Feed {
             return;
         };
         let timeout = inner.config.command_timeout;
-        let ping = redis::cmd("PING");
-        let ping = ping.query_async::<Value>(&mut connection.connection);
-        if let Err(error) = within(timeout, ping).await {
+        if let Err(error) = connection.connection.ping(timeout).await {
             self.lost(inner, error);
         }
     }
 
     /// The connection is gone: every followed topic must be read from its
     /// `last_seen` once it is back.
+    ///
+    /// In a cluster, only some shard is: the connection stays, the library
+    /// reconnects that shard and subscribes again by itself (each topic is
+    /// then read from its `last_seen`, see the `ssubscribe` push), and the
+    /// sweep retries reading every followed topic meanwhile. Which shard is
+    /// not said, so all followed topics are read; those of the shards that
+    /// are up find nothing new, with no notice lost.
     fn lost(&mut self, inner: &Inner, cause: Error) {
+        if self
+            .connection
+            .as_ref()
+            .is_some_and(|c| c.connection.is_cluster())
+        {
+            tracing::warn!(error = %cause, "a Redis Cluster shard's pub/sub connection is down");
+            self.behind.extend(self.followed.keys().cloned());
+            self.unnamed = true;
+            return;
+        }
+        self.drop_connection(inner, cause);
+    }
+
+    /// Lets go of the pub/sub connection, to connect again (with backoff);
+    /// every followed topic is read from its `last_seen` once it is back.
+    fn drop_connection(&mut self, inner: &Inner, cause: Error) {
         if self.connection.take().is_some() {
             tracing::warn!(error = %cause, "the pub/sub connection to Redis is down; reconnecting");
             self.backoff = MIN_BACKOFF;
@@ -650,10 +729,12 @@ impl Feed {
     async fn reconnect(&mut self, inner: &Inner) {
         let timeout = inner.config.command_timeout;
         let attempt = async {
-            let mut connection = connect_feed(&self.client, &self.name, timeout).await?;
+            let mut connection = connect_feed(&self.endpoint, &self.name, timeout).await?;
             let keys: Vec<String> = self.followed.keys().map(|t| inner.key(t)).collect();
             for chunk in keys.chunks(SUBSCRIBE_BATCH) {
-                within(timeout, connection.connection.subscribe(chunk)).await?;
+                for subscribed in connection.connection.subscribe(chunk, timeout).await? {
+                    subscribed?;
+                }
             }
             Ok::<_, Error>(connection)
         };
@@ -664,10 +745,10 @@ impl Feed {
                 *lock(&inner.feed_down) = None;
                 // The command connection may have been reconnected too, which
                 // loses its name: named again, best effort.
-                let mut commands = inner.commands.clone();
-                let mut rename = redis::cmd("CLIENT");
-                rename.arg("SETNAME").arg(commands_name(&inner.node_id));
-                let _ = within(timeout, rename.query_async::<()>(&mut commands)).await;
+                let _ = inner
+                    .commands
+                    .set_name(&commands_name(&inner.node_id), timeout)
+                    .await;
                 let behind = self.behind.iter().cloned().collect();
                 self.catch_up(inner, behind).await;
             }
@@ -678,6 +759,22 @@ impl Feed {
                 self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
             }
         }
+    }
+
+    /// Names both connections again on every master (`CLIENT SETNAME`), so
+    /// `CLIENT LIST` still tells whose they are; tried at each sweep until
+    /// every master takes it.
+    async fn name_again(&mut self, inner: &Inner) {
+        let Some(connection) = &mut self.connection else {
+            return;
+        };
+        let timeout = inner.config.command_timeout;
+        let feed = connection.connection.set_name(&self.name, timeout).await;
+        let commands = inner
+            .commands
+            .set_name(&commands_name(&inner.node_id), timeout)
+            .await;
+        self.unnamed = feed.is_err() || commands.is_err();
     }
 
     /// The hub is shut down: nothing is followed any more.

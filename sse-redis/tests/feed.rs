@@ -14,6 +14,8 @@ use ssekit_redis::{RedisHub, RedisHubConfig, RedisSubscription};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+mod common;
+
 const WITHIN: Duration = Duration::from_secs(20);
 
 async fn node(redis: &RedisServer, config: RedisHubConfig) -> RedisHub {
@@ -159,18 +161,7 @@ async fn a_node_with_2000_topics_holds_two_connections_and_gets_every_event_once
         "two nodes and this client: {clients}"
     );
 
-    let mut ids = HashMap::new();
-    for chunk in topics.chunks(100) {
-        let batch = chunk
-            .iter()
-            .map(|topic| publisher.publish(topic, Event::message(topic.clone())));
-        for (topic, id) in chunk
-            .iter()
-            .zip(futures_util::future::join_all(batch).await)
-        {
-            ids.insert(topic.clone(), id.unwrap());
-        }
-    }
+    let ids = common::publish_each(&publisher, &topics).await;
     let mut seen: Vec<Option<MessageEvent>> = vec![None; TOPICS];
     for (index, event) in receive(&mut received, TOPICS).await {
         assert!(

@@ -3,11 +3,14 @@
 
 use std::time::Duration;
 
+use common::{data, joined, take};
 use futures_util::StreamExt;
-use ssekit::decode::{events, MessageEvent};
+use ssekit::decode::MessageEvent;
 use ssekit::Event;
 use ssekit_redis::testing::RedisServer;
 use ssekit_redis::{RedisHub, RedisHubConfig, RedisSubscription, StreamId};
+
+mod common;
 
 const WITHIN: Duration = Duration::from_secs(10);
 
@@ -19,34 +22,6 @@ async fn node_with(redis: &RedisServer, config: RedisHubConfig) -> RedisHub {
     RedisHub::connect(&redis.url(), config.with_block(Duration::from_millis(200)))
         .await
         .expect("connects")
-}
-
-/// The next `n` dispatched events of a subscription.
-async fn take(subscription: &mut RedisSubscription, n: usize) -> Vec<MessageEvent> {
-    let mut seen = Vec::new();
-    while seen.len() < n {
-        let frame = tokio::time::timeout(WITHIN, subscription.next())
-            .await
-            .unwrap_or_else(|_| panic!("stalled after {} of {n} events: {seen:?}", seen.len()))
-            .expect("stream ended")
-            .expect("no Redis error");
-        seen.extend(events(frame.as_bytes()).unwrap());
-    }
-    seen
-}
-
-fn data(events: &[MessageEvent]) -> Vec<&str> {
-    events.iter().map(|e| e.data.as_str()).collect()
-}
-
-/// Polls once so the subscription joins its topic before publishing starts.
-async fn joined(mut subscription: RedisSubscription) -> RedisSubscription {
-    assert!(
-        tokio::time::timeout(Duration::from_millis(300), subscription.next())
-            .await
-            .is_err()
-    );
-    subscription
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

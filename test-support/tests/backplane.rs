@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use ssekit_nats::testing::{json_number, NatsServer};
 use ssekit_nats::{NatsHub, NatsHubConfig};
-use ssekit_redis::testing::RedisServer;
+use ssekit_redis::testing::{RedisCluster, RedisServer};
 use ssekit_redis::{RedisHub, RedisHubConfig};
 use ssekit_test_support::backplane::{self, Backplane, InProcess};
 use ssekit_test_support::runtime;
@@ -229,6 +229,62 @@ impl Redis {
     }
 }
 
+/// Redis Cluster: three masters of the test's own, on free ports. The
+/// broker killed and restarted is the whole cluster (every master at once):
+/// that is what makes every topic's publish fail, whichever shard holds it.
+/// One master down while the others carry on is
+/// `sse-redis/tests/cluster.rs::a_master_killed_and_restarted_fails_its_publishes_fast_then_loses_nothing`.
+struct RedisClusterBackplane {
+    cluster: Mutex<RedisCluster>,
+}
+
+impl RedisClusterBackplane {
+    fn start() -> Self {
+        Self {
+            cluster: Mutex::new(
+                RedisCluster::start().expect("a Redis Cluster starts (is redis-server installed?)"),
+            ),
+        }
+    }
+}
+
+impl Backplane for RedisClusterBackplane {
+    type Node = RedisHub;
+
+    fn name(&self) -> &'static str {
+        "Redis Cluster"
+    }
+
+    fn nodes(&self, count: usize, history: usize) -> impl Future<Output = Vec<RedisHub>> + Send {
+        let urls = self.cluster.lock().unwrap().urls();
+        async move {
+            let mut nodes = Vec::new();
+            for _ in 0..count {
+                let config = RedisHubConfig::default().with_max_len(history);
+                nodes.push(
+                    RedisHub::connect_cluster(&urls, config)
+                        .await
+                        .expect("connect to the Redis Cluster"),
+                );
+            }
+            nodes
+        }
+    }
+
+    fn kill_broker(&self) -> bool {
+        self.cluster.lock().unwrap().kill_all();
+        true
+    }
+
+    fn restart_broker(&self) {
+        self.cluster
+            .lock()
+            .unwrap()
+            .restart_all()
+            .expect("the cluster restarts");
+    }
+}
+
 /// The cases that need a broker in hand (down, restarted).
 macro_rules! broker_cases {
     ($backend:ident, $make:expr) => {
@@ -260,6 +316,8 @@ macro_rules! broker_cases {
 cases!(in_process, InProcess);
 cases!(redis, Redis::start());
 broker_cases!(redis_broker, Redis::start());
+cases!(redis_cluster, RedisClusterBackplane::start());
+broker_cases!(redis_cluster_broker, RedisClusterBackplane::start());
 cases!(nats, Nats::start());
 broker_cases!(nats_broker, Nats::start());
 

@@ -1,7 +1,11 @@
 //! The load generator: holds N connections to `GET /sse`, checks that every
 //! connection receives every event in order, and times each delivery.
 //!
-//! `sse-bench-load --port P --conns N --events M [--source 127.0.x.y] [--timeout S]`
+//! `sse-bench-load --port P --conns N --events M [--topics T] [--source 127.0.x.y] [--timeout S]`
+//!
+//! Without `--topics` every connection asks for `GET /sse`; with it,
+//! connection `i` asks for `GET /sse/<i mod T>` (each topic numbers its own
+//! events from 0).
 //!
 //! Prints `READY <connect seconds>` once every connection has its response
 //! head, then, once every connection has M events (or the timeout struck),
@@ -38,6 +42,7 @@ struct Config {
     source: IpAddr,
     conns: usize,
     events: u64,
+    topics: Option<usize>,
     timeout: Duration,
 }
 
@@ -47,6 +52,7 @@ fn main() {
         source: [127, 0, 0, 1].into(),
         conns: 100,
         events: 10,
+        topics: None,
         timeout: Duration::from_secs(60),
     };
     let mut args = std::env::args().skip(1);
@@ -56,6 +62,7 @@ fn main() {
             "--port" => config.server.set_port(value.parse().expect("port")),
             "--conns" => config.conns = value.parse().expect("conns"),
             "--events" => config.events = value.parse().expect("events"),
+            "--topics" => config.topics = Some(value.parse().expect("topics")),
             "--source" => config.source = value.parse().expect("source address"),
             "--timeout" => config.timeout = Duration::from_secs(value.parse().expect("timeout")),
             other => panic!("unknown argument {other}"),
@@ -78,7 +85,11 @@ async fn run(config: Config) {
     // A bounded number of connects in flight, so no listen queue overflows.
     while connections.len() < config.conns {
         while next < config.conns && connecting.len() < 64 {
-            connecting.push(open(config.server, config.source));
+            let path = match config.topics {
+                Some(topics) => format!("/sse/{}", next % topics.max(1)),
+                None => "/sse".to_owned(),
+            };
+            connecting.push(open(config.server, config.source, path));
             next += 1;
         }
         match connecting.next().await {
@@ -169,14 +180,18 @@ thread_local! {
 
 /// Connects from `source` (a fresh loopback address per run, so earlier runs'
 /// TIME_WAIT ports never collide), sends the request and reads the head.
-async fn open(server: SocketAddr, source: IpAddr) -> std::io::Result<(TcpStream, Vec<u8>, bool)> {
+async fn open(
+    server: SocketAddr,
+    source: IpAddr,
+    path: String,
+) -> std::io::Result<(TcpStream, Vec<u8>, bool)> {
     let socket = TcpSocket::new_v4()?;
     socket.bind((source, 0).into())?;
     let mut stream = socket.connect(server).await?;
     stream.set_nodelay(true)?;
-    stream
-        .write_all(b"GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
-        .await?;
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
     let mut head = Vec::with_capacity(1024);
     let mut buffer = [0u8; 4096];
     loop {
