@@ -150,7 +150,10 @@ fn new_job_id() -> Option<String> {
 }
 
 /// Whether `id` is a job id as [`new_job_id`] makes them: checked before the
-/// broadcaster sees it, so clients cannot make topics of any name.
+/// broadcaster sees it, so clients cannot make topics of any name (nor reach
+/// [`FINISHED`]). An id of this form that no job has costs a subscription
+/// while its request is open, at most [`Progress::stall`], and leaves
+/// nothing behind: no event is ever published to it.
 fn is_job_id(id: &str) -> bool {
     id.len() == JOB_ID_LEN && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
