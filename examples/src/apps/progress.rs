@@ -424,3 +424,70 @@ impl<B: Broadcaster> App for Progress<B> {
         self.jobs.shutdown();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(job: usize, age: Duration) -> Record {
+        Record {
+            job: format!("{job:032x}"),
+            last: job.to_string(),
+            at: now_ms() - age.as_millis() as u64,
+        }
+    }
+
+    #[test]
+    fn finished_records_are_capped_and_the_oldest_go_first() {
+        let mut finished = Finished::default();
+        for job in 0..=MAX_FINISHED {
+            finished.insert(record(job, Duration::ZERO));
+        }
+        assert_eq!(finished.last_ids.len(), MAX_FINISHED);
+        assert_eq!(finished.order.len(), MAX_FINISHED);
+        assert_eq!(finished.last_id(&format!("{:032x}", 0)), None);
+        assert_eq!(
+            finished.last_id(&format!("{MAX_FINISHED:032x}")).as_deref(),
+            Some(&*MAX_FINISHED.to_string())
+        );
+    }
+
+    #[test]
+    fn finished_records_are_forgotten_keep_finished_after_the_end() {
+        let mut finished = Finished::default();
+        // Read late (a node started after): forgotten when the others forget it.
+        finished.insert(record(1, KEEP_FINISHED + Duration::from_secs(1)));
+        assert!(finished.last_ids.is_empty(), "already too old");
+        finished.insert(record(2, KEEP_FINISHED - Duration::from_millis(300)));
+        finished.insert(record(3, Duration::ZERO));
+        assert_eq!(
+            finished.last_id(&format!("{:032x}", 2)).as_deref(),
+            Some("2")
+        );
+        std::thread::sleep(Duration::from_secs(1));
+        assert_eq!(finished.last_id(&format!("{:032x}", 2)), None);
+        assert_eq!(
+            finished.last_id(&format!("{:032x}", 3)).as_deref(),
+            Some("3")
+        );
+        assert_eq!(finished.order.len(), 1, "the forgotten one's place too");
+    }
+
+    #[test]
+    fn job_ids_are_32_lowercase_hex_digits_and_nothing_else_is_taken() {
+        let id = new_job_id().unwrap();
+        assert!(is_job_id(&id), "{id}");
+        assert_ne!(new_job_id().unwrap(), id);
+        for bad in [
+            "",
+            "1",
+            FINISHED,
+            &id[1..],
+            &format!("{id}0"),
+            &format!("A{}", &id[1..]),
+        ] {
+            assert!(!is_job_id(bad), "{bad:?}");
+        }
+        assert!(!is_job_id(&format!("{}é", &id[..30])));
+    }
+}
