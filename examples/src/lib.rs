@@ -37,6 +37,11 @@ pub trait App: Clone + Send + Sync + 'static {
     /// the app has one.
     const POST: Option<&'static str>;
 
+    /// The path of a plain-text `GET` of the app's own, answered by
+    /// [`text`](Self::text) as [`TEXT_CONTENT_TYPE`], if the app has one
+    /// (the dashboard's Prometheus `/metrics`).
+    const TEXT: Option<&'static str> = None;
+
     /// The JSON body of the `POST` action.
     type Request: DeserializeOwned + Send + 'static;
 
@@ -50,7 +55,15 @@ pub trait App: Clone + Send + Sync + 'static {
 
     /// Ends every open stream, so the server's graceful shutdown completes.
     fn shutdown(&self);
+
+    /// Answers the [`TEXT`](Self::TEXT) route.
+    fn text(&self) -> String {
+        String::new()
+    }
 }
+
+/// The content type of an [`App::TEXT`] answer: Prometheus's text format.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The answer to a `POST`: a status and a JSON body.
 #[derive(Debug, Clone, PartialEq)]

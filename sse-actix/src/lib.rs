@@ -67,6 +67,7 @@ fn request_info(req: &HttpRequest) -> RequestInfo {
 
 impl Adapter for Publisher {
     type Response = HttpResponse;
+    const NAME: &'static str = "actix";
 
     fn request_info(&self) -> &RequestInfo {
         &self.request

@@ -54,6 +54,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Publisher {
 
 impl Adapter for Publisher {
     type Response = Response;
+    const NAME: &'static str = "axum";
 
     fn request_info(&self) -> &RequestInfo {
         &self.request

@@ -16,6 +16,7 @@ use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::encode::Frame;
 use crate::event::Event;
+use crate::observe::StreamObserver;
 use crate::options::{ErrorMapper, PublishOptions};
 use crate::shutdown::Shutdown;
 use crate::source::{BoxError, FrameSource, Frames, IntoFrame};
@@ -74,6 +75,8 @@ pin_project_lite::pin_project! {
         // Boxed: most streams have none, and it is bigger than its pointer.
         shutdown: Option<Pin<Box<ShutdownWait>>>,
         on_error: Option<ErrorMapper>,
+        // The stream's metrics and span (feature `metrics`; empty without).
+        observer: StreamObserver,
         #[pin]
         source: S,
     }
@@ -129,6 +132,7 @@ impl SseBody {
             sleep: None,
             shutdown,
             on_error: options.on_error.clone(),
+            observer: StreamObserver::none(),
             source: Frames::new(source),
         });
         Self {
@@ -170,6 +174,7 @@ impl SseBody {
             sleep: None,
             shutdown: None,
             on_error: None,
+            observer: StreamObserver::none(),
             source: Frames::new(NoFrames),
         });
         Self {
@@ -229,6 +234,19 @@ impl SseBody {
         self
     }
 
+    /// Counts this body as a stream of `adapter` in the metrics, with a
+    /// span of its own (see [`crate::metrics`]); `resumed` when the request
+    /// carried a `Last-Event-ID`.
+    #[cfg(feature = "metrics")]
+    #[must_use]
+    pub(crate) fn observed(mut self, adapter: &'static str, resumed: bool) -> Self {
+        if let Some(streaming) = self.streaming.as_mut() {
+            let this = streaming.get_mut().as_mut().project();
+            *this.observer = StreamObserver::open(adapter, resumed);
+        }
+        self
+    }
+
     /// True once the body has nothing more to send.
     #[must_use]
     pub fn is_finished(&self) -> bool {
@@ -257,6 +275,11 @@ impl Streaming<dyn FrameSource> {
         let polled = self.as_mut().poll_chunk(cx);
         let this = self.project();
         *this.chunk_sent = *this.write_each_chunk && matches!(polled, Poll::Ready(Some(_)));
+        match &polled {
+            Poll::Ready(Some(chunk)) => this.observer.sent(chunk.len()),
+            Poll::Ready(None) => this.observer.ending("ended"),
+            Poll::Pending => {}
+        }
         polled
     }
 
@@ -268,17 +291,19 @@ impl Streaming<dyn FrameSource> {
     fn pause_after_chunk(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         if self.carry.is_none() {
             self.as_mut().poll_shutdown(cx);
-            let next = match self.as_mut().poll_frame(cx) {
+            let (next, is_frame) = match self.as_mut().poll_frame(cx) {
                 Poll::Pending => match self.as_mut().poll_keep_alive(cx) {
                     Poll::Pending => return Poll::Pending,
-                    ready => ready,
+                    ready => (ready, false),
                 },
-                ready => ready,
+                ready => (ready, true),
             };
             // The end (`None`) is only reported by the next poll: the owed
             // `Pending` comes first there too.
             if let Poll::Ready(Some(bytes)) = next {
-                *self.project().carry = Some(bytes);
+                let this = self.project();
+                *this.carry = Some(bytes);
+                this.observer.carry(is_frame);
             }
         }
         cx.waker().wake_by_ref();
@@ -288,15 +313,24 @@ impl Streaming<dyn FrameSource> {
     fn poll_chunk(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         // Already out of the source: it goes before any shutdown's last frame.
         let first = match self.as_mut().project().carry.take() {
-            Some(carried) => carried,
+            Some(carried) => {
+                self.as_mut().project().observer.carried();
+                carried
+            }
             None => {
                 self.as_mut().poll_shutdown(cx);
                 match self.as_mut().poll_frame(cx) {
-                    Poll::Ready(Some(frame)) => frame,
+                    Poll::Ready(Some(frame)) => {
+                        self.as_mut().project().observer.frame();
+                        frame
+                    }
                     // The source is done; a shutdown or a failure may have
                     // left a last frame to send.
                     Poll::Ready(None) => match self.as_mut().project().carry.take() {
-                        Some(last) => last,
+                        Some(last) => {
+                            self.as_mut().project().observer.carried();
+                            last
+                        }
                         None => return Poll::Ready(None),
                     },
                     Poll::Pending => return self.poll_keep_alive(cx),
@@ -315,9 +349,12 @@ impl Streaming<dyn FrameSource> {
         while let Poll::Ready(Some(frame)) = self.as_mut().poll_frame(cx) {
             let joined = chunk.as_ref().map_or(first.len(), BytesMut::len);
             if joined + frame.len() > coalesce {
-                *self.as_mut().project().carry = Some(frame);
+                let this = self.as_mut().project();
+                *this.carry = Some(frame);
+                this.observer.carry(true);
                 break;
             }
+            self.as_mut().project().observer.frame();
             chunk
                 .get_or_insert_with(|| {
                     // One allocation: pages never written are never resident.
@@ -360,7 +397,9 @@ impl Streaming<dyn FrameSource> {
         };
         if this.sleep.is_none() {
             if tokio::runtime::Handle::try_current().is_err() {
-                tracing::warn!("SSE body polled outside a Tokio runtime; keep-alive disabled");
+                this.observer.in_span(|| {
+                    tracing::warn!("SSE body polled outside a Tokio runtime; keep-alive disabled");
+                });
                 *this.keep_alive = None;
                 return Poll::Pending;
             }
@@ -381,20 +420,29 @@ impl Streaming<dyn FrameSource> {
         };
         if !this.source.is_ended() && shutdown.as_mut().project().wait.poll(cx).is_ready() {
             let last = shutdown.shutdown.final_frame().map(Frame::into_bytes);
+            this.observer.ending("shutdown");
+            if last.is_some() {
+                this.observer.carry(true);
+            }
             this.source.end();
             end_with(this.carry, last);
         }
     }
 
     fn fail(self: Pin<&mut Self>, error: BoxError) {
-        tracing::warn!(%error, "SSE source failed; ending the stream");
         let this = self.project();
+        this.observer
+            .in_span(|| tracing::warn!(%error, "SSE source failed; ending the stream"));
         let last = this
             .on_error
             .as_ref()
             .and_then(|map| map(&error))
             .map(|event| event.encode().into_bytes())
             .filter(|bytes| !bytes.is_empty());
+        this.observer.ending("failed");
+        if last.is_some() {
+            this.observer.carry(true);
+        }
         this.source.end();
         end_with(this.carry, last);
     }
@@ -632,5 +680,342 @@ mod tests {
         drop(sender);
         assert_eq!(poll(&mut body, &waker), Poll::Pending);
         assert_eq!(poll(&mut body, &waker), Poll::Ready(None));
+    }
+}
+
+/// The stream metrics as the body counts them (feature `metrics`): frames
+/// are events and last events, never the retry hint nor keep-alives, however
+/// the body chunks them. One recorder for the test binary; each test counts
+/// under an adapter name of its own.
+#[cfg(all(test, feature = "metrics"))]
+mod metrics_tests {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, LazyLock, Mutex, Once};
+
+    use futures_util::{stream, StreamExt};
+    use metrics::{
+        Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+    };
+
+    use super::*;
+    use crate::KeepAlive;
+
+    #[derive(Default)]
+    struct Counts(Mutex<HashMap<String, Arc<AtomicU64>>>);
+
+    static COUNTS: LazyLock<Arc<Counts>> = LazyLock::new(Arc::default);
+
+    struct Shared(Arc<Counts>);
+
+    impl Counts {
+        fn slot(&self, key: &Key) -> Arc<AtomicU64> {
+            let mut labels: Vec<String> = key
+                .labels()
+                .map(|label| format!("{}={}", label.key(), label.value()))
+                .collect();
+            labels.sort();
+            let id = format!("{}{{{}}}", key.name(), labels.join(","));
+            self.0.lock().unwrap().entry(id).or_default().clone()
+        }
+    }
+
+    fn get(id: &str) -> u64 {
+        COUNTS
+            .0
+            .lock()
+            .unwrap()
+            .get(id)
+            .map_or(0, |value| value.load(Ordering::SeqCst))
+    }
+
+    fn gauge(id: &str) -> f64 {
+        f64::from_bits(get(id))
+    }
+
+    impl Recorder for Shared {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            Counter::from_arc(self.0.slot(key))
+        }
+        fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+            Gauge::from_arc(self.0.slot(key))
+        }
+        fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::noop()
+        }
+    }
+
+    /// `body`, counted as a stream of `adapter`.
+    fn observed(adapter: &'static str, body: SseBody) -> SseBody {
+        static INSTALL: Once = Once::new();
+        INSTALL.call_once(|| {
+            // Another recorder or subscriber, were one installed, would see
+            // for itself and these tests would fail: nothing else here
+            // installs one. Global, and before any test makes a stream:
+            // `tracing` caches whether a call site is enabled when first
+            // hit, which a subscriber scoped to one test's thread can miss.
+            let _ = metrics::set_global_recorder(Shared(COUNTS.clone()));
+            let _ = tracing::subscriber::set_global_default(SpanSubscriber(SPANS.clone()));
+        });
+        body.observed(adapter, true)
+    }
+
+    async fn next_len(body: &mut SseBody) -> u64 {
+        body.next().await.unwrap().unwrap().len() as u64
+    }
+
+    async fn drain(body: &mut SseBody) -> u64 {
+        let mut bytes = 0;
+        while let Some(chunk) = body.next().await {
+            bytes += chunk.unwrap().len() as u64;
+        }
+        bytes
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_retry_hint_and_keep_alives_are_bytes_not_frames() {
+        let (sender, receiver) = crate::channel(8);
+        let options = PublishOptions::new()
+            .with_retry(Duration::from_secs(1))
+            .with_keep_alive(KeepAlive::new().with_interval(Duration::from_secs(1)));
+        // Chunks joined and paused after, as adapters copying chunks have them.
+        let body = SseBody::new(receiver, &options)
+            .coalesce(1024)
+            .write_each_chunk();
+        let mut body = observed("unit-keep-alive", body);
+        assert_eq!(gauge("ssekit_streams_open{adapter=unit-keep-alive}"), 1.0);
+        assert_eq!(
+            get("ssekit_streams_opened_total{adapter=unit-keep-alive,resumed=true}"),
+            1
+        );
+        sender.try_send(Event::message("a")).unwrap();
+        let mut bytes = next_len(&mut body).await;
+        assert_eq!(bytes, "retry: 1000\n\ndata: a\n\n".len() as u64);
+        // Idle: two keep-alive comments (time is paused: no wait).
+        bytes += next_len(&mut body).await;
+        bytes += next_len(&mut body).await;
+        sender.try_send(Event::message("b")).unwrap();
+        sender.try_send(Event::message("c")).unwrap();
+        drop(sender);
+        bytes += drain(&mut body).await;
+        assert!(bytes > "retry: 1000\n\ndata: a\n\ndata: b\n\ndata: c\n\n".len() as u64);
+        assert_eq!(get("ssekit_frames_sent_total{adapter=unit-keep-alive}"), 3);
+        assert_eq!(
+            get("ssekit_bytes_sent_total{adapter=unit-keep-alive}"),
+            bytes
+        );
+        assert_eq!(
+            get("ssekit_streams_closed_total{adapter=unit-keep-alive,reason=ended}"),
+            1
+        );
+        assert_eq!(gauge("ssekit_streams_open{adapter=unit-keep-alive}"), 0.0);
+    }
+
+    #[tokio::test]
+    async fn a_frame_kept_back_between_chunks_is_counted_once() {
+        let events = [
+            Event::message("a"),
+            Event::message("b"),
+            Event::message("c"),
+        ];
+        // 9 bytes a frame: one per chunk, each next one kept back.
+        let body = SseBody::new(
+            stream::iter(events),
+            &PublishOptions::new().without_keep_alive(),
+        )
+        .coalesce(9)
+        .write_each_chunk();
+        let mut body = observed("unit-carry", body);
+        let bytes = drain(&mut body).await;
+        assert_eq!(bytes, 27);
+        assert_eq!(get("ssekit_frames_sent_total{adapter=unit-carry}"), 3);
+        assert_eq!(get("ssekit_bytes_sent_total{adapter=unit-carry}"), 27);
+    }
+
+    #[tokio::test]
+    async fn a_shutdown_counts_its_last_event_and_its_reason() {
+        let shutdown = Shutdown::new();
+        let options = PublishOptions::new()
+            .without_keep_alive()
+            .with_shutdown(&shutdown);
+        let source = stream::iter([Event::message("a")]).chain(stream::pending());
+        let mut body = observed(
+            "unit-shutdown",
+            SseBody::new(source, &options).coalesce(1024),
+        );
+        let mut bytes = next_len(&mut body).await;
+        shutdown.trigger_with(Event::message("bye"));
+        bytes += drain(&mut body).await;
+        assert_eq!(
+            get("ssekit_frames_sent_total{adapter=unit-shutdown}"),
+            2,
+            "a, and the shutdown's bye"
+        );
+        assert_eq!(get("ssekit_bytes_sent_total{adapter=unit-shutdown}"), bytes);
+        assert_eq!(
+            get("ssekit_streams_closed_total{adapter=unit-shutdown,reason=shutdown}"),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_source_counts_its_error_event_and_its_reason() {
+        let source = stream::iter([Ok(Event::message("a")), Err("broken")]);
+        let options = PublishOptions::new()
+            .without_keep_alive()
+            .with_error_event(|_| Some(Event::message("sorry")));
+        let mut body = observed("unit-failed", SseBody::new(source, &options));
+        drain(&mut body).await;
+        assert_eq!(get("ssekit_frames_sent_total{adapter=unit-failed}"), 2);
+        assert_eq!(
+            get("ssekit_streams_closed_total{adapter=unit-failed,reason=failed}"),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_before_its_end_counts_as_disconnected() {
+        let (sender, receiver) = crate::channel(8);
+        let options = PublishOptions::new().without_keep_alive();
+        let mut body = observed("unit-drop", SseBody::new(receiver, &options));
+        sender.try_send(Event::message("a")).unwrap();
+        next_len(&mut body).await;
+        assert_eq!(gauge("ssekit_streams_open{adapter=unit-drop}"), 1.0);
+        drop(body);
+        assert_eq!(gauge("ssekit_streams_open{adapter=unit-drop}"), 0.0);
+        assert_eq!(
+            get("ssekit_streams_closed_total{adapter=unit-drop,reason=disconnected}"),
+            1
+        );
+        assert_eq!(get("ssekit_frames_sent_total{adapter=unit-drop}"), 1);
+    }
+
+    /// What the test binary's `tracing` subscriber saw: each `sse_stream`
+    /// span's fields, by its adapter (each test has its own), and `warned`
+    /// when a warning came while that span was entered.
+    #[derive(Default)]
+    struct Spans {
+        next_id: AtomicU64,
+        adapters: Mutex<HashMap<u64, String>>,
+        fields: Mutex<HashMap<String, HashMap<String, String>>>,
+    }
+
+    static SPANS: LazyLock<Arc<Spans>> = LazyLock::new(Arc::default);
+
+    std::thread_local! {
+        static ENTERED: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+    }
+
+    /// The fields of `adapter`'s stream span.
+    fn span_fields(adapter: &str) -> HashMap<String, String> {
+        SPANS
+            .fields
+            .lock()
+            .unwrap()
+            .get(adapter)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    struct Visit<'a>(&'a mut HashMap<String, String>);
+
+    impl tracing::field::Visit for Visit<'_> {
+        fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+            self.0.insert(field.name().to_owned(), value.to_owned());
+        }
+
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            self.0.insert(field.name().to_owned(), format!("{value:?}"));
+        }
+    }
+
+    struct SpanSubscriber(Arc<Spans>);
+
+    impl SpanSubscriber {
+        fn with_fields_of(&self, id: u64, f: impl FnOnce(&mut HashMap<String, String>)) {
+            let adapter = self.0.adapters.lock().unwrap().get(&id).cloned();
+            if let Some(adapter) = adapter {
+                f(self.0.fields.lock().unwrap().entry(adapter).or_default());
+            }
+        }
+    }
+
+    impl tracing::Subscriber for SpanSubscriber {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+
+        fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            let id = self.0.next_id.fetch_add(1, Ordering::SeqCst) + 1;
+            if span.metadata().name() == "sse_stream" {
+                let mut fields = HashMap::new();
+                span.record(&mut Visit(&mut fields));
+                if let Some(adapter) = fields.get("adapter").cloned() {
+                    self.0.adapters.lock().unwrap().insert(id, adapter.clone());
+                    self.0.fields.lock().unwrap().insert(adapter, fields);
+                }
+            }
+            tracing::span::Id::from_u64(id)
+        }
+
+        fn record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+            self.with_fields_of(id.into_u64(), |fields| values.record(&mut Visit(fields)));
+        }
+
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+        fn event(&self, event: &tracing::Event<'_>) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                if let Some(id) = ENTERED.get() {
+                    self.with_fields_of(id, |fields| {
+                        fields.insert("warned".into(), "true".into());
+                    });
+                }
+            }
+        }
+
+        fn enter(&self, id: &tracing::span::Id) {
+            ENTERED.set(Some(id.into_u64()));
+        }
+
+        fn exit(&self, _: &tracing::span::Id) {
+            ENTERED.set(None);
+        }
+    }
+
+    #[test]
+    fn a_stream_has_a_span_with_its_adapter_and_how_it_ended() {
+        let events = [Event::message("a"), Event::message("b")];
+        let options = PublishOptions::new().without_keep_alive();
+        let mut body = observed("unit-span", SseBody::new(stream::iter(events), &options));
+        let opened = span_fields("unit-span");
+        assert_eq!(opened["adapter"], "unit-span");
+        assert_eq!(opened["resumed"], "true");
+        assert!(!opened.contains_key("reason"), "not closed yet");
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        while let Poll::Ready(Some(_)) = Pin::new(&mut body).poll_next(&mut cx) {}
+        let closed = span_fields("unit-span");
+        assert_eq!(closed["reason"], "ended");
+        assert_eq!(closed["frames"], "2");
+        assert_eq!(closed["bytes"], "18");
+    }
+
+    #[test]
+    fn a_failing_source_warns_inside_its_span() {
+        let source = stream::iter([Err::<Event, _>("broken")]);
+        let options = PublishOptions::new().without_keep_alive();
+        let mut body = observed("unit-warn", SseBody::new(source, &options));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        while let Poll::Ready(Some(_)) = Pin::new(&mut body).poll_next(&mut cx) {}
+        let fields = span_fields("unit-warn");
+        assert_eq!(
+            fields.get("warned").map(String::as_str),
+            Some("true"),
+            "{fields:?}"
+        );
+        assert_eq!(fields["reason"], "failed");
     }
 }

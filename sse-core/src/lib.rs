@@ -54,6 +54,8 @@
 //! * `testing`: `TestPublisher`, to run a
 //!   handler in a test without a server and read its answer as an
 //!   `EventSource` would (feature `testing`, not default);
+//! * `metrics`: what the crate reports through the `metrics` facade, and
+//!   the `tracing` span of each stream (feature `metrics`, not default);
 //! * [`adapter`]: for adapter authors only: what it takes to bring every
 //!   handler to another framework.
 //!
@@ -62,7 +64,9 @@
 //! On by default: `hub`, `decode`, `tcp` (the `socket2` dependency),
 //! `json` (`serde` and `serde_json`: [`Event::json`], `Sender::send_json`).
 //! Off by default: `testing` (with `decode`), for the dev-dependency of
-//! crates that test their handlers.
+//! crates that test their handlers; `metrics` (the `metrics` dependency),
+//! counters, gauges and a histogram through the `metrics` facade and a
+//! `tracing` span per stream, listed in the `metrics` module.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -78,6 +82,9 @@ mod event;
 pub mod hub;
 mod keep_alive;
 pub mod limits;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+mod observe;
 mod options;
 mod publisher;
 mod request;

@@ -164,6 +164,7 @@ impl StreamLimits {
         let mut counts = self.counts();
         if let Some(max) = caps.global {
             if counts.total >= max {
+                crate::observe::limit_refused("global");
                 return Err(LimitExceeded::Global { max });
             }
         }
@@ -171,6 +172,7 @@ impl StreamLimits {
             let open = counts.topics.get(topic).copied().unwrap_or(0);
             if let Some(max) = caps.per_topic {
                 if open >= max {
+                    crate::observe::limit_refused("topic");
                     return Err(LimitExceeded::Topic {
                         topic: topic.to_owned(),
                         max,

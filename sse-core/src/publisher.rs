@@ -76,7 +76,13 @@ pub trait SsePublisher: Adapter {
         S: Stream + Send + 'static,
         S::Item: IntoFrame,
     {
-        self.respond(adapter::response(source, options))
+        let response = adapter::response(source, options);
+        // Counted as a stream of this adapter (the 204, 503 and refusals
+        // below are not streams).
+        #[cfg(feature = "metrics")]
+        let response =
+            response.map(|body| body.observed(Self::NAME, self.last_event_id().is_some()));
+        self.respond(response)
     }
 
     /// Answers `204 No Content`, which tells an `EventSource` to stop reconnecting.

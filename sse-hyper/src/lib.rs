@@ -63,6 +63,7 @@ impl Publisher {
 
 impl Adapter for Publisher {
     type Response = http::Response<SseBody>;
+    const NAME: &'static str = "hyper";
 
     fn request_info(&self) -> &RequestInfo {
         &self.request

@@ -65,6 +65,7 @@ impl<'a> FromRequest<'a> for Publisher {
 
 impl Adapter for Publisher {
     type Response = Response;
+    const NAME: &'static str = "poem";
 
     fn request_info(&self) -> &RequestInfo {
         &self.request

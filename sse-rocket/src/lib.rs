@@ -109,6 +109,7 @@ impl<'r> Responder<'r, 'static> for SseResponse {
 
 impl Adapter for Publisher {
     type Response = SseResponse;
+    const NAME: &'static str = "rocket";
 
     fn request_info(&self) -> &RequestInfo {
         &self.request

@@ -89,6 +89,7 @@ impl Scribe for SseResponse {
 
 impl Adapter for Publisher {
     type Response = SseResponse;
+    const NAME: &'static str = "salvo";
 
     fn request_info(&self) -> &RequestInfo {
         &self.request

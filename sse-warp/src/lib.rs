@@ -69,6 +69,7 @@ pub fn publisher() -> impl Filter<Extract = (Publisher,), Error = Infallible> + 
 
 impl Adapter for Publisher {
     type Response = Response;
+    const NAME: &'static str = "warp";
 
     fn request_info(&self) -> &RequestInfo {
         &self.request

@@ -10,6 +10,7 @@
 
 pub mod backplane;
 mod frameworks;
+pub mod recorder;
 mod server;
 
 use std::fmt;

@@ -97,6 +97,9 @@ test('dashboard draws live metrics (screenshot for the README)', async () => {
     await page.waitForFunction(() => parseInt(document.getElementById("samples").textContent, 10) >= 10, null, { timeout: 20000 });
     assert.match(await page.textContent('#cpu'), /^\d+\.\d%$/);
     assert.equal(await page.textContent('#viewers'), '1');
+    // ssekit's own metrics, read back from /metrics: this page's stream is the one open.
+    assert.equal(await page.textContent('#open'), '1');
+    assert.match(await page.textContent('#fps'), /^\d+\.\d$/);
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: path.join(artifacts, 'dashboard.png'), fullPage: true });
   } finally {

@@ -3,7 +3,7 @@ use actix_web::{web, HttpResponse, HttpServer};
 use ssekit_actix::Publisher;
 use tokio::net::TcpListener;
 
-use crate::App;
+use crate::{App, TEXT_CONTENT_TYPE};
 
 pub(super) async fn serve<A: App>(
     app: A,
@@ -18,6 +18,9 @@ pub(super) async fn serve<A: App>(
             .route(A::STREAM, web::get().to(stream::<A>));
         if let Some(path) = A::POST {
             routes = routes.route(path, web::post().to(action::<A>));
+        }
+        if let Some(path) = A::TEXT {
+            routes = routes.route(path, web::get().to(text::<A>));
         }
         routes
     })
@@ -42,6 +45,12 @@ async fn page<A: App>() -> HttpResponse {
 
 async fn stream<A: App>(app: web::Data<A>, publisher: Publisher) -> HttpResponse {
     app.stream(publisher).await
+}
+
+async fn text<A: App>(app: web::Data<A>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(TEXT_CONTENT_TYPE)
+        .body(app.text())
 }
 
 async fn action<A: App>(app: web::Data<A>, request: web::Json<A::Request>) -> HttpResponse {

@@ -1,12 +1,12 @@
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{Html, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ssekit_axum::Publisher;
 use tokio::net::TcpListener;
 
-use crate::App;
+use crate::{App, TEXT_CONTENT_TYPE};
 
 pub(super) async fn serve<A: App>(
     app: A,
@@ -19,6 +19,9 @@ pub(super) async fn serve<A: App>(
     if let Some(path) = A::POST {
         router = router.route(path, post(action::<A>));
     }
+    if let Some(path) = A::TEXT {
+        router = router.route(path, get(text::<A>));
+    }
     axum::serve(listener, router.with_state(app))
         .with_graceful_shutdown(stop)
         .await
@@ -30,6 +33,10 @@ async fn page<A: App>() -> Html<&'static str> {
 
 async fn stream<A: App>(State(app): State<A>, publisher: Publisher) -> Response {
     app.stream(publisher).await
+}
+
+async fn text<A: App>(State(app): State<A>) -> ([(header::HeaderName, &'static str); 1], String) {
+    ([(header::CONTENT_TYPE, TEXT_CONTENT_TYPE)], app.text())
 }
 
 async fn action<A: App>(

@@ -11,7 +11,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use ssekit_hyper::{Publisher, SseBody};
 use tokio::net::TcpListener;
 
-use crate::App;
+use crate::{App, TEXT_CONTENT_TYPE};
 
 pub(super) async fn serve<A: App>(
     app: A,
@@ -48,6 +48,9 @@ async fn route<A: App>(
         }
         Method::GET if path == A::STREAM => app.stream(Publisher::new(&request)).await,
         Method::POST if Some(path) == A::POST => action(app, request).await,
+        Method::GET if Some(path) == A::TEXT => {
+            with_type(StatusCode::OK, TEXT_CONTENT_TYPE, app.text())
+        }
         _ => with_type(StatusCode::NOT_FOUND, "text/plain", "not found"),
     })
 }

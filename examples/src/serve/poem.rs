@@ -5,7 +5,7 @@ use poem::{get, handler, post, EndpointExt, IntoResponse, Response, Route, Serve
 use ssekit_poem::Publisher;
 use tokio::net::TcpListener;
 
-use crate::App;
+use crate::{App, TEXT_CONTENT_TYPE};
 
 pub(super) async fn serve<A: App>(
     app: A,
@@ -17,6 +17,9 @@ pub(super) async fn serve<A: App>(
         .at(A::STREAM, get(stream::<A>::default()));
     if let Some(path) = A::POST {
         routes = routes.at(path, post(action::<A>::default()));
+    }
+    if let Some(path) = A::TEXT {
+        routes = routes.at(path, get(text::<A>::default()));
     }
     Server::new_with_acceptor(TcpAcceptor::from_tokio(listener)?)
         .run_with_graceful_shutdown(
@@ -30,6 +33,13 @@ pub(super) async fn serve<A: App>(
 #[handler]
 async fn stream<A: App>(app: Data<&A>, publisher: Publisher) -> Response {
     app.stream(publisher).await
+}
+
+#[handler]
+async fn text<A: App>(app: Data<&A>) -> Response {
+    Response::builder()
+        .content_type(TEXT_CONTENT_TYPE)
+        .body(app.text())
 }
 
 #[handler]

@@ -2,7 +2,7 @@ use std::collections::HashSet;
 use std::marker::PhantomData;
 
 use rocket::data::FromData;
-use rocket::http::{Method, Status};
+use rocket::http::{ContentType, Method, Status};
 use rocket::outcome::Outcome as Guarded;
 use rocket::response::content::RawHtml;
 use rocket::route::{Handler, Outcome, Route};
@@ -11,7 +11,7 @@ use rocket::{Data, Request, State};
 use ssekit_rocket::Publisher;
 use tokio::net::TcpListener;
 
-use crate::App;
+use crate::{App, TEXT_CONTENT_TYPE};
 
 pub(super) async fn serve<A: App>(
     app: A,
@@ -44,6 +44,13 @@ pub(super) async fn serve<A: App>(
             AppRoute::<A>::new(Endpoint::Action),
         ));
     }
+    if let Some(path) = A::TEXT {
+        routes.push(Route::new(
+            Method::Get,
+            path,
+            AppRoute::<A>::new(Endpoint::Text),
+        ));
+    }
     let rocket = rocket::custom(config)
         .manage(app)
         .mount("/", routes)
@@ -67,6 +74,7 @@ enum Endpoint {
     Page,
     Stream,
     Action,
+    Text,
 }
 
 /// One of the app's routes. `routes!` takes functions that are not generic;
@@ -101,6 +109,11 @@ impl<A: App> Handler for AppRoute<A> {
         match self.endpoint {
             Endpoint::Page => Outcome::from(request, RawHtml(A::PAGE)),
             Endpoint::Stream => Outcome::from(request, app.stream(Publisher::from(request)).await),
+            Endpoint::Text => {
+                let content_type =
+                    ContentType::parse_flexible(TEXT_CONTENT_TYPE).unwrap_or(ContentType::Plain);
+                Outcome::from(request, (content_type, app.text()))
+            }
             Endpoint::Action => match Json::<A::Request>::from_data(request, data).await {
                 Guarded::Success(Json(body)) => {
                     let reply = app.post(body).await;

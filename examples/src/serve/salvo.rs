@@ -7,7 +7,7 @@ use salvo::prelude::*;
 use ssekit_salvo::Publisher;
 use tokio::net::TcpListener;
 
-use crate::App;
+use crate::{App, TEXT_CONTENT_TYPE};
 
 pub(super) async fn serve<A: App>(
     app: A,
@@ -21,6 +21,10 @@ pub(super) async fn serve<A: App>(
     if let Some(path) = A::POST {
         router = router
             .push(Router::with_path(path.trim_start_matches('/')).post(Action::<A>(PhantomData)));
+    }
+    if let Some(path) = A::TEXT {
+        router = router
+            .push(Router::with_path(path.trim_start_matches('/')).get(TextRoute::<A>(PhantomData)));
     }
     let server = Server::new(TcpAcceptor::try_from(listener)?);
     let handle = server.handle();
@@ -45,6 +49,23 @@ fn app<A: App>(depot: &Depot) -> &A {
 struct Page<A>(PhantomData<fn() -> A>);
 struct Stream<A>(PhantomData<fn() -> A>);
 struct Action<A>(PhantomData<fn() -> A>);
+struct TextRoute<A>(PhantomData<fn() -> A>);
+
+#[async_trait]
+impl<A: App> Handler for TextRoute<A> {
+    async fn handle(
+        &self,
+        _: &mut Request,
+        depot: &mut Depot,
+        res: &mut Response,
+        _: &mut FlowCtrl,
+    ) {
+        // Both fail only on a body already streaming or an invalid header
+        // value, neither of which this one is.
+        let _ = res.add_header("content-type", TEXT_CONTENT_TYPE, true);
+        let _ = res.write_body(app::<A>(depot).text());
+    }
+}
 
 #[async_trait]
 impl<A: App> Handler for Page<A> {

@@ -2,7 +2,7 @@ use tokio::net::TcpListener;
 use warp::filters::BoxedFilter;
 use warp::{Filter, Reply};
 
-use crate::App;
+use crate::{App, TEXT_CONTENT_TYPE};
 
 pub(super) async fn serve<A: App>(
     app: A,
@@ -19,6 +19,16 @@ pub(super) async fn serve<A: App>(
         .and(ssekit_warp::publisher())
         .then(|app: A, publisher| async move { app.stream(publisher).await });
     let mut routes = page.or(stream).unify().boxed();
+    if let Some(path) = A::TEXT {
+        let text = at(path)
+            .and(warp::get())
+            .and(with_app.clone())
+            .map(|app: A| {
+                warp::reply::with_header(app.text(), "content-type", TEXT_CONTENT_TYPE)
+                    .into_response()
+            });
+        routes = routes.or(text).unify().boxed();
+    }
     if let Some(path) = A::POST {
         let action = at(path)
             .and(warp::post())

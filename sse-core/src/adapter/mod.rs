@@ -40,6 +40,8 @@
 //!
 //! impl Adapter for HyperPublisher {
 //!     type Response = http::Response<SseBody>;
+//!     // The `adapter` label of the metrics (feature `metrics`).
+//!     const NAME: &'static str = "hyper";
 //!
 //!     fn request_info(&self) -> &RequestInfo {
 //!         &self.0
@@ -111,6 +113,12 @@ pub use crate::request::{parse_last_event_id, LAST_EVENT_ID};
 pub trait Adapter {
     /// The framework's response type.
     type Response;
+
+    /// A short fixed name for the framework (`"axum"`): the `adapter` label
+    /// of the stream metrics and a field of each stream's span (feature
+    /// `metrics`, see the `metrics` module). Keep it to a few lowercase
+    /// letters, the same for every request: it must never come from one.
+    const NAME: &'static str = "other";
 
     /// The request, as the extractor took it.
     fn request_info(&self) -> &RequestInfo;

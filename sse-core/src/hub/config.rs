@@ -220,12 +220,16 @@ impl HubConfig {
     /// The gap event this configuration sends: type `gap` (or as set) with
     /// JSON data `{"reason": reason}`, plus `"missed": n` when given. For
     /// backplanes that resume from their own history, so clients see one
-    /// format whatever the hub.
+    /// format whatever the hub. Make it only to send it: with the feature
+    /// `metrics`, each one counts in `ssekit_gap_notices_total` under its
+    /// reason (`other` for a reason the hub does not use).
     pub fn gap_notice(&self, reason: &str, missed: Option<u64>) -> Event {
         self.gap(reason, missed)
     }
 
     pub(crate) fn gap(&self, reason: &str, missed: Option<u64>) -> Event {
+        // Every notice, the hub's and the backplanes', is made here.
+        crate::observe::gap_notice(reason);
         let data = match missed {
             Some(n) => format!(r#"{{"reason":"{reason}","missed":{n}}}"#),
             None => format!(r#"{{"reason":"{reason}"}}"#),

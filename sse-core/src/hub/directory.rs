@@ -14,6 +14,8 @@ use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use crate::observe::TopicGauge;
+
 /// Shards per hub: well above the cores publishing at once on any machine a
 /// hub runs on, and small enough that an empty hub costs 8 KiB.
 const SHARDS: usize = 64;
@@ -30,6 +32,8 @@ pub(super) struct Directory<K, V> {
     /// Picks a key's shard; the shard's map hashes it again its own way.
     hasher: RandomState,
     len: AtomicUsize,
+    /// Moves with `len` (feature `metrics`).
+    gauge: TopicGauge,
 }
 
 impl<K: Hash + Eq, V> Directory<K, V> {
@@ -42,6 +46,7 @@ impl<K: Hash + Eq, V> Directory<K, V> {
                 .collect(),
             hasher: RandomState::new(),
             len: AtomicUsize::new(0),
+            gauge: TopicGauge::new(),
         }
     }
 
@@ -64,6 +69,7 @@ impl<K: Hash + Eq, V> Directory<K, V> {
     pub(super) fn insert(&self, key: K, value: Arc<V>) {
         if write(&self.shard(&key).map).insert(key, value).is_none() {
             self.len.fetch_add(1, Ordering::Relaxed);
+            self.gauge.added();
         }
     }
 
@@ -77,6 +83,7 @@ impl<K: Hash + Eq, V> Directory<K, V> {
         if listed {
             map.remove(key);
             self.len.fetch_sub(1, Ordering::Relaxed);
+            self.gauge.removed(1);
         }
         listed
     }
@@ -91,6 +98,7 @@ impl<K: Hash + Eq, V> Directory<K, V> {
         let removed = write(&self.shard(key).map).remove(key);
         if removed.is_some() {
             self.len.fetch_sub(1, Ordering::Relaxed);
+            self.gauge.removed(1);
         }
         removed
     }
@@ -106,6 +114,13 @@ impl<K: Hash + Eq, V> Directory<K, V> {
             .iter()
             .flat_map(|shard| read(&shard.map).values().cloned().collect::<Vec<_>>())
             .collect()
+    }
+}
+
+impl<K, V> Drop for Directory<K, V> {
+    fn drop(&mut self) {
+        // A dropped hub's topics leave the gauge with it.
+        self.gauge.removed(*self.len.get_mut());
     }
 }
 

@@ -90,6 +90,7 @@ use subscription::{Leave, LeaveTopic, Log, Queue, Subscriber};
 
 use crate::encode::Frame;
 use crate::event::Event;
+use crate::observe::HubMetrics;
 
 /// Facts about an event passed to a subscription filter.
 #[derive(Debug, Clone, Copy)]
@@ -189,6 +190,8 @@ struct Shared<K> {
     /// The one task per hub that forgets idle topics whose history aged out.
     sweeper_running: AtomicBool,
     sweeper_wake: Arc<Notify>,
+    /// Handles taken when the hub is made (feature `metrics`).
+    metrics: HubMetrics,
 }
 
 struct Entry {
@@ -464,6 +467,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
                 history_bytes: AtomicUsize::new(0),
                 sweeper_running: AtomicBool::new(false),
                 sweeper_wake: Arc::new(Notify::new()),
+                metrics: HubMetrics::new(),
             }),
         }
     }
@@ -665,6 +669,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
         });
         match published {
             Ok(Some((report, wakers, topic, expires))) => {
+                self.shared.metrics.published();
                 topic.wake_gathered(wakers);
                 if expires.is_some() {
                     self.shared.schedule_sweep();
@@ -672,10 +677,13 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
                 Ok(report)
             }
             // No history, and nobody subscribed: nothing to do.
-            Ok(None) => Ok(PublishReport {
-                id: event.and_then(|e| e.id).map(std::borrow::Cow::into_owned),
-                delivered: 0,
-                kept: false,
+            Ok(None) => Ok({
+                self.shared.metrics.published();
+                PublishReport {
+                    id: event.and_then(|e| e.id).map(std::borrow::Cow::into_owned),
+                    delivered: 0,
+                    kept: false,
+                }
             }),
             Err(full) => Err((full, event.expect("not published"))),
         }
@@ -773,12 +781,15 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
             }
             shared.trim(topic, Instant::now());
             if let Some(last) = last_event_id {
+                crate::observe::resume();
                 match topic.resume_point(last, config, latest) {
                     Ok(after) => {
                         let through = topic.history.back().map_or(0, |entry| entry.number);
                         // Past the newest entry, and nothing lost: live only.
                         if through > after || topic.evicted_through > after {
                             queue.begin_replay(after, through, filter.clone());
+                        } else {
+                            crate::observe::replay_events(0);
                         }
                     }
                     Err(reason) => queue.preload(config.gap(reason, None).encode()),

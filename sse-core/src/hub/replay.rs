@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 
 use super::Filter;
 use crate::encode::Frame;
+use crate::observe::ReplayTally;
 
 /// Where a subscriber stands in its replay.
 pub(crate) struct Replay {
@@ -21,6 +22,8 @@ pub(crate) struct Replay {
     /// Nothing more to fetch: everything through `through` was looked at, or
     /// the replay was cut short (the subscription closed).
     pub(crate) done: bool,
+    /// The events replayed, for the metrics (feature `metrics`).
+    tally: ReplayTally,
 }
 
 /// What a subscriber asks its topic for: the entries after `after`, up to
@@ -51,6 +54,7 @@ impl Replay {
             through,
             filter,
             done: false,
+            tally: ReplayTally::new(),
         }
     }
 
@@ -72,6 +76,7 @@ impl Replay {
         if page.expired {
             self.page.push_back(gap());
         }
+        self.tally.add(page.frames.len());
         self.page.extend(page.frames);
         self.after = page.last.max(self.after);
         self.done = page.done;

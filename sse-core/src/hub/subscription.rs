@@ -238,6 +238,7 @@ impl Queue {
             match self.config.lag_policy {
                 LagPolicy::Disconnect => {
                     state.closed = true;
+                    crate::observe::lag_disconnect();
                     return false;
                 }
                 LagPolicy::DropOldest => {
@@ -335,6 +336,7 @@ impl Queue {
                     LagPolicy::Disconnect => {
                         state.closed = true;
                         state.log = None;
+                        crate::observe::lag_disconnect();
                         return Polled::Lagged;
                     }
                     LagPolicy::DropOldest => {

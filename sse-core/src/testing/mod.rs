@@ -227,6 +227,7 @@ impl TestPublisher {
 
 impl Adapter for TestPublisher {
     type Response = TestResponse;
+    const NAME: &'static str = "test";
 
     fn request_info(&self) -> &RequestInfo {
         &self.request
