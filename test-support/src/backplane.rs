@@ -57,6 +57,39 @@ pub trait Backplane: Send + Sync {
     fn activity_unit(&self) -> &'static str {
         "operations"
     }
+
+    /// `count` nodes whose topics keep their history only for `keep` after
+    /// their last event (the in-process hub: `max_age`; Redis: the keys'
+    /// idle expiry; NATS: the stream's `max_age`), for the churn case.
+    fn short_lived_nodes(
+        &self,
+        count: usize,
+        keep: Duration,
+    ) -> impl Future<Output = Vec<Self::Node>> + Send;
+
+    /// The topics `node` holds state for now: those it follows on the
+    /// broker (the in-process hub: its topics, idle ones included).
+    fn node_topics(&self, node: &Self::Node) -> usize;
+
+    /// The frames `subscription` holds for its client now (history read
+    /// ahead and not yet taken, and queued events).
+    fn held(&self, subscription: &<Self::Node as Broadcaster>::Subscription) -> usize;
+
+    /// What the broker keeps for topics now; `None` without a broker.
+    fn broker_footprint(&self) -> impl Future<Output = Option<BrokerFootprint>> + Send {
+        std::future::ready(None)
+    }
+}
+
+/// What a broker keeps for topics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BrokerFootprint {
+    /// History the broker keeps (Redis: keys; NATS: messages in the
+    /// streams).
+    pub stored: u64,
+    /// Subscriptions and consumers the broker holds for the nodes (Redis:
+    /// pub/sub channels; NATS: subscriptions and consumers).
+    pub subscriptions: u64,
 }
 
 /// Serves one topic of a broadcaster: every request subscribes, resuming
@@ -458,6 +491,144 @@ pub async fn acknowledged_events_survive_a_broker_restart<P: Backplane>(backplan
     );
 }
 
+/// Topics that come and go leave nothing behind: `topics` topics each get
+/// a subscriber on node A and one event from node B, then the subscriber
+/// leaves. Afterwards neither node holds state for any of them, the broker
+/// holds no subscription more than before, and once their history is past
+/// its age (2 s here) the broker keeps nothing for them either (no key, no
+/// subject) and the in-process hub forgets them.
+///
+/// The subscribers are local ([`Broadcaster::subscribe`] on node A): what
+/// is checked is what the backplane keeps, which does not depend on HTTP.
+pub async fn topic_churn_leaves_nothing_behind<P: Backplane>(backplane: &P, topics: usize) {
+    use futures_util::StreamExt;
+    let name = backplane.name();
+    let keep = Duration::from_secs(2);
+    let mut nodes = backplane.short_lived_nodes(2, keep).await;
+    let (a, b) = match (nodes.pop(), nodes.pop()) {
+        (Some(b), Some(a)) => (a, b),
+        _ => panic!("{name}: two nodes"),
+    };
+    let before = backplane.broker_footprint().await;
+    let topic = |index: usize| format!("churn {index}");
+    // A few topics at a time, as visitors come and go.
+    for wave in (0..topics).collect::<Vec<_>>().chunks(50) {
+        let mut subscribers = Vec::new();
+        for &index in wave {
+            let mut subscription = a.subscribe(&topic(index), None);
+            // Polled in a task of its own: the first poll starts it, its
+            // first frame ends it.
+            let task = tokio::spawn(async move {
+                let item = subscription.next().await?;
+                Some(ssekit::IntoFrame::into_frame(item).map_err(|error| error.to_string()))
+            });
+            subscribers.push((index, task));
+        }
+        for &index in wave {
+            wait_for_subscribers(&a, &topic(index), 1).await;
+        }
+        // The feed may start after the count rises: publish until each has
+        // its event (a subscriber that joined live gets only what follows).
+        for (index, task) in subscribers {
+            let mut task = task;
+            let frame = loop {
+                b.publish(&topic(index), Event::message("visit"))
+                    .await
+                    .unwrap_or_else(|error| panic!("{name}: publish to {index}: {error}"));
+                match tokio::time::timeout(Duration::from_millis(500), &mut task).await {
+                    Ok(done) => break done.expect("the subscriber runs"),
+                    Err(_) => continue,
+                }
+            };
+            let frame = frame
+                .unwrap_or_else(|| panic!("{name}: topic {index}'s stream ended"))
+                .unwrap_or_else(|error| panic!("{name}: topic {index} failed: {error}"));
+            let events = ssekit::decode::events(frame.as_bytes()).expect("a well-formed frame");
+            assert_eq!(data(&events), ["visit"], "{name}: topic {index}");
+        }
+    }
+    // Every subscriber left; the nodes let their topics go (at their sweep),
+    // and the broker's history ages out.
+    let mut last = None;
+    let settled = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let now = (
+                backplane.node_topics(&a),
+                backplane.node_topics(&b),
+                backplane.broker_footprint().await,
+            );
+            let broker_clean = match (now.2, before) {
+                (Some(now), Some(before)) => {
+                    now.stored == 0 && now.subscriptions <= before.subscriptions
+                }
+                (None, None) => true,
+                _ => false,
+            };
+            if now.0 == 0 && now.1 == 0 && broker_clean {
+                return;
+            }
+            last = Some(now);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(
+        settled.is_ok(),
+        "{name}: after {topics} topics came and went, (node A topics, node B topics, broker) = \
+         {last:?}, broker before = {before:?}"
+    );
+}
+
+/// A resume from far back holds at most about one page of history for a
+/// client that stops reading, whatever the history's length, and still
+/// gets everything once, in order, when it reads again.
+pub async fn a_stalled_resume_holds_at_most_a_page<P: Backplane>(backplane: &P) {
+    use futures_util::StreamExt;
+    let name = backplane.name();
+    let topic = "stalled resume";
+    let events = 1_000;
+    let mut nodes = backplane.nodes(2, 2 * events).await;
+    let (a, b) = match (nodes.pop(), nodes.pop()) {
+        (Some(b), Some(a)) => (a, b),
+        _ => panic!("{name}: two nodes"),
+    };
+    let mut ids = Vec::new();
+    for n in 1..=events {
+        let id = b
+            .publish(topic, Event::message(n.to_string()))
+            .await
+            .unwrap_or_else(|error| panic!("{name}: publish {n}: {error}"));
+        ids.push(id);
+    }
+    let bound = ssekit::hub::HubConfig::DEFAULT_QUEUE;
+    let mut subscription = a.subscribe(topic, Some(&ids[0]));
+    let mut seen = Vec::new();
+    let mut most_held = 0;
+    while seen.len() < events - 1 {
+        let item = tokio::time::timeout(PATIENCE, subscription.next())
+            .await
+            .unwrap_or_else(|_| panic!("{name}: {} of {} replayed", seen.len(), events - 1))
+            .unwrap_or_else(|| panic!("{name}: the replay ended after {}", seen.len()));
+        let frame = ssekit::IntoFrame::into_frame(item)
+            .unwrap_or_else(|error| panic!("{name}: the replay failed: {error}"));
+        for event in ssekit::decode::events(frame.as_bytes()).expect("a well-formed frame") {
+            seen.push(event.data);
+        }
+        // The client stops reading here and there: what waits for it is
+        // what it costs.
+        if seen.len() % 100 == 1 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        most_held = most_held.max(backplane.held(&subscription));
+    }
+    assert!(
+        most_held <= bound,
+        "{name}: a stalled resume held {most_held} frames (bound {bound}) of {events} events"
+    );
+    let expected: Vec<String> = (2..=events).map(|n| n.to_string()).collect();
+    assert_eq!(seen, expected, "{name}: every event once, in order");
+}
+
 /// The in-process hub as a backplane of one process: its "nodes" are clones
 /// of one [`ssekit::hub::Hub`].
 pub struct InProcess;
@@ -473,6 +644,25 @@ impl Backplane for InProcess {
         let hub: ssekit::hub::Hub =
             ssekit::hub::Hub::with_config(ssekit::hub::HubConfig::new().with_history(history));
         std::future::ready(vec![hub; count])
+    }
+
+    fn short_lived_nodes(
+        &self,
+        count: usize,
+        keep: Duration,
+    ) -> impl Future<Output = Vec<Self::Node>> + Send {
+        let hub: ssekit::hub::Hub =
+            ssekit::hub::Hub::with_config(ssekit::hub::HubConfig::new().with_max_age(keep));
+        std::future::ready(vec![hub; count])
+    }
+
+    /// Its topics, idle ones (history, no subscriber) included.
+    fn node_topics(&self, node: &Self::Node) -> usize {
+        node.topic_count()
+    }
+
+    fn held(&self, subscription: &ssekit::hub::Subscription) -> usize {
+        subscription.queued()
     }
 }
 

@@ -4,12 +4,13 @@
 
 use std::future::Future;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use ssekit_nats::testing::{json_number, NatsServer};
 use ssekit_nats::{NatsHub, NatsHubConfig};
 use ssekit_redis::testing::{RedisCluster, RedisServer};
 use ssekit_redis::{RedisHub, RedisHubConfig};
-use ssekit_test_support::backplane::{self, Backplane, InProcess};
+use ssekit_test_support::backplane::{self, Backplane, BrokerFootprint, InProcess};
 use ssekit_test_support::runtime;
 
 /// NATS JetStream: a `nats-server -js` of the test's own, on a free port.
@@ -76,6 +77,49 @@ impl Backplane for Nats {
     fn activity_unit(&self) -> &'static str {
         "messages"
     }
+
+    fn short_lived_nodes(
+        &self,
+        count: usize,
+        keep: Duration,
+    ) -> impl Future<Output = Vec<NatsHub>> + Send {
+        let url = self.server.lock().unwrap().url();
+        async move {
+            let mut nodes = Vec::new();
+            for _ in 0..count {
+                let config = NatsHubConfig::default().with_max_age(keep);
+                nodes.push(
+                    NatsHub::connect(&url, config)
+                        .await
+                        .expect("connect to NATS"),
+                );
+            }
+            nodes
+        }
+    }
+
+    fn node_topics(&self, node: &NatsHub) -> usize {
+        node.reading_topics()
+    }
+
+    fn held(&self, subscription: &ssekit_nats::NatsSubscription) -> usize {
+        subscription.replay_buffered()
+    }
+
+    /// `/jsz` (messages, consumers) and `/subsz` (subscriptions).
+    fn broker_footprint(&self) -> impl Future<Output = Option<BrokerFootprint>> + Send {
+        let server = self.server.lock().unwrap();
+        let footprint = (|| {
+            let jsz = server.monitor("/jsz").ok()?;
+            let subsz = server.monitor("/subsz").ok()?;
+            Some(BrokerFootprint {
+                stored: json_number(&jsz, "messages")?,
+                subscriptions: json_number(&subsz, "num_subscriptions")?
+                    + json_number(&jsz, "consumers")?,
+            })
+        })();
+        std::future::ready(footprint)
+    }
 }
 
 macro_rules! cases {
@@ -115,6 +159,22 @@ macro_rules! cases {
                 runtime().block_on(async {
                     let backplane = $make;
                     backplane::a_trimmed_id_gets_an_expired_gap_then_what_is_left(&backplane).await;
+                });
+            }
+
+            #[test]
+            fn topic_churn_leaves_nothing_behind() {
+                runtime().block_on(async {
+                    let backplane = $make;
+                    backplane::topic_churn_leaves_nothing_behind(&backplane, 200).await;
+                });
+            }
+
+            #[test]
+            fn a_stalled_resume_holds_at_most_a_page() {
+                runtime().block_on(async {
+                    let backplane = $make;
+                    backplane::a_stalled_resume_holds_at_most_a_page(&backplane).await;
                 });
             }
         }
@@ -187,46 +247,103 @@ impl Backplane for Redis {
             .restart()
             .expect("the broker restarts");
     }
-}
 
-impl Redis {
-    /// `INFO` over a connection of its own (counted by Redis as one client
-    /// and one command, which the callers take off).
-    fn info(&self) -> Option<String> {
-        use std::io::{Read, Write};
+    fn short_lived_nodes(
+        &self,
+        count: usize,
+        keep: Duration,
+    ) -> impl Future<Output = Vec<RedisHub>> + Send {
         let url = self.server.lock().unwrap().url();
-        let address = url.strip_prefix("redis://")?.trim_end_matches('/');
-        let mut connection = std::net::TcpStream::connect(address).ok()?;
-        connection
-            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
-            .ok()?;
-        connection.write_all(b"*1\r\n$4\r\nINFO\r\n").ok()?;
-        // A bulk string: `$<length>\r\n<body>\r\n`.
-        let mut reply = Vec::new();
-        let mut chunk = [0u8; 16 * 1024];
-        loop {
-            let read = connection.read(&mut chunk).ok()?;
-            if read == 0 {
-                return None;
+        async move {
+            let mut nodes = Vec::new();
+            for _ in 0..count {
+                let config = RedisHubConfig::default().with_idle_expiry(keep);
+                nodes.push(
+                    RedisHub::connect(&url, config)
+                        .await
+                        .expect("connect to Redis"),
+                );
             }
-            reply.extend_from_slice(&chunk[..read]);
-            let text = String::from_utf8_lossy(&reply);
-            let (head, body) = text.split_once("\r\n")?;
-            let length: usize = head.strip_prefix('$')?.parse().ok()?;
-            if body.len() >= length {
-                return Some(body[..length].to_owned());
-            }
+            nodes
         }
     }
 
-    fn info_field(&self, name: &str) -> Option<u64> {
-        let info = self.info()?;
-        info.lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))?
-            .trim()
-            .parse()
-            .ok()
+    fn node_topics(&self, node: &RedisHub) -> usize {
+        node.reading_topics()
     }
+
+    fn held(&self, subscription: &ssekit_redis::RedisSubscription) -> usize {
+        subscription.replay_buffered()
+    }
+
+    fn broker_footprint(&self) -> impl Future<Output = Option<BrokerFootprint>> + Send {
+        let url = self.server.lock().unwrap().url();
+        std::future::ready(footprint(&[url]))
+    }
+}
+
+impl Redis {
+    fn info_field(&self, name: &str) -> Option<u64> {
+        let url = self.server.lock().unwrap().url();
+        info_field(&info(&url)?, name)
+    }
+}
+
+/// Keys and pub/sub channels (sharded ones too) on every one of `urls`.
+fn footprint(urls: &[String]) -> Option<BrokerFootprint> {
+    let mut total = BrokerFootprint {
+        stored: 0,
+        subscriptions: 0,
+    };
+    for url in urls {
+        let info = info(url)?;
+        // `db0:keys=<n>,expires=…`, absent when there is no key.
+        let keys = info
+            .lines()
+            .find_map(|line| line.strip_prefix("db0:keys="))
+            .and_then(|rest| rest.split(',').next()?.parse().ok())
+            .unwrap_or(0);
+        total.stored += keys;
+        total.subscriptions += info_field(&info, "pubsub_channels")?
+            + info_field(&info, "pubsubshard_channels").unwrap_or(0);
+    }
+    Some(total)
+}
+
+/// `INFO` over a connection of its own (counted by Redis as one client
+/// and one command, which the callers take off).
+fn info(url: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let address = url.strip_prefix("redis://")?.trim_end_matches('/');
+    let mut connection = std::net::TcpStream::connect(address).ok()?;
+    connection
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .ok()?;
+    connection.write_all(b"*1\r\n$4\r\nINFO\r\n").ok()?;
+    // A bulk string: `$<length>\r\n<body>\r\n`.
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let read = connection.read(&mut chunk).ok()?;
+        if read == 0 {
+            return None;
+        }
+        reply.extend_from_slice(&chunk[..read]);
+        let text = String::from_utf8_lossy(&reply);
+        let (head, body) = text.split_once("\r\n")?;
+        let length: usize = head.strip_prefix('$')?.parse().ok()?;
+        if body.len() >= length {
+            return Some(body[..length].to_owned());
+        }
+    }
+}
+
+fn info_field(info: &str, name: &str) -> Option<u64> {
+    info.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Redis Cluster: three masters of the test's own, on free ports. The
@@ -282,6 +399,40 @@ impl Backplane for RedisClusterBackplane {
             .unwrap()
             .restart_all()
             .expect("the cluster restarts");
+    }
+
+    fn short_lived_nodes(
+        &self,
+        count: usize,
+        keep: Duration,
+    ) -> impl Future<Output = Vec<RedisHub>> + Send {
+        let urls = self.cluster.lock().unwrap().urls();
+        async move {
+            let mut nodes = Vec::new();
+            for _ in 0..count {
+                let config = RedisHubConfig::default().with_idle_expiry(keep);
+                nodes.push(
+                    RedisHub::connect_cluster(&urls, config)
+                        .await
+                        .expect("connect to the Redis Cluster"),
+                );
+            }
+            nodes
+        }
+    }
+
+    fn node_topics(&self, node: &RedisHub) -> usize {
+        node.reading_topics()
+    }
+
+    fn held(&self, subscription: &ssekit_redis::RedisSubscription) -> usize {
+        subscription.replay_buffered()
+    }
+
+    /// Summed over the masters.
+    fn broker_footprint(&self) -> impl Future<Output = Option<BrokerFootprint>> + Send {
+        let urls = self.cluster.lock().unwrap().urls();
+        std::future::ready(footprint(&urls))
     }
 }
 
