@@ -234,7 +234,7 @@ impl Endpoint {
     pub(crate) fn cluster_client(
         nodes: &[redis::ConnectionInfo],
         timeout: Duration,
-        pushes: Option<tokio::sync::mpsc::UnboundedSender<redis::PushInfo>>,
+        pushes: Option<crate::pushes::PushSender>,
     ) -> RedisResult<ClusterClient> {
         let mut builder = ClusterClientBuilder::new(nodes.to_vec())
             .connection_timeout(timeout)

@@ -26,6 +26,7 @@ pub struct RedisHubConfig {
     pub(crate) queue: usize,
     pub(crate) replay_page: usize,
     pub(crate) lag_policy: LagPolicy,
+    pub(crate) feed_queue: usize,
 }
 
 impl Default for RedisHubConfig {
@@ -40,6 +41,7 @@ impl Default for RedisHubConfig {
             queue: ssekit::hub::HubConfig::DEFAULT_QUEUE,
             replay_page: 64,
             lag_policy: LagPolicy::Disconnect,
+            feed_queue: 4096,
         }
     }
 }
@@ -146,6 +148,19 @@ impl RedisHubConfig {
     #[must_use]
     pub fn with_lag_policy(mut self, policy: LagPolicy) -> Self {
         self.lag_policy = policy;
+        self
+    }
+
+    /// At most `notices` live notices wait for the node's feed task
+    /// (default 4 096, at least 1), whatever the publish rate while the task
+    /// is busy. A notice that finds the queue full is dropped and its topic
+    /// read from the stream instead, from the last entry the node delivered
+    /// (one `XRANGE` per 512 entries): nothing is lost, and the queue's
+    /// memory is at most `notices` × the notice size (the event, plus its
+    /// two ids).
+    #[must_use]
+    pub fn with_feed_queue(mut self, notices: usize) -> Self {
+        self.feed_queue = notices.max(1);
         self
     }
 }

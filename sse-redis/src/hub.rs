@@ -6,6 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::time::Duration;
 
 use redis::aio::ConnectionManagerConfig;
 use redis::Value;
@@ -101,8 +102,13 @@ impl RedisHub {
         let endpoint = Endpoint::Single(redis::Client::open(resp3)?);
         // Opened first, in one attempt: if Redis refuses (max clients,
         // authentication), its answer is the error, not a timeout of retries.
-        let feed_connection =
-            connect_feed(&endpoint, &feed_name(&node_id), config.command_timeout).await?;
+        let feed_connection = connect_feed(
+            &endpoint,
+            &feed_name(&node_id),
+            config.command_timeout,
+            config.feed_queue,
+        )
+        .await?;
         let mut commands = within(
             config.command_timeout,
             client.get_connection_manager_with_config(manager_config(&config)),
@@ -165,7 +171,8 @@ impl RedisHub {
         let node_id = next_node_id();
         let timeout = config.command_timeout;
         let endpoint = Endpoint::Cluster(nodes.clone());
-        let feed_connection = connect_feed(&endpoint, &feed_name(&node_id), timeout).await?;
+        let feed_connection =
+            connect_feed(&endpoint, &feed_name(&node_id), timeout, config.feed_queue).await?;
         let client = Endpoint::cluster_client(&nodes, timeout, None)?;
         let mut connection = within(timeout, client.get_async_connection()).await?;
         // Each its own command, to every master (a cluster pipeline stays
@@ -310,6 +317,21 @@ impl RedisHub {
     /// How many subscribers `topic` has on this node.
     pub fn local_subscriber_count(&self, topic: &str) -> usize {
         self.inner.local.subscriber_count(topic)
+    }
+
+    /// Makes the node's feed task do nothing for `pause`, so that notices
+    /// queue up behind it. For tests of the feed queue's bound; not part of
+    /// the stable API.
+    #[doc(hidden)]
+    pub fn stall_feed(&self, pause: Duration) {
+        let _ = self.inner.feed.send(Control::Stall(pause));
+    }
+
+    /// Notices dropped so far because a node's feed queue was full, by every
+    /// node in this process. For tests; not part of the stable API.
+    #[doc(hidden)]
+    pub fn dropped_notices() -> u64 {
+        crate::pushes::dropped_notices()
     }
 
     /// How many topics this node is following now (subscribed to, or

@@ -176,6 +176,7 @@ mod entry;
 mod error;
 mod hub;
 mod id;
+mod pushes;
 mod reader;
 mod replay;
 mod subscription;

@@ -35,6 +35,7 @@ use crate::entry;
 use crate::error::{refusal, within, Error};
 use crate::hub::{lock, Inner, RedisHub};
 use crate::id::StreamId;
+use crate::pushes::{self, PushReceiver};
 
 /// Entries read per `XRANGE` of a catch-up.
 const READ_BATCH: usize = 512;
@@ -73,6 +74,8 @@ pub(crate) enum Control {
     Left(String),
     /// The hub was shut down.
     Shutdown,
+    /// Do nothing for this long (a test's way to make notices queue up).
+    Stall(Duration),
 }
 
 pub(crate) struct Follow {
@@ -186,10 +189,11 @@ impl TopicReader {
 }
 
 /// The pub/sub connection and the pushes (messages, and the library's
-/// disconnection notice) it receives.
+/// disconnection notice) it receives, the messages in a bounded queue
+/// (`pushes.rs`).
 pub(crate) struct FeedConnection {
     connection: FeedLink,
-    pushes: mpsc::UnboundedReceiver<PushInfo>,
+    pushes: PushReceiver,
 }
 
 /// Opens the pub/sub connection and names it. It speaks RESP3, so one
@@ -199,8 +203,9 @@ pub(crate) async fn connect_feed(
     endpoint: &Endpoint,
     name: &str,
     timeout: Duration,
+    queue: usize,
 ) -> Result<FeedConnection, Error> {
-    let (sender, pushes) = mpsc::unbounded_channel();
+    let (sender, pushes) = pushes::channel(queue);
     let mut connection = match endpoint {
         Endpoint::Single(client) => {
             let config = AsyncConnectionConfig::new()
@@ -296,7 +301,8 @@ impl Feed {
         loop {
             let wake = match &mut self.connection {
                 Some(connection) => tokio::select! {
-                    push = connection.pushes.recv() => Wake::Push(push),
+                    push = connection.pushes.notices.recv() => Wake::Push(push),
+                    push = connection.pushes.others.recv() => Wake::Push(push),
                     control = self.control.recv() => Wake::Control(control),
                     _ = sweep.tick() => Wake::Sweep,
                     _ = ping.tick() => Wake::Ping,
@@ -327,6 +333,7 @@ impl Feed {
                             Ok(Control::Left(topic)) => {
                                 self.to_check.insert(topic);
                             }
+                            Ok(Control::Stall(pause)) => tokio::time::sleep(pause).await,
                             Ok(Control::Shutdown)
                             | Err(mpsc::error::TryRecvError::Disconnected) => {
                                 self.stop_all(&inner);
@@ -344,7 +351,11 @@ impl Feed {
                 Wake::Push(None) => {
                     self.drop_connection(&inner, closed("the pub/sub connection closed"))
                 }
-                Wake::Push(Some(push)) => self.on_push(&inner, push).await,
+                Wake::Push(Some(push)) => {
+                    self.on_push(&inner, push).await;
+                    self.catch_up_dropped(&inner).await;
+                }
+                Wake::Control(Some(Control::Stall(pause))) => tokio::time::sleep(pause).await,
                 Wake::Sweep => {
                     self.sweep(&inner).await;
                     if self.unnamed {
@@ -530,6 +541,28 @@ impl Feed {
             }
             _ => {}
         }
+    }
+
+    /// Reads from the stream the topics whose notices found the queue full
+    /// and were dropped.
+    async fn catch_up_dropped(&mut self, inner: &Inner) {
+        let Some(connection) = &self.connection else {
+            return;
+        };
+        let topics: Vec<String> = connection
+            .pushes
+            .take_dropped()
+            .into_iter()
+            .filter_map(|channel| {
+                let topic = channel.strip_prefix(&inner.config.key_prefix)?;
+                self.followed.contains_key(topic).then(|| topic.to_owned())
+            })
+            .collect();
+        if topics.is_empty() {
+            return;
+        }
+        self.behind.extend(topics.iter().cloned());
+        self.catch_up(inner, topics).await;
     }
 
     /// Delivers the notice's entry if it follows `last_seen`; otherwise reads
@@ -737,7 +770,8 @@ impl Feed {
     async fn reconnect(&mut self, inner: &Inner) {
         let timeout = inner.config.command_timeout;
         let attempt = async {
-            let mut connection = connect_feed(&self.endpoint, &self.name, timeout).await?;
+            let mut connection =
+                connect_feed(&self.endpoint, &self.name, timeout, inner.config.feed_queue).await?;
             let keys: Vec<String> = self.followed.keys().map(|t| inner.key(t)).collect();
             for chunk in keys.chunks(SUBSCRIBE_BATCH) {
                 for subscribed in connection.connection.subscribe(chunk, timeout).await? {

@@ -602,3 +602,52 @@ async fn a_key_that_is_not_a_stream_fails_its_own_topic_only() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// While the feed task is busy, notices wait in a bounded queue; those that
+/// find it full are dropped, and their topics read from the stream: every
+/// event still arrives once, in order, and the queue never held more than
+/// its bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_beyond_the_feed_queue_are_dropped_and_read_from_the_stream() {
+    let redis = RedisServer::start().unwrap();
+    let queue = 8;
+    let subscriber = node(&redis, RedisHubConfig::default().with_feed_queue(queue)).await;
+    let publisher = node(&redis, RedisHubConfig::default()).await;
+    let topics: Vec<String> = (0..4).map(|n| format!("busy {n}")).collect();
+    let mut received = read_all(
+        topics
+            .iter()
+            .map(|t| subscriber.subscribe(t, None))
+            .collect(),
+    );
+    until_joined(&subscriber, &topics).await;
+    let dropped_before = RedisHub::dropped_notices();
+    // The feed task does nothing for a while: 4 × 50 notices for a queue of 8.
+    subscriber.stall_feed(Duration::from_secs(1));
+    let per_topic = 50;
+    for n in 0..per_topic {
+        for topic in &topics {
+            publisher
+                .publish(topic, Event::message(n.to_string()))
+                .await
+                .unwrap();
+        }
+    }
+    let seen = receive(&mut received, topics.len() * per_topic).await;
+    let mut by_topic: HashMap<usize, Vec<String>> = HashMap::new();
+    for (topic, event) in seen {
+        by_topic.entry(topic).or_default().push(event.data);
+    }
+    let expected: Vec<String> = (0..per_topic).map(|n| n.to_string()).collect();
+    for topic in 0..topics.len() {
+        assert_eq!(
+            by_topic[&topic], expected,
+            "topic {topic}: every event once, in order"
+        );
+    }
+    nothing_more(&mut received).await;
+    assert!(
+        RedisHub::dropped_notices() - dropped_before >= (topics.len() * per_topic - queue) as u64,
+        "the queue held no more than {queue} notices"
+    );
+}
