@@ -18,11 +18,11 @@
 //! test: it asserts nothing, and prints any event not delivered.
 
 use std::io::{BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin};
 use std::time::Duration;
 
-use ssekit_bench::{lines, proc, spawn};
+use ssekit_bench::{binaries, lines, proc, spawn};
 use ssekit_nats::testing::NatsServer;
 use ssekit_redis::testing::RedisServer;
 
@@ -230,7 +230,7 @@ impl Run<'_> {
 
 fn main() {
     let quick = std::env::args().any(|arg| arg == "--quick");
-    let dir = binaries();
+    let dir = binaries(&["sse-bench-node", "sse-bench-load"]);
     println!("# Publish on node B, deliver on node A ({CONNECTIONS} connections)\n");
     println!(
         "| shape | backend | deliveries/s (burst) | paced p50 | paced p99 | broker connections (node A) | node A RSS after the burst | node A CPU µs per delivery (burst) | lost or out of order |"
@@ -302,21 +302,4 @@ fn main() {
             drop(broker);
         }
     }
-}
-
-fn binaries() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    // target/<profile>/examples/cross_node → target/<profile>
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("profile dir")
-        .to_path_buf();
-    for bin in ["sse-bench-node", "sse-bench-load"] {
-        assert!(
-            dir.join(bin).exists(),
-            "{bin} missing: run `cargo build --release -p ssekit-bench --bins`"
-        );
-    }
-    dir
 }

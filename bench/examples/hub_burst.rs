@@ -13,10 +13,10 @@
 //! it asserts nothing.
 
 use std::io::{BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use ssekit_bench::{lines, spawn};
+use ssekit_bench::{binaries, lines, spawn};
 
 /// The burst the issue names: 200 events of 64 bytes, published back to back.
 const BURST: u64 = 200;
@@ -28,7 +28,7 @@ const CONNECTIONS: [usize; 2] = [1_000, 10_000];
 const TIMEOUT_S: u64 = 10;
 
 fn main() {
-    let bins = binaries();
+    let bins = binaries(&["sse-bench-server", "sse-bench-load"]);
     println!("# A burst of {BURST} events against the queue bound\n");
     println!(
         "| queue | connections | got all {BURST} | ended (lagged) | deliveries | topic's log (handles) |"
@@ -46,23 +46,6 @@ fn main() {
             );
         }
     }
-}
-
-fn binaries() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    // target/<profile>/examples/hub_burst → target/<profile>
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("profile dir")
-        .to_path_buf();
-    for bin in ["sse-bench-server", "sse-bench-load"] {
-        assert!(
-            dir.join(bin).exists(),
-            "{bin} missing: run `cargo build --release -p ssekit-bench --bins`"
-        );
-    }
-    dir
 }
 
 /// One burst: how many connections got every event, and all deliveries.

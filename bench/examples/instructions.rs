@@ -16,11 +16,11 @@
 //! A benchmark, not a test: it asserts nothing.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use ssekit_bench::{lines, spawn};
+use ssekit_bench::{binaries, lines, spawn};
 
 const CONNECTIONS: u64 = 1_000;
 const FRAMEWORKS: [&str; 6] = ["axum", "actix", "warp", "poem", "rocket", "salvo"];
@@ -46,7 +46,7 @@ const MODES: [Mode; 2] = [
 ];
 
 fn main() {
-    let dir = binaries();
+    let dir = binaries(&["sse-bench-server", "sse-bench-load"]);
     let out = std::env::temp_dir().join(format!("ssekit-callgrind-{}", std::process::id()));
     std::fs::create_dir_all(&out).expect("output directory");
     println!(
@@ -160,21 +160,4 @@ fn total(file: &Path) -> u64 {
         .map_while(Result::ok)
         .find_map(|line| line.strip_prefix("summary:")?.trim().parse().ok())
         .expect("a summary line in the callgrind output")
-}
-
-fn binaries() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    // target/<profile>/examples/instructions → target/<profile>
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("profile dir")
-        .to_path_buf();
-    for bin in ["sse-bench-server", "sse-bench-load"] {
-        assert!(
-            dir.join(bin).exists(),
-            "{bin} missing: run `cargo build --release -p ssekit-bench --bins`"
-        );
-    }
-    dir
 }

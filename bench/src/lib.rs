@@ -93,6 +93,25 @@ pub mod lines {
     }
 }
 
+/// The directory of the benchmark's binaries for an example running from
+/// `target/<profile>/examples/`: `target/<profile>`, once each of `bins` is
+/// there (built by `cargo build --release -p ssekit-bench --bins`).
+pub fn binaries(bins: &[&str]) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("profile dir")
+        .to_path_buf();
+    for bin in bins {
+        assert!(
+            dir.join(bin).exists(),
+            "{bin} missing: run `cargo build --release -p ssekit-bench --bins`"
+        );
+    }
+    dir
+}
+
 /// Starts one of the benchmark's binaries from `dir`, pinned to `core` with
 /// `taskset` if given, with piped stdin and stdout (the line protocol of
 /// [`lines`]) and the parent's stderr.
