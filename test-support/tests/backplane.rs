@@ -19,6 +19,19 @@ struct Nats {
 }
 
 impl Nats {
+    /// `count` nodes on this server, each with `config`.
+    fn connect(
+        &self,
+        count: usize,
+        config: NatsHubConfig,
+    ) -> impl Future<Output = Vec<NatsHub>> + Send {
+        let url = self.server.lock().unwrap().url();
+        connect_each(count, move || {
+            let (url, config) = (url.clone(), config.clone());
+            async move { NatsHub::connect(&url, config).await }
+        })
+    }
+
     fn start() -> Self {
         Self {
             server: Mutex::new(NatsServer::start().expect("nats-server starts (is it installed?)")),
@@ -34,19 +47,10 @@ impl Backplane for Nats {
     }
 
     fn nodes(&self, count: usize, history: usize) -> impl Future<Output = Vec<NatsHub>> + Send {
-        let url = self.server.lock().unwrap().url();
-        async move {
-            let mut nodes = Vec::new();
-            for _ in 0..count {
-                let config = NatsHubConfig::default().with_max_messages_per_topic(history as u64);
-                nodes.push(
-                    NatsHub::connect(&url, config)
-                        .await
-                        .expect("connect to NATS"),
-                );
-            }
-            nodes
-        }
+        self.connect(
+            count,
+            NatsHubConfig::default().with_max_messages_per_topic(history as u64),
+        )
     }
 
     fn kill_broker(&self) -> bool {
@@ -83,19 +87,7 @@ impl Backplane for Nats {
         count: usize,
         keep: Duration,
     ) -> impl Future<Output = Vec<NatsHub>> + Send {
-        let url = self.server.lock().unwrap().url();
-        async move {
-            let mut nodes = Vec::new();
-            for _ in 0..count {
-                let config = NatsHubConfig::default().with_max_age(keep);
-                nodes.push(
-                    NatsHub::connect(&url, config)
-                        .await
-                        .expect("connect to NATS"),
-                );
-            }
-            nodes
-        }
+        self.connect(count, NatsHubConfig::default().with_max_age(keep))
     }
 
     fn node_topics(&self, node: &NatsHub) -> usize {
@@ -120,6 +112,21 @@ impl Backplane for Nats {
         })();
         std::future::ready(footprint)
     }
+}
+
+/// `count` nodes, one `connect` after the other.
+async fn connect_each<N, E: std::fmt::Display, F: Future<Output = Result<N, E>>>(
+    count: usize,
+    connect: impl Fn() -> F,
+) -> Vec<N> {
+    let mut nodes = Vec::with_capacity(count);
+    for _ in 0..count {
+        match connect().await {
+            Ok(node) => nodes.push(node),
+            Err(error) => panic!("a node connects to the broker: {error}"),
+        }
+    }
+    nodes
 }
 
 macro_rules! cases {
@@ -187,6 +194,19 @@ struct Redis {
 }
 
 impl Redis {
+    /// `count` nodes on this server, each with `config`.
+    fn connect(
+        &self,
+        count: usize,
+        config: RedisHubConfig,
+    ) -> impl Future<Output = Vec<RedisHub>> + Send {
+        let url = self.server.lock().unwrap().url();
+        connect_each(count, move || {
+            let (url, config) = (url.clone(), config.clone());
+            async move { RedisHub::connect(&url, config).await }
+        })
+    }
+
     fn start() -> Self {
         Self {
             server: Mutex::new(
@@ -218,21 +238,9 @@ impl Backplane for Redis {
     }
 
     fn nodes(&self, count: usize, history: usize) -> impl Future<Output = Vec<RedisHub>> + Send {
-        let url = self.server.lock().unwrap().url();
-        async move {
-            let mut nodes = Vec::new();
-            for _ in 0..count {
-                // Redis trims approximately (`MAXLEN ~`), in whole nodes of
-                // about 100 entries: more than `history` may be kept.
-                let config = RedisHubConfig::default().with_max_len(history);
-                nodes.push(
-                    RedisHub::connect(&url, config)
-                        .await
-                        .expect("connect to Redis"),
-                );
-            }
-            nodes
-        }
+        // Redis trims approximately (`MAXLEN ~`), in whole nodes of about
+        // 100 entries: more than `history` may be kept.
+        self.connect(count, RedisHubConfig::default().with_max_len(history))
     }
 
     fn kill_broker(&self) -> bool {
@@ -253,19 +261,7 @@ impl Backplane for Redis {
         count: usize,
         keep: Duration,
     ) -> impl Future<Output = Vec<RedisHub>> + Send {
-        let url = self.server.lock().unwrap().url();
-        async move {
-            let mut nodes = Vec::new();
-            for _ in 0..count {
-                let config = RedisHubConfig::default().with_idle_expiry(keep);
-                nodes.push(
-                    RedisHub::connect(&url, config)
-                        .await
-                        .expect("connect to Redis"),
-                );
-            }
-            nodes
-        }
+        self.connect(count, RedisHubConfig::default().with_idle_expiry(keep))
     }
 
     fn node_topics(&self, node: &RedisHub) -> usize {
@@ -356,6 +352,19 @@ struct RedisClusterBackplane {
 }
 
 impl RedisClusterBackplane {
+    /// `count` nodes on this cluster, each with `config`.
+    fn connect(
+        &self,
+        count: usize,
+        config: RedisHubConfig,
+    ) -> impl Future<Output = Vec<RedisHub>> + Send {
+        let urls = self.cluster.lock().unwrap().urls();
+        connect_each(count, move || {
+            let (urls, config) = (urls.clone(), config.clone());
+            async move { RedisHub::connect_cluster(&urls, config).await }
+        })
+    }
+
     fn start() -> Self {
         Self {
             cluster: Mutex::new(
@@ -373,19 +382,7 @@ impl Backplane for RedisClusterBackplane {
     }
 
     fn nodes(&self, count: usize, history: usize) -> impl Future<Output = Vec<RedisHub>> + Send {
-        let urls = self.cluster.lock().unwrap().urls();
-        async move {
-            let mut nodes = Vec::new();
-            for _ in 0..count {
-                let config = RedisHubConfig::default().with_max_len(history);
-                nodes.push(
-                    RedisHub::connect_cluster(&urls, config)
-                        .await
-                        .expect("connect to the Redis Cluster"),
-                );
-            }
-            nodes
-        }
+        self.connect(count, RedisHubConfig::default().with_max_len(history))
     }
 
     fn kill_broker(&self) -> bool {
@@ -406,19 +403,7 @@ impl Backplane for RedisClusterBackplane {
         count: usize,
         keep: Duration,
     ) -> impl Future<Output = Vec<RedisHub>> + Send {
-        let urls = self.cluster.lock().unwrap().urls();
-        async move {
-            let mut nodes = Vec::new();
-            for _ in 0..count {
-                let config = RedisHubConfig::default().with_idle_expiry(keep);
-                nodes.push(
-                    RedisHub::connect_cluster(&urls, config)
-                        .await
-                        .expect("connect to the Redis Cluster"),
-                );
-            }
-            nodes
-        }
+        self.connect(count, RedisHubConfig::default().with_idle_expiry(keep))
     }
 
     fn node_topics(&self, node: &RedisHub) -> usize {
