@@ -46,7 +46,7 @@ const JOB_ID_LEN: usize = 32;
 /// `progress` (Redis keys `progress:*`, the NATS stream `PROGRESS` with
 /// subjects `progress.>`), every event of the longest job (and so the last
 /// 1 001 finished records), for 10 minutes: longer than the longest job at
-/// the binary's 250 ms step (1 000 steps, 250 s) plus [`KEEP_FINISHED`], so
+/// the binary's 250 ms step (1 000 steps, 250 s) plus `KEEP_FINISHED` (60 s), so
 /// a late watcher of a job gets it from its start, and a finished job's
 /// events go by themselves (with slower steps, a late watcher of a long job
 /// gets an `expired` gap, then what is left).
