@@ -188,7 +188,8 @@ impl<B: Broadcaster> Topics<B> {
     /// Refuses an empty list, a topic listed twice, and a list whose id
     /// could exceed [`MAX_LAST_EVENT_ID_LEN`] (with 20-byte ids, as the
     /// [`Hub`](super::Hub) and NATS give, 48 topics fit; with Redis's 41
-    /// bytes, 24). Talks to the broadcaster only when first polled.
+    /// bytes, 24). Talks to the broadcaster only when first polled: a fresh
+    /// stream's positions (and so its first events) are those of then.
     pub fn subscribe<S: AsRef<str>>(
         broadcaster: &B,
         topics: &[S],
