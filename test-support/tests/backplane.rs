@@ -101,6 +101,17 @@ macro_rules! cases {
                     backplane::a_trimmed_id_gets_an_expired_gap_then_what_is_left(&backplane).await;
                 });
             }
+
+            #[test]
+            fn three_topics_on_one_stream_resume_exactly_on_another_node() {
+                runtime().block_on(async {
+                    let backplane = $make;
+                    backplane::three_topics_on_one_stream_resume_exactly_on_another_node(
+                        &backplane,
+                    )
+                    .await;
+                });
+            }
         }
     };
 }
