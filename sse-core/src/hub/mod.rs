@@ -34,6 +34,9 @@
 //! * `lagged`: sent mid-stream under [`LagPolicy::DropOldest`], with `missed`,
 //!   the number of events dropped for this subscriber.
 //!
+//! Several topics on one stream, resumed exactly on each from one
+//! `Last-Event-ID` (on this hub and on the backplanes): [`Topics`].
+//!
 //! # Bounds
 //!
 //! History is bounded by count and optionally age per topic, and in bytes
