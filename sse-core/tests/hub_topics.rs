@@ -321,3 +321,119 @@ async fn shutdown_ends_the_stream() {
         .unwrap();
     assert!(end.is_none());
 }
+
+/// A subscriber that falls behind under `DropOldest` gets the hub's
+/// `lagged` notice, naming the topic, then the newest events.
+#[tokio::test]
+async fn a_lagged_notice_names_its_topic() {
+    use ssekit::hub::LagPolicy;
+    let config = HubConfig::new()
+        .with_queue(4)
+        .with_lag_policy(LagPolicy::DropOldest);
+    let hub: Hub = Hub::with_config(config);
+    let mut stream = Topics::subscribe(&hub, &TOPICS, None).unwrap();
+    let mut client = Client::default();
+    client.drain(&mut stream);
+    for n in 0..20 {
+        hub.publish("rooms/b", Event::message(format!("rooms/b {n}")));
+    }
+    client.drain(&mut stream);
+    let gaps = client.gaps();
+    assert_eq!(gaps.len(), 1, "{:?}", client.seen);
+    assert_eq!(gaps[0]["reason"], "lagged");
+    assert_eq!(gaps[0]["topic"], "rooms/b");
+    assert!(gaps[0]["missed"].as_u64().unwrap() > 0);
+    assert_eq!(client.messages().last(), Some(&"rooms/b 19"));
+}
+
+/// Under `Disconnect` (the default), a subscriber that falls behind on one
+/// topic has its stream ended, as with one topic; its reconnect resumes
+/// every topic from history with nothing lost.
+#[tokio::test]
+async fn a_lagging_stream_ends_and_resumes_every_topic() {
+    let hub: Hub = Hub::with_config(HubConfig::new().with_queue(4));
+    let mut stream = Topics::subscribe(&hub, &TOPICS, None).unwrap();
+    let mut client = Client::default();
+    client.drain(&mut stream);
+    hub.publish("feeds/c", Event::message("feeds/c 0"));
+    client.take(&stream.next().await.unwrap().unwrap());
+    for n in 0..20 {
+        hub.publish("rooms/b", Event::message(format!("rooms/b {n}")));
+    }
+    hub.publish("feeds/c", Event::message("feeds/c 1"));
+    // Ends after what it had read, or yields a little first.
+    let ended = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(frame) = stream.next().await {
+            client.take(&frame.unwrap());
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "a lagging stream ends");
+    let mut stream = Topics::subscribe(&hub, &TOPICS, client.last_event_id.as_deref()).unwrap();
+    client.drain(&mut stream);
+    assert!(client.gaps().is_empty(), "{:?}", client.gaps());
+    let messages = client.messages();
+    let by_topic = per_topic(&messages);
+    let all: Vec<String> = (0..20).map(|n| n.to_string()).collect();
+    assert_eq!(
+        by_topic["rooms/b"],
+        all.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert_eq!(by_topic["feeds/c"], ["0", "1"]);
+}
+
+/// The rest of a frame goes through as the hub encoded it: type, retry,
+/// comment, data; only the id is the stream's.
+#[tokio::test]
+async fn only_the_id_of_a_frame_changes() {
+    let hub: Hub = Hub::new();
+    let mut stream = Topics::subscribe(&hub, &TOPICS, None).unwrap();
+    let start = stream.next().await.unwrap().unwrap();
+    let start = std::str::from_utf8(start.as_bytes()).unwrap().to_owned();
+    let event = Event::message("two\nlines")
+        .with_event("chat")
+        .with_retry(Duration::from_millis(1500))
+        .with_comment("note");
+    let report = hub.publish("feeds/c", event);
+    let frame = stream.next().await.unwrap().unwrap();
+    let text = std::str::from_utf8(frame.as_bytes()).unwrap();
+    // The start's position of feeds/c replaced by the event's own id.
+    let (prefix, _) = start.trim_end().rsplit_once(',').unwrap();
+    let id = format!("{prefix},{}", report.id.unwrap());
+    let expected = format!(": note\nevent: chat\n{id}\nretry: 1500\ndata: two\ndata: lines\n\n");
+    assert_eq!(text, expected);
+    assert_eq!(stream.last_event_id().as_deref(), id.strip_prefix("id: "));
+}
+
+/// With another gap type on the broadcaster, told to the stream, its
+/// notices get the topic too.
+#[tokio::test]
+async fn another_gap_type_gets_the_topic_when_told() {
+    let config = HubConfig::new()
+        .with_history(2)
+        .with_gap_event_type("notice");
+    let hub: Hub = Hub::with_config(config);
+    let mut stream = Topics::subscribe(&hub, &TOPICS, None)
+        .unwrap()
+        .with_gap_event_type("notice");
+    let mut client = Client::default();
+    client.drain(&mut stream);
+    drop(stream);
+    for n in 0..5 {
+        hub.publish("rooms/a", Event::message(format!("rooms/a {n}")));
+    }
+    let mut stream = Topics::subscribe(&hub, &TOPICS, client.last_event_id.as_deref())
+        .unwrap()
+        .with_gap_event_type("notice");
+    client.drain(&mut stream);
+    let notices: Vec<serde_json::Value> = client
+        .seen
+        .iter()
+        .filter(|(kind, _)| kind == "notice")
+        .map(|(_, data)| serde_json::from_str(data).unwrap())
+        .collect();
+    assert_eq!(
+        notices,
+        [serde_json::json!({"reason": "expired", "topic": "rooms/a"})]
+    );
+}
