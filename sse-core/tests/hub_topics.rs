@@ -437,3 +437,43 @@ async fn another_gap_type_gets_the_topic_when_told() {
         [serde_json::json!({"reason": "expired", "topic": "rooms/a"})]
     );
 }
+
+/// A combined id of this list that the broadcaster no longer knows on a
+/// topic (here: a hub made anew, as after a restart without a backplane)
+/// gets the broadcaster's `unknown` notice for each such topic, naming
+/// it; the topic is then positioned anew from `head`, and an id-only frame
+/// hands the client the new positions, so a resume from it is exact again.
+#[tokio::test]
+async fn a_topic_the_broadcaster_does_not_know_is_positioned_anew() {
+    let old: Hub = Hub::new();
+    let mut stream = Topics::subscribe(&old, &TOPICS, None).unwrap();
+    let mut client = Client::default();
+    client.drain(&mut stream);
+    publish_round(&old, "old");
+    client.drain(&mut stream);
+    drop(stream);
+    let old_id = client.last_event_id.clone().unwrap();
+
+    let hub: Hub = Hub::new();
+    let mut client = Client::default();
+    let mut stream = Topics::subscribe(&hub, &TOPICS, Some(&old_id)).unwrap();
+    client.drain(&mut stream);
+    let named: Vec<(String, String)> = client
+        .gaps()
+        .iter()
+        .map(|gap| (gap["reason"].to_string(), gap["topic"].to_string()))
+        .collect();
+    assert_eq!(named.len(), 3, "{:?}", client.seen);
+    assert!(named.iter().all(|(reason, _)| reason == "\"unknown\""));
+    let fresh = client.last_event_id.clone().unwrap();
+    assert_ne!(fresh, old_id, "an id-only frame with the new positions");
+    drop(stream);
+    publish_round(&hub, "new");
+    let mut again = Client::default();
+    let mut stream = Topics::subscribe(&hub, &TOPICS, Some(&fresh)).unwrap();
+    again.drain(&mut stream);
+    let mut messages = again.messages();
+    messages.sort_unstable();
+    assert_eq!(messages, ["feeds/c new", "rooms/a new", "rooms/b new"]);
+    assert!(again.gaps().is_empty());
+}

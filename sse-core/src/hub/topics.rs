@@ -84,12 +84,12 @@ impl std::error::Error for TopicsError {}
 
 type Head<E> = Pin<Box<dyn Future<Output = Result<Option<String>, E>> + Send>>;
 
-enum State<B: Broadcaster> {
-    /// Asking the broadcaster where the topics without a position stand;
-    /// nothing is subscribed yet.
-    Heads(Vec<Option<Head<B::Error>>>),
-    Live(Vec<B::Subscription>),
-    Done,
+/// One topic of the stream.
+enum Slot<B: Broadcaster> {
+    /// Asking the broadcaster where the topic stands, to subscribe from
+    /// there.
+    Head(Head<B::Error>),
+    Live(B::Subscription),
 }
 
 /// A stream of several topics of one [`Broadcaster`] (the in-process
@@ -141,7 +141,11 @@ enum State<B: Broadcaster> {
 /// started; so the stream first sends an id-only frame (`id: …` and the
 /// blank line), which per WHATWG sets the client's last event id without
 /// dispatching an event, and a client that goes before any event still
-/// resumes exactly. A resumed stream sends none: its client holds the id.
+/// resumes exactly. A resumed stream sends none (its client holds the id),
+/// unless the broadcaster answers a topic's position with an `unknown`
+/// notice (a hub made anew, a flushed stream): that topic is then
+/// positioned anew from `head`, and an id-only frame with the new
+/// positions follows, so that from there on it resumes exactly again.
 ///
 /// # Gap notices
 ///
@@ -169,8 +173,16 @@ pub struct Topics<B: Broadcaster> {
     hash: u32,
     /// The id-escaped position on each topic.
     positions: Vec<String>,
-    state: State<B>,
-    /// The start's gap notices and id-only frame.
+    /// Whether each position came from the broadcaster's `head` (not from
+    /// the client): such a position is not asked for again when the
+    /// broadcaster calls it unknown.
+    from_head: Vec<bool>,
+    slots: Vec<Slot<B>>,
+    /// The id-only frame went out (or was not needed: a resume): every
+    /// position is known.
+    started: bool,
+    done: bool,
+    /// Gap notices and id-only frames: at most one per topic and one more.
     pending: VecDeque<Frame>,
     /// The resume id was unknown: its notices are made on the first poll.
     unknown: bool,
@@ -214,42 +226,30 @@ impl<B: Broadcaster> Topics<B> {
         }
         let hash = list_hash(&topics);
         let resumed = last_event_id.and_then(|id| parse(id, hash, topics.len()));
+        let count = topics.len();
         let mut this = Self {
             broadcaster: broadcaster.clone(),
             hash,
-            positions: Vec::new(),
-            state: State::Done,
+            positions: vec![String::new(); count],
+            from_head: vec![false; count],
+            slots: Vec::with_capacity(count),
+            started: resumed.is_some(),
+            done: false,
             pending: VecDeque::new(),
             unknown: last_event_id.is_some() && resumed.is_none(),
             gap_event: "gap".to_owned(),
             next: 0,
             topics,
         };
-        match resumed {
-            Some(positions) => {
-                let subscriptions = this
-                    .topics
-                    .iter()
-                    .zip(&positions)
-                    .map(|(topic, position)| broadcaster.subscribe(topic, Some(position.as_str())))
-                    .collect();
-                this.positions = positions.iter().map(|p| escape(p)).collect();
-                this.state = State::Live(subscriptions);
-            }
-            None => {
-                let heads = this
-                    .topics
-                    .iter()
-                    .map(|topic| {
-                        let broadcaster = broadcaster.clone();
-                        let topic = topic.clone();
-                        let head: Head<B::Error> =
-                            Box::pin(async move { broadcaster.head(&topic).await });
-                        Some(head)
-                    })
-                    .collect();
-                this.state = State::Heads(heads);
-            }
+        for i in 0..count {
+            let slot = match &resumed {
+                Some(positions) => {
+                    this.positions[i] = escape(&positions[i]);
+                    Slot::Live(broadcaster.subscribe(&this.topics[i], Some(&positions[i])))
+                }
+                None => this.head(i),
+            };
+            this.slots.push(slot);
         }
         Ok(this)
     }
@@ -272,8 +272,15 @@ impl<B: Broadcaster> Topics<B> {
     /// frame yielded (`None` before the start's positions are known).
     #[must_use]
     pub fn last_event_id(&self) -> Option<String> {
-        let known = !matches!(self.state, State::Heads(_)) && !self.positions.is_empty();
-        known.then(|| self.id())
+        self.started.then(|| self.id())
+    }
+
+    /// Asks where topic `index` stands.
+    fn head(&mut self, index: usize) -> Slot<B> {
+        self.from_head[index] = true;
+        let broadcaster = self.broadcaster.clone();
+        let topic = self.topics[index].clone();
+        Slot::Head(Box::pin(async move { broadcaster.head(&topic).await }))
     }
 
     fn id(&self) -> String {
@@ -303,13 +310,14 @@ impl<B: Broadcaster> Topics<B> {
     /// (after taking it as the topic's position) and the topic added to a
     /// gap notice. `None` if the id would exceed the header cap: only
     /// possible with ids the broadcaster's `max_id_len` did not account for.
-    fn rewrite(&mut self, index: usize, frame: &Frame) -> Option<Frame> {
+    fn rewrite(&mut self, index: usize, frame: &Frame) -> Option<(Frame, bool)> {
         let bytes = frame.as_bytes();
         let id_len = PREFIX_LEN + self.positions.iter().map(|p| p.len() + 1).sum::<usize>();
         // Room for a position that grew by a few digits, so it seldom
         // reallocates.
         let mut out = Vec::with_capacity(bytes.len() + id_len + 16);
         let mut is_gap = false;
+        let mut unknown = false;
         for line in bytes.split_inclusive(|&b| b == b'\n') {
             let text = line.strip_suffix(b"\n").unwrap_or(line);
             if text.is_empty() {
@@ -331,6 +339,7 @@ impl<B: Broadcaster> Topics<B> {
                 out.extend_from_slice(line);
             } else if let (true, Some(json)) = (is_gap, text.strip_prefix(b"data: {")) {
                 if let Some(body) = json.strip_suffix(b"}") {
+                    unknown |= body.starts_with(br#""reason":"unknown""#);
                     out.extend_from_slice(b"data: {");
                     out.extend_from_slice(body);
                     let mut topic = String::from(if body.is_empty() { "" } else { "," });
@@ -345,47 +354,46 @@ impl<B: Broadcaster> Topics<B> {
                 out.extend_from_slice(line);
             }
         }
-        Some(Frame::from_vec(out))
+        Some((Frame::from_vec(out), unknown))
     }
 
+    /// Polls the topics asking where they stand; each that knows is
+    /// subscribed from there. Once every position is known, an id-only
+    /// frame with them goes out: at the start, and after a topic is
+    /// positioned anew.
     fn poll_heads(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        let State::Heads(heads) = &mut self.state else {
-            return Poll::Ready(Ok(()));
-        };
-        if self.positions.is_empty() {
-            self.positions = vec![String::new(); heads.len()];
-        }
         let mut waiting = false;
-        for (i, slot) in heads.iter_mut().enumerate() {
-            let Some(head) = slot else { continue };
+        let mut positioned = false;
+        for i in 0..self.slots.len() {
+            let Slot::Head(head) = &mut self.slots[i] else {
+                continue;
+            };
             match head.as_mut().poll(cx) {
                 Poll::Pending => waiting = true,
                 Poll::Ready(Ok(position)) => {
                     // No position to give (ids of the publisher's own, none
-                    // kept): an empty one, which resumes as unknown.
+                    // kept): live, with an empty position, which resumes as
+                    // unknown.
                     self.positions[i] = position.as_deref().map(escape).unwrap_or_default();
-                    *slot = None;
+                    self.slots[i] = Slot::Live(
+                        self.broadcaster
+                            .subscribe(&self.topics[i], position.as_deref()),
+                    );
+                    positioned = true;
                 }
                 Poll::Ready(Err(error)) => return Poll::Ready(Err(Box::new(error))),
             }
         }
-        if waiting {
+        if waiting && !self.started {
             return Poll::Pending;
         }
-        let subscriptions = self
-            .topics
-            .iter()
-            .zip(&self.positions)
-            .map(|(topic, position)| {
-                let position = unescape(position).filter(|p| !p.is_empty());
-                self.broadcaster.subscribe(topic, position.as_deref())
-            })
-            .collect();
-        self.state = State::Live(subscriptions);
-        let mut start = b"id: ".to_vec();
-        start.extend_from_slice(self.id().as_bytes());
-        start.extend_from_slice(b"\n\n");
-        self.pending.push_back(Frame::from_vec(start));
+        if positioned && !waiting {
+            self.started = true;
+            let mut frame = b"id: ".to_vec();
+            frame.extend_from_slice(self.id().as_bytes());
+            frame.extend_from_slice(b"\n\n");
+            self.pending.push_back(Frame::from_vec(frame));
+        }
         Poll::Ready(Ok(()))
     }
 }
@@ -411,10 +419,13 @@ impl<B: Broadcaster> Stream for Topics<B> {
         if let Some(frame) = this.pending.pop_front() {
             return Poll::Ready(Some(Ok(frame)));
         }
+        if this.done {
+            return Poll::Ready(None);
+        }
         match this.poll_heads(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Err(error)) => {
-                this.state = State::Done;
+                this.done = true;
                 return Poll::Ready(Some(Err(error)));
             }
             Poll::Ready(Ok(())) => {}
@@ -422,36 +433,43 @@ impl<B: Broadcaster> Stream for Topics<B> {
         if let Some(frame) = this.pending.pop_front() {
             return Poll::Ready(Some(Ok(frame)));
         }
-        let State::Live(subscriptions) = &mut this.state else {
-            return Poll::Ready(None);
-        };
-        let count = subscriptions.len();
+        let count = this.slots.len();
         for k in 0..count {
             let i = (this.next + k) % count;
-            match Pin::new(&mut subscriptions[i]).poll_next(cx) {
+            let Slot::Live(subscription) = &mut this.slots[i] else {
+                continue;
+            };
+            let item = match Pin::new(subscription).poll_next(cx) {
                 Poll::Pending => continue,
                 Poll::Ready(None) => {
-                    this.state = State::Done;
+                    this.done = true;
                     return Poll::Ready(None);
                 }
-                Poll::Ready(Some(item)) => {
-                    this.next = (i + 1) % count;
-                    let frame = match item.into_frame() {
-                        Ok(frame) => frame,
-                        Err(error) => {
-                            this.state = State::Done;
-                            return Poll::Ready(Some(Err(error)));
-                        }
-                    };
-                    return Poll::Ready(Some(match this.rewrite(i, &frame) {
-                        Some(frame) => Ok(frame),
-                        None => {
-                            this.state = State::Done;
-                            Err(Box::new(TopicsError::IdTooLong(this.id().len())))
-                        }
-                    }));
+                Poll::Ready(Some(item)) => item,
+            };
+            this.next = (i + 1) % count;
+            let frame = match item.into_frame() {
+                Ok(frame) => frame,
+                Err(error) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(error)));
                 }
+            };
+            let Some((frame, unknown)) = this.rewrite(i, &frame) else {
+                this.done = true;
+                let error = TopicsError::IdTooLong(this.id().len());
+                return Poll::Ready(Some(Err(Box::new(error))));
+            };
+            if unknown && !this.from_head[i] {
+                // The broadcaster does not know the client's position on
+                // this topic (a hub that restarted, a flushed stream): its
+                // stream goes live from some moment the client cannot name.
+                // Positioned anew from `head`, the topic resumes exactly
+                // again from the id-only frame that follows.
+                this.slots[i] = this.head(i);
+                cx.waker().wake_by_ref();
             }
+            return Poll::Ready(Some(Ok(frame)));
         }
         Poll::Pending
     }
