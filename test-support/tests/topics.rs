@@ -147,3 +147,56 @@ async fn resume_on_three_topics(framework: Framework) {
     drop(server);
 }
 per_framework!(run; three_topics_resume_exactly_after_a_restart => resume_on_three_topics);
+
+/// A client whose server goes before any event at all still resumes every
+/// topic exactly: the stream's id-only first frame set its last event id
+/// (per WHATWG, an event with no data is not dispatched, its id is kept),
+/// and the reconnect sends it.
+async fn resume_before_any_event(framework: Framework) {
+    let hub = Hub::new();
+    // History from before the stream: not owed to it.
+    hub.publish("rooms/b", Event::message("rooms/b before"));
+    let follow = Follow {
+        hub: hub.clone(),
+        shutdown: Shutdown::new(),
+    };
+    let server = Server::start(framework, follow.clone()).await;
+    let port = server.addr().port();
+    let mut source = EventSource::get(server.url("/rooms"))
+        .with_retry(Duration::from_millis(50))
+        .with_max_backoff(Duration::from_millis(200))
+        .build();
+    assert!(matches!(next(&mut source).await, Item::Open(_)));
+    wait_for_subscribers(&hub).await;
+    follow.shutdown.trigger();
+    server
+        .shutdown(Duration::from_secs(10))
+        .await
+        .expect("graceful shutdown");
+    for topic in TOPICS {
+        hub.publish(topic, Event::message(format!("{topic} away")));
+    }
+    let again = Follow {
+        hub: hub.clone(),
+        shutdown: Shutdown::new(),
+    };
+    let server = Server::start_with(framework, again, Options::new().with_port(port)).await;
+    let mut seen = BTreeMap::new();
+    let mut reconnections = 0;
+    read(&mut source, 3, &mut seen, &mut reconnections).await;
+    assert!(reconnections >= 1, "{framework}: never reconnected");
+    for topic in TOPICS {
+        hub.publish(topic, Event::message(format!("{topic} live")));
+    }
+    read(&mut source, 3, &mut seen, &mut reconnections).await;
+    for topic in TOPICS {
+        assert_eq!(
+            seen[topic],
+            ["away", "live"],
+            "{framework}: {topic}: {seen:?}"
+        );
+    }
+    drop(source);
+    drop(server);
+}
+per_framework!(run; a_client_with_no_event_yet_resumes_exactly => resume_before_any_event);
