@@ -140,17 +140,23 @@ pub struct Backplane {
     pub name: &'static str,
     /// Events kept per topic for `Last-Event-ID` resume.
     pub history: usize,
+    /// Events older than this are forgotten, so topics that are done with
+    /// (a finished job's) go by themselves; `None` keeps them until
+    /// `history` or the broadcaster's own bounds drop them.
+    pub max_age: Option<std::time::Duration>,
 }
 
 impl Backplane {
     /// This process's hub, ids from the clock (so they keep growing when the
     /// server restarts).
     pub fn local(&self) -> Hub {
-        Hub::with_config(
-            HubConfig::default()
-                .with_history(self.history)
-                .with_ids_from_clock(),
-        )
+        let config = HubConfig::default()
+            .with_history(self.history)
+            .with_ids_from_clock();
+        Hub::with_config(match self.max_age {
+            Some(age) => config.with_max_age(age),
+            None => config,
+        })
     }
 
     /// A hub shared by every process connected to the Redis at `url`.
@@ -158,6 +164,12 @@ impl Backplane {
         let config = RedisHubConfig::default()
             .with_max_len(self.history)
             .with_key_prefix(&format!("{}:", self.name));
+        // Redis trims by age only on a publish to the topic: the key's idle
+        // expiry drops a topic nobody publishes to any more.
+        let config = match self.max_age {
+            Some(age) => config.with_max_age(age).with_idle_expiry(age),
+            None => config,
+        };
         RedisHub::connect(url, config).await
     }
 
@@ -168,6 +180,10 @@ impl Backplane {
             .with_stream(&self.name.to_ascii_uppercase())
             .with_subject_prefix(self.name)
             .with_max_messages_per_topic(self.history as u64);
+        let config = match self.max_age {
+            Some(age) => config.with_max_age(age),
+            None => config,
+        };
         NatsHub::connect(url, config).await
     }
 }

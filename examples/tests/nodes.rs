@@ -1,7 +1,8 @@
-//! The chat example as real processes sharing one broker (a Redis, or a NATS
-//! server with JetStream, started by the test): fan-out across nodes of
-//! different frameworks, and failover when a node is killed with SIGKILL
-//! mid-stream. The same tests run on each broker (`redis::`, `nats::`).
+//! The chat and progress examples as real processes sharing one broker (a
+//! Redis, or a NATS server with JetStream, started by the test): fan-out
+//! across nodes of different frameworks, and failover when a node is killed
+//! with SIGKILL mid-stream. The same tests run on each broker (`redis::`,
+//! `nats::`).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -20,7 +21,7 @@ enum Broker {
 }
 
 impl Broker {
-    /// The chat binary's flag for it.
+    /// The example binaries' flag for it.
     fn flag(&self) -> [String; 2] {
         match self {
             Broker::Redis(redis) => ["--redis".into(), redis.url()],
@@ -43,6 +44,16 @@ macro_rules! on_each_broker {
             async fn a_client_survives_its_node_being_killed() {
                 super::a_client_survives_its_node_being_killed($start).await;
             }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_job_is_followed_and_resumed_on_other_nodes_and_its_end_known_on_all() {
+                super::a_job_is_followed_and_resumed_on_other_nodes_and_its_end_known_on_all($start).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn the_followers_of_a_job_whose_node_dies_are_told_it_is_lost() {
+                super::the_followers_of_a_job_whose_node_dies_are_told_it_is_lost($start).await;
+            }
         }
     )*};
 }
@@ -52,25 +63,35 @@ on_each_broker! {
     nats: Broker::Nats(NatsServer::start().unwrap());
 }
 
-/// A chat process on a free port; SIGKILLed on drop.
+/// An example's process on a free port; SIGKILLed on drop.
 struct Node {
     child: Child,
     base: String,
 }
 
 impl Node {
+    /// A chat process.
     fn start(framework: &str, broker: &Broker) -> Node {
+        Node::start_example(env!("CARGO_BIN_EXE_chat"), framework, broker)
+    }
+
+    /// A progress process (one step every 250 ms).
+    fn start_progress(framework: &str, broker: &Broker) -> Node {
+        Node::start_example(env!("CARGO_BIN_EXE_progress"), framework, broker)
+    }
+
+    fn start_example(binary: &str, framework: &str, broker: &Broker) -> Node {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chat"))
+        let mut child = Command::new(binary)
             .args(["--framework", framework, "--port", &port.to_string()])
             .args(broker.flag())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("chat starts");
+            .expect("the example starts");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
@@ -115,21 +136,32 @@ impl Drop for Node {
     }
 }
 
-/// An EventSource-like reader of `/chat/stream`.
+/// An EventSource-like reader of an event stream.
 struct Stream {
     response: reqwest::Response,
     decoder: Decoder,
     pending: std::collections::VecDeque<MessageEvent>,
 }
 
+/// `GET base+path`, with `Last-Event-ID: last_event_id` if given.
+async fn get(base: &str, path: &str, last_event_id: Option<&str>) -> reqwest::Response {
+    let mut request = reqwest::Client::new().get(format!("{base}{path}"));
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
+    }
+    request.send().await.unwrap()
+}
+
 impl Stream {
+    /// The chat's stream.
     async fn open(node: &Node, last_event_id: Option<&str>) -> Stream {
-        let mut request = reqwest::Client::new().get(format!("{}/chat/stream", node.base));
-        if let Some(id) = last_event_id {
-            request = request.header("last-event-id", id);
-        }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), 200);
+        Stream::open_path(node, "/chat/stream", last_event_id).await
+    }
+
+    /// The stream at `path`, which must answer 200.
+    async fn open_path(node: &Node, path: &str, last_event_id: Option<&str>) -> Stream {
+        let response = get(&node.base, path, last_event_id).await;
+        assert_eq!(response.status(), 200, "{path} on {}", node.base);
         Stream {
             response,
             decoder: Decoder::new(),
@@ -137,7 +169,7 @@ impl Stream {
         }
     }
 
-    /// The next chat message, or `None` if the connection ended or broke.
+    /// The next event, or `None` if the connection ended or broke.
     async fn next(&mut self) -> Option<MessageEvent> {
         loop {
             if let Some(event) = self.pending.pop_front() {
@@ -236,4 +268,147 @@ async fn a_client_survives_its_node_being_killed(broker: Broker) {
             "round {round}: every event exactly once, in order"
         );
     }
+}
+
+/// Starts a job of `steps` steps on the node at `base`; returns its id.
+async fn start_job(base: &str, steps: u32) -> String {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/jobs"))
+        .json(&serde_json::json!({ "steps": steps }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["steps"], steps);
+    body["id"].as_str().unwrap().to_owned()
+}
+
+/// The step a `progress` event reports.
+fn step(event: &MessageEvent) -> u64 {
+    assert_eq!(
+        event.event_type, "progress",
+        "{}: {}",
+        event.event_type, event.data
+    );
+    let progress: serde_json::Value = serde_json::from_str(&event.data).unwrap();
+    progress["step"].as_u64().unwrap()
+}
+
+/// Reads `stream` as a page would, each step into `seen` and each id into
+/// `last_id`, to the job's `complete` event (then its id) or to the
+/// connection's end (then `None`).
+async fn read_job(
+    stream: &mut Stream,
+    seen: &mut Vec<u64>,
+    last_id: &mut String,
+) -> Option<String> {
+    while let Some(event) = stream.next().await {
+        last_id.clone_from(&event.last_event_id);
+        if event.event_type == "complete" {
+            return Some(event.last_event_id);
+        }
+        seen.push(step(&event));
+    }
+    None
+}
+
+/// Asks `node` for the job's stream after its `complete` (id `last`) until it
+/// answers 204, as a page's reconnects would: the "job finished" record comes
+/// from the node that ran the job through the broker, so it may lag the
+/// `complete` event by the broker's delivery. Within [`WITHIN`].
+async fn ends_with_204(node: &Node, job: &str, last: &str) {
+    let path = format!("/jobs/stream?id={job}");
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    loop {
+        let response = get(&node.base, &path, Some(last)).await;
+        if response.status() == 204 {
+            return;
+        }
+        assert_eq!(response.status(), 200, "{}", node.base);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{}: no 204 after the job's end within {WITHIN:?}",
+            node.base
+        );
+        drop(response);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn a_job_is_followed_and_resumed_on_other_nodes_and_its_end_known_on_all(broker: Broker) {
+    let a = Node::start_progress("axum", &broker);
+    let mut b = Node::start_progress("actix", &broker);
+    let c = Node::start_progress("poem", &broker);
+
+    // Ids from clients are checked before they reach the broadcaster.
+    for bad in ["1", "..%2F..", "finished", &"g".repeat(32), &"a".repeat(33)] {
+        let response = get(&c.base, &format!("/jobs/stream?id={bad}"), None).await;
+        assert_eq!(response.status(), 204, "id {bad:?}");
+    }
+
+    let steps = 16;
+    let job = start_job(&a.base, steps).await;
+    assert_ne!(start_job(&b.base, 1).await, job, "ids differ across nodes");
+    let path = format!("/jobs/stream?id={job}");
+    let mut whole = Stream::open_path(&c, &path, None).await;
+    let mut moving = Stream::open_path(&b, &path, None).await;
+    let expected: Vec<u64> = (1..=u64::from(steps)).collect();
+
+    // One follower, on B, reads 3 steps; then B is killed mid-job (4 s of
+    // steps), and it resumes on C from the last event id it got.
+    let (mut seen, mut last_id) = (Vec::new(), String::new());
+    while seen.len() < 3 {
+        let event = moving.next().await.expect("open");
+        seen.push(step(&event));
+        last_id = event.last_event_id;
+    }
+    b.kill();
+    let mut end = read_job(&mut moving, &mut seen, &mut last_id).await;
+    assert!(end.is_none(), "B died before the job's end: {seen:?}");
+    let mut moving = Stream::open_path(&c, &path, Some(&last_id)).await;
+    end = read_job(&mut moving, &mut seen, &mut last_id).await;
+    let last = end.expect("the job completes");
+    assert_eq!(seen, expected, "across the move: no repeat, no gap");
+
+    // The other, on C throughout.
+    let (mut seen, mut last_id) = (Vec::new(), String::new());
+    let end = read_job(&mut whole, &mut seen, &mut last_id).await;
+    assert_eq!(seen, expected, "every step once, in order");
+    assert_eq!(end.as_deref(), Some(&*last), "then the same complete");
+
+    // A reconnect after the end gets 204 from a node that did not run the
+    // job, and from one started after it ended (from the records' history).
+    ends_with_204(&c, &job, &last).await;
+    let d = Node::start_progress("warp", &broker);
+    ends_with_204(&d, &job, &last).await;
+    // And a first connection to the finished job still replays it all.
+    let mut late = Stream::open_path(&d, &path, None).await;
+    let (mut seen, mut last_id) = (Vec::new(), String::new());
+    let end = read_job(&mut late, &mut seen, &mut last_id).await;
+    assert_eq!((seen, end), (expected, Some(last)));
+}
+
+async fn the_followers_of_a_job_whose_node_dies_are_told_it_is_lost(broker: Broker) {
+    let mut a = Node::start_progress("axum", &broker);
+    let b = Node::start_progress("actix", &broker);
+    let job = start_job(&a.base, 1000).await;
+    let mut stream = Stream::open_path(&b, &format!("/jobs/stream?id={job}"), None).await;
+    for expected in 1..=3 {
+        assert_eq!(step(&stream.next().await.expect("open")), expected);
+    }
+    a.kill();
+    // The node's stall bound (10 s at this step) is within `next`'s 15 s.
+    let lost = loop {
+        let event = stream.next().await.expect("told before the stream ends");
+        if event.event_type == "lost" {
+            break event;
+        }
+        step(&event); // a step published before the kill
+    };
+    assert!(lost.data.contains("may be gone"), "{}", lost.data);
+    assert!(
+        stream.next().await.is_none(),
+        "the stream ends after `lost`"
+    );
 }

@@ -124,10 +124,12 @@ impl NatsHubConfig {
         self
     }
 
-    /// The idle heartbeat of each topic's consumer (default 5 s): an idle
-    /// topic costs one small message per interval; a consumer silent for
-    /// twice as long (plus a second) is recreated from the last event
-    /// delivered, which is how a node recovers from a NATS restart.
+    /// How often the client PINGs the server on the node's one connection
+    /// (default 5 s): a connection that stops answering is noticed within
+    /// about two intervals, and once the client is connected again every
+    /// followed topic is read from the stream after the last event the node
+    /// delivered. One PING per node per interval, whatever the number of
+    /// topics: an idle topic costs no message.
     #[must_use]
     pub fn with_heartbeat(mut self, interval: Duration) -> Self {
         self.heartbeat = interval.max(Duration::from_millis(100));

@@ -16,6 +16,13 @@ pub enum Error {
     Disconnected,
     /// The hub was shut down.
     Shutdown,
+    /// The stream (named here) exists without the `RePublish` setting this
+    /// crate's live feed needs, and the server will not add it in place
+    /// (nats-server 2.9 cannot change `RePublish` on an existing stream; a
+    /// stream made by ssekit-nats 0.x before the live feed used it). Delete
+    /// and recreate the stream (`nats stream rm`, losing its history), or
+    /// use another stream name and subject prefix.
+    IncompatibleStream(String),
 }
 
 impl fmt::Display for Error {
@@ -25,6 +32,11 @@ impl fmt::Display for Error {
             Error::Timeout(after) => write!(f, "nats did not answer within {after:?}"),
             Error::Disconnected => f.write_str("not connected to nats"),
             Error::Shutdown => f.write_str("the hub is shut down"),
+            Error::IncompatibleStream(stream) => write!(
+                f,
+                "stream {stream} exists without the RePublish setting the hub needs, \
+                 and the server cannot add it in place: recreate it or use another stream"
+            ),
         }
     }
 }

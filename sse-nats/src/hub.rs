@@ -7,17 +7,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::context::{CreateStreamErrorKind, PublishErrorKind};
+use async_nats::jetstream::ErrorCode;
 use async_nats::jetstream::{self, stream};
 use ssekit::hub::{Hub, HubConfig, IdMode};
 use ssekit::{Event, Frame};
+use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::config::NatsHubConfig;
 use crate::error::{within, Error};
 use crate::message;
-use crate::reader::TopicReader;
+use crate::reader::{TopicReader, CATCH_UPS, STARTS};
 use crate::replay::Replay;
-use crate::subject::topic_subject;
+use crate::subject::{live_subject, topic_subject, LIVE};
 use crate::subscription::{Joined, NatsSubscription};
 
 /// Where a new subscription starts.
@@ -36,8 +38,8 @@ enum Resume {
 /// * `publish` stores the event in the stream, on the topic's subject, and
 ///   waits for the PubAck; its id is the stream sequence, global per stream
 ///   and increasing.
-/// * Every node follows (with one ephemeral push consumer filtered to the
-///   topic's subject) only the topics it has local subscribers for,
+/// * Every node follows (with one core NATS subscription to the subject the
+///   stream republishes the topic's events to) only the topics it has local subscribers for,
 ///   decodes and encodes each event once, and shares the bytes among its
 ///   subscribers. All of it goes over the node's one NATS connection.
 /// * `subscribe` with a `Last-Event-ID` replays the topic's events after it
@@ -55,6 +57,16 @@ pub struct NatsHub {
 pub(crate) struct Inner {
     pub(crate) client: async_nats::Client,
     pub(crate) jetstream: jetstream::Context,
+    /// The stream, for direct message gets (no request to make it).
+    pub(crate) stream: stream::Stream<()>,
+    /// Bumped once the client is connected again (and when it reports a
+    /// notice dropped for a full subscription buffer): every reader then
+    /// reads its topic from the stream after its last event.
+    pub(crate) epoch: watch::Sender<u64>,
+    /// Readers catching up at once.
+    pub(crate) catch_ups: Semaphore,
+    /// Readers starting at once.
+    pub(crate) starts: Semaphore,
     pub(crate) config: NatsHubConfig,
     pub(crate) gaps: HubConfig,
     pub(crate) local: Hub,
@@ -72,6 +84,10 @@ impl NatsHub {
     /// Connects to NATS at `url` (e.g. `nats://127.0.0.1:4222`) and creates
     /// the stream, or updates its subjects and limits to `config` (so the
     /// last node to connect sets them: give every node the same config).
+    /// The stream republishes every event to `_SSE_LIVE.<prefix>.>`, the
+    /// live feed of the nodes; a stream that exists without that setting
+    /// (made by an earlier version of this crate) cannot get it on
+    /// nats-server 2.9 and fails with [`Error::IncompatibleStream`].
     ///
     /// The client reconnects by itself after NATS restarts; while NATS is
     /// away, `publish` fails at once (or after the request timeout) and new
@@ -80,11 +96,27 @@ impl NatsHub {
     /// NATS is back.
     pub async fn connect(url: &str, config: NatsHubConfig) -> Result<Self, Error> {
         let timeout = config.request_timeout;
+        // The client's events, coalesced: one pending "read everything again"
+        // is enough however many reconnections or drops it stands for.
+        let (resync, resyncs) = mpsc::channel(1);
         let client = within(
             timeout,
             async_nats::ConnectOptions::new()
                 .connection_timeout(timeout)
                 .request_timeout(Some(timeout))
+                // The liveness of the one connection: every topic relies on it.
+                .ping_interval(config.heartbeat)
+                .event_callback(move |event| {
+                    let resync = resync.clone();
+                    async move {
+                        if matches!(
+                            event,
+                            async_nats::Event::Connected | async_nats::Event::SlowConsumer(_)
+                        ) {
+                            let _ = resync.try_send(());
+                        }
+                    }
+                })
                 .max_reconnects(None)
                 .reconnect_delay_callback(|attempts| {
                     let step = Duration::from_millis(100) * 2u32.saturating_pow(attempts as u32);
@@ -96,27 +128,52 @@ impl NatsHub {
         let jetstream = jetstream::ContextBuilder::new()
             .timeout(timeout)
             .build(client.clone());
-        within(
+        let created = tokio::time::timeout(
             timeout,
             jetstream.create_or_update_stream(stream_config(&config)),
         )
-        .await?;
+        .await
+        .map_err(|_| Error::Timeout(timeout))?;
+        match created {
+            Ok(_) => {}
+            // nats-server 2.9 refuses to add or change `RePublish` on an
+            // existing stream (error 10052), e.g. one made by an older
+            // version of this crate, which followed topics with consumers.
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    CreateStreamErrorKind::JetStream(ref js)
+                        if js.error_code() == ErrorCode::STREAM_INVALID_CONFIG
+                            && js.to_string().contains("RePublish")
+                ) =>
+            {
+                return Err(Error::IncompatibleStream(config.stream.clone()));
+            }
+            Err(error) => return Err(Error::Nats(error.into())),
+        }
+        let stream = within(timeout, jetstream.get_stream_no_info(&config.stream)).await?;
         let local_config = HubConfig::default()
             .with_history(0)
             .with_ids(IdMode::Keep)
             .with_queue(config.queue)
             .with_lag_policy(config.lag_policy);
-        Ok(Self {
+        let hub = Self {
             inner: Arc::new(Inner {
                 client,
                 jetstream,
+                stream,
+                epoch: watch::channel(0).0,
+                catch_ups: Semaphore::new(CATCH_UPS),
+                starts: Semaphore::new(STARTS),
                 local: Hub::with_config(local_config.clone()),
                 gaps: local_config,
                 config,
                 readers: Mutex::new(HashMap::new()),
                 shut_down: AtomicBool::new(false),
             }),
-        })
+        };
+        tokio::spawn(resync_on_reconnect(Arc::downgrade(&hub.inner), resyncs));
+        Ok(hub)
     }
 
     /// Stores `event` in the stream on `topic`'s subject and returns its id
@@ -190,13 +247,14 @@ impl NatsHub {
         self.inner.local.subscriber_count(topic)
     }
 
-    /// How many topics this node follows in JetStream now (one consumer each).
+    /// How many topics this node follows now (one core NATS subscription
+    /// each, on the node's one connection).
     pub fn reading_topics(&self) -> usize {
         lock(&self.inner.readers).len()
     }
 
     /// Ends every local subscription and stops following topics (their
-    /// consumers are deleted), so a graceful server shutdown is not held up
+    /// subscriptions end), so a graceful server shutdown is not held up
     /// by open streams.
     pub fn shutdown(&self) {
         self.inner.shut_down.store(true, Ordering::Release);
@@ -264,11 +322,46 @@ impl NatsHub {
     pub(crate) fn gap(&self, reason: &str) -> Frame {
         self.inner.gaps.gap_notice(reason, None).encode()
     }
+
+    /// Makes the reader of `topic` on this node drop its next `count`
+    /// notices unread, as a lost connection would. For tests of the gap
+    /// reads; not part of the stable API.
+    #[doc(hidden)]
+    pub fn skip_notices(&self, topic: &str, count: usize) {
+        if let Some(reader) = lock(&self.inner.readers).get(topic) {
+            reader.skip_notices(count);
+        }
+    }
+}
+
+/// Once the client is connected again (or dropped a notice), and the server
+/// has its subscriptions back (the flush), tells every reader to read its
+/// topic from the stream after its last event. Ends with the client (its
+/// event callback, holding the sender, goes with it) or the hub.
+async fn resync_on_reconnect(inner: std::sync::Weak<Inner>, mut resyncs: mpsc::Receiver<()>) {
+    while resyncs.recv().await.is_some() {
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        // The client sends its subscriptions again before anything queued
+        // after the reconnection, so once this flush is answered the server
+        // has them: what is stored from then on comes as notices.
+        let timeout = inner.config.request_timeout;
+        if let Err(error) = within(timeout, inner.client.flush()).await {
+            tracing::debug!(%error, "flush after a reconnection failed; readers catch up anyway");
+        }
+        inner.epoch.send_modify(|epoch| *epoch += 1);
+    }
 }
 
 impl Inner {
     pub(crate) fn subject(&self, topic: &str) -> String {
         topic_subject(&self.config.subject_prefix, topic)
+    }
+
+    /// The core NATS subject the stream republishes `topic`'s events to.
+    pub(crate) fn live_subject(&self, topic: &str) -> String {
+        live_subject(&self.config.subject_prefix, topic)
     }
 
     /// A consumer name no other consumer has: the unique part of a new inbox.
@@ -304,6 +397,13 @@ fn stream_config(config: &NatsHubConfig) -> stream::Config {
         max_messages: -1,
         max_age: config.max_age.unwrap_or_default(),
         num_replicas: config.replicas,
+        // Every stored event, to a core subject per topic that following
+        // nodes subscribe to: the live feed (see `reader`).
+        republish: Some(stream::Republish {
+            source: format!("{}.>", config.subject_prefix),
+            destination: format!("{LIVE}.{}.>", config.subject_prefix),
+            headers_only: false,
+        }),
         ..Default::default()
     }
 }

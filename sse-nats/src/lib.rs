@@ -76,25 +76,35 @@
 //!   publishing fails fast; a new subscription that needs NATS (a resume,
 //!   or a topic this node does not follow yet) ends at once with an error,
 //!   so its client retries, while one joining a followed topic live just
-//!   joins. The client reconnects by itself; a topic's
-//!   consumer that went quiet (two heartbeats, see
-//!   [`with_heartbeat`](NatsHubConfig::with_heartbeat)) or skipped a delivery
-//!   is replaced by one starting right after the last event the node
-//!   delivered, so nothing acknowledged is skipped or duplicated.
-//! * **Encode once per node, one connection.** Each node decodes and encodes
-//!   an event once and shares the bytes among its local subscribers. A node
-//!   follows only the topics it has local subscribers for, with one
-//!   ephemeral push consumer each (flow-controlled, filtered to the topic's
-//!   subject), all over its single NATS connection whatever the number of
-//!   topics. An idle followed topic costs its consumer and one heartbeat per
-//!   interval. When its last local subscriber leaves, the topic's consumer is
-//!   deleted.
+//!   joins. The client reconnects by itself (it notices a silent connection
+//!   by its own PING, see [`with_heartbeat`](NatsHubConfig::with_heartbeat))
+//!   and sends its subscriptions again; then every followed topic is read
+//!   from the stream after the last event the node delivered, at most 64
+//!   topics at a time, so nothing acknowledged is skipped or duplicated.
+//! * **Encode once per node, one connection, idle topics free.** Each node
+//!   decodes and encodes an event once and shares the bytes among its local
+//!   subscribers. The stream republishes every event it stores (its
+//!   `RePublish` setting) to a core NATS subject per topic,
+//!   `_SSE_LIVE.<prefix>.<token>`, with its sequence and the sequence of the
+//!   topic's event before it. A node follows only the topics it has local
+//!   subscribers for, each with one plain core NATS subscription to that
+//!   subject (no JetStream consumer), all over its single connection: a
+//!   notice that follows the last event the node delivered is delivered as
+//!   it is; any other means notices were missed, and the node reads the
+//!   topic's events after its last from the stream (one direct get each),
+//!   in order. An idle followed topic costs the server one subscription and
+//!   sends nothing; when its last local subscriber leaves, the node
+//!   unsubscribes. A node starts following at most 256 topics at a time
+//!   (a subscribe, a flush and a stream info request each), so many
+//!   subscribers arriving at once queue rather than time out. The stream must be created by this version: nats-server
+//!   2.9 cannot add `RePublish` to an existing stream
+//!   ([`Error::IncompatibleStream`]).
 //! * **Slow subscribers.** Each local subscriber has a bounded queue; by
 //!   default a subscriber that falls behind is disconnected and resumes from
 //!   the stream with its `Last-Event-ID`.
 //! * **Node failure.** A node killed mid-stream loses nothing: history is in
-//!   JetStream, and its clients resume on another node. Its consumers are
-//!   removed by the server after their inactivity threshold (30 s).
+//!   JetStream, and its clients resume on another node. Its subscriptions
+//!   go with its connection; it leaves nothing on the server.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

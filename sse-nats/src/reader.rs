@@ -1,25 +1,42 @@
-//! One reader per topic per node: follows the topic's subject with an
-//! ephemeral push consumer while the node has local subscribers, and
-//! publishes each event to the node's local hub (encoded once, shared by all
-//! of them).
+//! One reader per topic per node, all on the node's one NATS connection.
 //!
-//! The consumer starts right after `last_seen`, the newest sequence the
-//! reader published locally. When it goes quiet for longer than two
-//! heartbeats (NATS restarted and forgot it, or the connection was lost) or
-//! skips a delivery (its consumer sequence jumps), it is deleted and a new one
-//! starts again after `last_seen`: nothing acknowledged is skipped, nothing is
-//! delivered twice.
+//! The stream republishes every event it stores (its `RePublish` config) to
+//! a core NATS subject, `_SSE_LIVE.<prefix>.<token>`, with headers
+//! `Nats-Sequence` (its sequence) and `Nats-Last-Sequence` (the sequence of
+//! the topic's event before it, 0 for the first). While the node has local
+//! subscribers for a topic, its reader holds a plain core subscription to
+//! that subject (no JetStream consumer, no heartbeat) and keeps `last_seen`,
+//! the newest sequence it published to the local hub:
+//!
+//! * a notice whose previous sequence is at most `last_seen` is the next
+//!   event of the topic: delivered as it is, with no request;
+//! * any other (a notice was missed: the connection was lost, or the client
+//!   dropped one for a full subscription buffer) makes the reader read the
+//!   stream after `last_seen` instead (one direct message get per event,
+//!   "first message of this subject from sequence n"), in order;
+//! * notices at or before `last_seen` were already read from the stream and
+//!   are ignored.
+//!
+//! After a reconnection (and a slow-consumer report from the client), every
+//! reader catches up from its `last_seen` in the same way, at most
+//! [`CATCH_UPS`] at a time: nothing acknowledged is skipped or delivered
+//! twice. An idle followed topic costs the server one subscription and the
+//! node a parked task; the connection's liveness comes from the client's
+//! own PING (`with_heartbeat`), one per node, not per topic.
+//!
+//! Each reader does everything for its topic in order, in its own task, so
+//! its notices and catch-ups never race each other.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::{push, AckPolicy, DeliverPolicy};
-use async_nats::{StatusCode, Subscriber};
+use async_nats::jetstream::stream::LastRawMessageErrorKind;
+use async_nats::{HeaderMap, Subscriber};
 use futures_util::StreamExt;
 use ssekit::hub::{Published, Subscription};
-use tokio::sync::{Notify, OnceCell};
-use tokio::time::Instant;
+use tokio::sync::{watch, Notify, OnceCell};
 
 use crate::error::{within, Error};
 use crate::hub::{lock, NatsHub};
@@ -27,9 +44,19 @@ use crate::message;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// Topics of one node catching up at once after a reconnection: bounds the
+/// requests in flight (and the burst on the server) whatever the number of
+/// followed topics.
+pub(crate) const CATCH_UPS: usize = 64;
+/// Topics of one node starting to be followed at once (each a subscribe, a
+/// flush and a stream info request): 100 000 subscribers arriving at once
+/// queue here, rather than send 100 000 requests that time out on the
+/// server's queue. The wait for a turn is not under the request timeout.
+pub(crate) const STARTS: usize = 256;
 
 pub(crate) struct TopicReader {
-    /// Set once the reader knows where the stream ends and is running.
+    /// Set once the reader is subscribed, knows where the stream ends, and
+    /// runs.
     started: OnceCell<()>,
     state: Mutex<ReaderState>,
     /// Woken when a local subscriber leaves or the hub shuts down.
@@ -43,15 +70,16 @@ struct ReaderState {
     last_seen: u64,
     /// The reader has exited; joiners must start a new one.
     stopped: bool,
+    /// Notices to drop unread, as a lost connection would (tests only).
+    skip: usize,
 }
 
-/// The current consumer and its delivery subscription.
-struct Feed {
-    subscriber: Subscriber,
-    /// Deletes the consumer when the feed is dropped (replaced or stopped).
-    _consumer: Consumer,
-    /// The consumer sequence of the last delivery taken.
-    delivered: u64,
+/// What a notice means for the reader.
+enum Notice {
+    /// Delivered, or already delivered from the stream.
+    InStep,
+    /// Events before it were missed: read the stream after `last_seen`.
+    Behind,
 }
 
 impl TopicReader {
@@ -92,16 +120,23 @@ impl TopicReader {
             }
             // Registered under the state lock, which the reader holds while it
             // publishes: no event can fall between `last_seen` and the feed.
-            let newer = move |event: &Published<'_>| {
-                event
-                    .id
-                    .and_then(|id| id.parse::<u64>().ok())
-                    .is_some_and(|id| id > after)
+            // The feed only carries events after `last_seen`, so a filter is
+            // needed only when the subscriber is further on than this node: a
+            // filtered subscriber has a queue of its own and its filter runs
+            // on every event, where an unfiltered one shares the topic's log.
+            let live = if after <= state.last_seen {
+                hub.inner.local.subscribe(topic, None)
+            } else {
+                let newer = move |event: &Published<'_>| {
+                    event
+                        .id
+                        .and_then(|id| id.parse::<u64>().ok())
+                        .is_some_and(|id| id > after)
+                };
+                hub.inner
+                    .local
+                    .subscribe_filtered(topic, None, Some(Arc::new(newer)))
             };
-            let live = hub
-                .inner
-                .local
-                .subscribe_filtered(topic, None, Some(Arc::new(newer)));
             let upper = state.last_seen;
             drop(state);
             return Ok((live, upper, reader));
@@ -111,6 +146,11 @@ impl TopicReader {
     /// Tells the reader to check whether it still has local subscribers.
     pub(crate) fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Drops the next `count` notices unread, as a lost connection would.
+    pub(crate) fn skip_notices(&self, count: usize) {
+        lock(&self.state).skip += count;
     }
 
     /// After a failed start, takes this reader out of the map, unless another
@@ -126,191 +166,199 @@ impl TopicReader {
         }
     }
 
-    /// Finds the end of the stream, starts a consumer right after it, then
-    /// runs the read loop in a task.
+    /// Subscribes to the topic's notices, then finds the end of the stream,
+    /// then runs the read loop in a task.
     async fn start(self: Arc<Self>, hub: NatsHub, topic: String) -> Result<(), Error> {
         connected(&hub)?;
-        // Every event of the topic up to the stream's last sequence is
-        // history (replayed from the stream); every later one comes live.
+        let inner = &hub.inner;
+        let turn = inner.starts.acquire().await.map_err(|_| Error::Shutdown)?;
+        connected(&hub)?;
+        let timeout = inner.config.request_timeout;
+        // Taken first: a reconnection from now on makes the reader catch up.
+        let epoch = inner.epoch.subscribe();
+        let notices = within(timeout, inner.client.subscribe(inner.live_subject(&topic))).await?;
+        // Once the server answered the flush it has the interest: every event
+        // stored from then on comes as a notice, and every event before the
+        // last sequence read next is history (replayed from the stream).
+        within(timeout, inner.client.flush()).await?;
         let last = hub.stream_state().await?.last_sequence;
         lock(&self.state).last_seen = last;
-        let feed = self.open(&hub, &topic).await?;
-        tokio::spawn(self.run(hub, topic, feed));
+        drop(turn);
+        tokio::spawn(self.run(hub, topic, notices, epoch));
         Ok(())
     }
 
-    /// A new consumer delivering the topic's events after `last_seen`.
-    async fn open(&self, hub: &NatsHub, topic: &str) -> Result<Feed, Error> {
-        let inner = &hub.inner;
-        let timeout = inner.config.request_timeout;
-        let heartbeat = inner.config.heartbeat;
-        // Fails at once while reconnecting, rather than after a timeout.
-        connected(hub)?;
-        let start = lock(&self.state).last_seen + 1;
-        let inbox = inner.client.new_inbox();
-        // Subscribed first, so nothing the consumer sends is missed.
-        let subscriber = within(timeout, inner.client.subscribe(inbox.clone())).await?;
-        let name = inner.consumer_name("live");
-        // Deleted if anything below fails, or this start is cancelled.
-        let consumer = Consumer {
-            hub: hub.clone(),
-            name: name.clone(),
-        };
-        let config = push::Config {
-            deliver_subject: inbox,
-            name: Some(name.clone()),
-            filter_subject: inner.subject(topic),
-            deliver_policy: DeliverPolicy::ByStartSequence {
-                start_sequence: start,
-            },
-            ack_policy: AckPolicy::None,
-            flow_control: true,
-            idle_heartbeat: heartbeat,
-            // Only for a node that died: a running reader deletes its own.
-            inactive_threshold: (heartbeat * 3).max(Duration::from_secs(30)),
-            memory_storage: true,
-            ..Default::default()
-        };
-        within(
-            timeout,
-            inner
-                .jetstream
-                .create_consumer_on_stream(config, &inner.config.stream),
-        )
-        .await?;
-        Ok(Feed {
-            subscriber,
-            _consumer: consumer,
-            delivered: 0,
-        })
-    }
-
-    async fn run(self: Arc<Self>, hub: NatsHub, topic: String, feed: Feed) {
-        let silence = hub.inner.config.heartbeat * 2 + Duration::from_secs(1);
-        let mut feed = Some(feed);
-        // Heartbeats or events come at least once a heartbeat while the
-        // consumer lives; silence past this means it does not.
-        let mut quiet_until = Instant::now() + silence;
+    async fn run(
+        self: Arc<Self>,
+        hub: NatsHub,
+        topic: String,
+        mut notices: Subscriber,
+        mut epoch: watch::Receiver<u64>,
+    ) {
+        // A catch-up is due (a notice showed a gap, the connection came back)
+        // and, after a failure, retried after `backoff`.
+        let mut behind = false;
+        let mut failed = false;
         let mut backoff = FIRST_BACKOFF;
-        // Not checked before the first delivery or wake-up: the joiner that
+        // Not checked before the first notice or wake-up: the joiner that
         // started this reader subscribes locally just after the start, and
-        // must not find it stopped (and its consumer deleted) for nothing.
+        // must not find it stopped (and unsubscribed) for nothing.
         let mut first = true;
         loop {
             if !std::mem::take(&mut first) && self.stop_if_unused(&hub, &topic) {
-                // Dropping the feed deletes its consumer.
+                // Dropping `notices` unsubscribes.
                 return;
             }
-            let Some(current) = feed.as_mut() else {
-                let opened = tokio::select! {
-                    _ = self.wake.notified() => continue,
-                    opened = self.open(&hub, &topic) => opened,
-                };
-                match opened {
-                    Ok(opened) => {
-                        backoff = FIRST_BACKOFF;
-                        quiet_until = Instant::now() + silence;
-                        feed = Some(opened);
-                    }
-                    Err(error) => {
-                        // NATS is away: open streams stay up (keep-alives go on)
-                        // and reading resumes after `last_seen` once it is back.
-                        if backoff == FIRST_BACKOFF {
-                            tracing::warn!(%error, topic, "following a topic in NATS failed; retrying");
-                        } else {
-                            tracing::debug!(%error, topic, "following a topic in NATS failed again");
-                        }
-                        tokio::select! {
-                            _ = self.wake.notified() => {}
-                            _ = tokio::time::sleep(backoff) => {}
-                        }
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
-                    }
+            if behind && !failed {
+                if self.catch_up_now(&hub, &topic).await {
+                    (behind, backoff) = (false, FIRST_BACKOFF);
+                } else {
+                    failed = true;
                 }
                 continue;
-            };
-            let next = tokio::select! {
-                _ = self.wake.notified() => continue,
-                _ = tokio::time::sleep_until(quiet_until) => None,
-                next = current.subscriber.next() => Some(next),
-            };
-            let in_step = match next {
-                Some(Some(delivery)) => {
-                    quiet_until = Instant::now() + silence;
-                    self.take(&hub, &topic, current, delivery).await
+            }
+            let retry = retry_after(failed.then_some(backoff));
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                changed = epoch.changed() => {
+                    if changed.is_err() {
+                        // The hub is gone.
+                        return;
+                    }
+                    (behind, failed, backoff) = (true, false, FIRST_BACKOFF);
                 }
-                // No heartbeat: the consumer is gone (NATS restarted) or
-                // unreachable.
-                Some(None) | None => false,
-            };
-            if !in_step {
-                tracing::debug!(
-                    topic,
-                    "restarting the topic's consumer after {}",
-                    self.last_seen()
-                );
-                // Dropping the old feed deletes its consumer.
-                feed = None;
+                _ = retry => {
+                    failed = false;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                notice = notices.next() => match notice {
+                    Some(notice) => {
+                        if matches!(self.on_notice(&hub, &topic, &notice), Notice::Behind) {
+                            behind = true;
+                        }
+                    }
+                    // The client was closed (drained): nothing more will
+                    // come. Joiners after this start a reader of their own.
+                    None => {
+                        self.stop(&hub, &topic);
+                        return;
+                    }
+                },
             }
         }
     }
 
-    /// Handles one delivery; `false` when the consumer is out of step and must
-    /// be replaced.
-    async fn take(
+    /// Catches up with one of the hub's catch-up permits; `false` when it
+    /// failed (NATS away), to retry after a backoff.
+    async fn catch_up_now(&self, hub: &NatsHub, topic: &str) -> bool {
+        let inner = &hub.inner;
+        let Ok(_permit) = inner.catch_ups.acquire().await else {
+            return false;
+        };
+        match self.catch_up(hub, topic).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::debug!(%error, topic, "reading a topic from the stream failed; retrying");
+                false
+            }
+        }
+    }
+
+    /// Reads the topic's events after `last_seen` from the stream, one direct
+    /// get each, up to its end.
+    async fn catch_up(&self, hub: &NatsHub, topic: &str) -> Result<(), Error> {
+        let inner = &hub.inner;
+        let timeout = inner.config.request_timeout;
+        let subject = inner.subject(topic);
+        loop {
+            if inner.shut_down.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            let from = lock(&self.state).last_seen + 1;
+            let got = tokio::time::timeout(
+                timeout,
+                inner
+                    .stream
+                    .get_first_raw_message_by_subject(&subject, from),
+            )
+            .await
+            .map_err(|_| Error::Timeout(timeout))?;
+            match got {
+                Ok(stored) => {
+                    let mut state = lock(&self.state);
+                    self.deliver(
+                        hub,
+                        topic,
+                        &mut state,
+                        stored.sequence,
+                        Some(&stored.headers),
+                        &stored.payload,
+                    );
+                }
+                Err(error) if error.kind() == LastRawMessageErrorKind::NoMessageFound => {
+                    return Ok(())
+                }
+                Err(error) => return Err(Error::Nats(error.into())),
+            }
+        }
+    }
+
+    /// Delivers a notice that follows `last_seen`, ignores one already read,
+    /// reports a gap otherwise.
+    fn on_notice(&self, hub: &NatsHub, topic: &str, notice: &async_nats::Message) -> Notice {
+        let header = |name: &str| {
+            notice
+                .headers
+                .as_ref()
+                .and_then(|headers| headers.get(name))
+                .and_then(|value| value.as_str().parse::<u64>().ok())
+        };
+        let mut state = lock(&self.state);
+        if state.skip > 0 {
+            state.skip -= 1;
+            return Notice::InStep;
+        }
+        let (Some(sequence), Some(previous)) =
+            (header("Nats-Sequence"), header("Nats-Last-Sequence"))
+        else {
+            // Not a republished event: read the stream rather than guess.
+            return Notice::Behind;
+        };
+        if sequence <= state.last_seen {
+            return Notice::InStep;
+        }
+        if previous > state.last_seen {
+            return Notice::Behind;
+        }
+        self.deliver(
+            hub,
+            topic,
+            &mut state,
+            sequence,
+            notice.headers.as_ref(),
+            &notice.payload,
+        );
+        Notice::InStep
+    }
+
+    /// Publishes one event to the local hub, under the state lock that
+    /// joiners take (so none falls between `last_seen` and a joiner's feed).
+    fn deliver(
         &self,
         hub: &NatsHub,
         topic: &str,
-        feed: &mut Feed,
-        delivery: async_nats::Message,
-    ) -> bool {
-        let inner = &hub.inner;
-        match delivery.status {
-            None => {}
-            Some(StatusCode::IDLE_HEARTBEAT) => {
-                if let Some(reply) = delivery.reply {
-                    // Flow control: the consumer waits for this answer.
-                    let _ = inner.client.publish(reply, bytes::Bytes::new()).await;
-                    return true;
-                }
-                // A heartbeat says which delivery was last: missing any means
-                // the consumer went on without us.
-                let last = delivery
-                    .headers
-                    .as_ref()
-                    .and_then(|h| h.get("Nats-Last-Consumer"))
-                    .and_then(|v| v.as_str().parse::<u64>().ok());
-                return last.is_none_or(|last| last == feed.delivered);
-            }
-            Some(_) => return false,
+        state: &mut ReaderState,
+        sequence: u64,
+        headers: Option<&HeaderMap>,
+        payload: &[u8],
+    ) {
+        if sequence <= state.last_seen {
+            return;
         }
-        let message = async_nats::jetstream::Message {
-            message: delivery,
-            context: inner.jetstream.clone(),
-        };
-        let Ok(info) = message.info() else {
-            return false;
-        };
-        let (stream_sequence, consumer_sequence) = (info.stream_sequence, info.consumer_sequence);
-        if consumer_sequence != feed.delivered + 1 {
-            return false;
-        }
-        feed.delivered = consumer_sequence;
-        let mut state = lock(&self.state);
-        if stream_sequence > state.last_seen {
-            let event = message::decode(
-                stream_sequence,
-                message.message.headers.as_ref(),
-                &message.message.payload,
-            );
-            inner.local.publish(topic, event);
-            state.last_seen = stream_sequence;
-        }
-        true
-    }
-
-    fn last_seen(&self) -> u64 {
-        lock(&self.state).last_seen
+        hub.inner
+            .local
+            .publish(topic, message::decode(sequence, headers, payload));
+        state.last_seen = sequence;
     }
 
     /// Stops (and forgets this reader) when no local subscriber is left or the
@@ -322,53 +370,49 @@ impl TopicReader {
         let unused =
             inner.local.subscriber_count(topic) == 0 || inner.shut_down.load(Ordering::Acquire);
         if unused {
-            state.stopped = true;
-            if readers
-                .get(topic)
-                .is_some_and(|r| std::ptr::eq(Arc::as_ptr(r), self))
-            {
-                readers.remove(topic);
-            }
+            self.forget(&mut readers, &mut state, topic);
         }
         unused
+    }
+
+    /// Stops (and forgets this reader) whatever its subscribers.
+    fn stop(&self, hub: &NatsHub, topic: &str) {
+        let mut readers = lock(&hub.inner.readers);
+        let mut state = lock(&self.state);
+        self.forget(&mut readers, &mut state, topic);
+    }
+
+    /// Marks the reader stopped (joiners holding it start anew) and takes it
+    /// out of the map, if it is still the topic's reader there.
+    fn forget(
+        &self,
+        readers: &mut HashMap<String, Arc<TopicReader>>,
+        state: &mut ReaderState,
+        topic: &str,
+    ) {
+        state.stopped = true;
+        if readers
+            .get(topic)
+            .is_some_and(|r| std::ptr::eq(Arc::as_ptr(r), self))
+        {
+            readers.remove(topic);
+        }
+    }
+}
+
+/// Resolves after `backoff`, or never when there is nothing to retry: an
+/// idle reader has no timer.
+async fn retry_after(backoff: Option<Duration>) {
+    match backoff {
+        Some(backoff) => tokio::time::sleep(backoff).await,
+        None => std::future::pending().await,
     }
 }
 
 /// `Err(Disconnected)` while the client is not connected.
-fn connected(hub: &NatsHub) -> Result<(), Error> {
+pub(crate) fn connected(hub: &NatsHub) -> Result<(), Error> {
     match hub.inner.client.connection_state() {
         async_nats::connection::State::Connected => Ok(()),
         _ => Err(Error::Disconnected),
-    }
-}
-
-/// A consumer this node made, deleted in the background when dropped (best
-/// effort: one that cannot be deleted then goes by itself after its
-/// inactivity threshold).
-pub(crate) struct Consumer {
-    pub(crate) hub: NatsHub,
-    pub(crate) name: String,
-}
-
-impl Drop for Consumer {
-    fn drop(&mut self) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let hub = self.hub.clone();
-        let name = std::mem::take(&mut self.name);
-        runtime.spawn(async move {
-            let inner = &hub.inner;
-            let deleted = within(
-                inner.config.request_timeout,
-                inner
-                    .jetstream
-                    .delete_consumer_from_stream(&name, &inner.config.stream),
-            )
-            .await;
-            if let Err(error) = deleted {
-                tracing::debug!(%error, name, "deleting a consumer failed");
-            }
-        });
     }
 }

@@ -40,7 +40,6 @@ use ssekit::Frame;
 use crate::error::{within, Error};
 use crate::hub::NatsHub;
 use crate::message;
-use crate::reader::Consumer;
 
 type Fetch = Pin<Box<dyn Future<Output = Result<Page, Error>> + Send>>;
 
@@ -314,4 +313,35 @@ async fn read(hub: &NatsHub, topic: &str, from: u64, count: usize) -> Result<Vec
     })
     .await;
     messages
+}
+
+/// A replay consumer this node made, deleted in the background when dropped
+/// (best effort: one that cannot be deleted then goes by itself after its
+/// inactivity threshold).
+struct Consumer {
+    hub: NatsHub,
+    name: String,
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let hub = self.hub.clone();
+        let name = std::mem::take(&mut self.name);
+        runtime.spawn(async move {
+            let inner = &hub.inner;
+            let deleted = within(
+                inner.config.request_timeout,
+                inner
+                    .jetstream
+                    .delete_consumer_from_stream(&name, &inner.config.stream),
+            )
+            .await;
+            if let Err(error) = deleted {
+                tracing::debug!(%error, name, "deleting a consumer failed");
+            }
+        });
+    }
 }

@@ -32,6 +32,15 @@ pub fn topic_subject(prefix: &str, topic: &str) -> String {
     subject
 }
 
+/// The first token of the subjects the stream republishes events to.
+pub(crate) const LIVE: &str = "_SSE_LIVE";
+
+/// The core NATS subject the stream republishes `topic`'s events to:
+/// `_SSE_LIVE.<prefix>.<token>`.
+pub(crate) fn live_subject(prefix: &str, topic: &str) -> String {
+    format!("{LIVE}.{}", topic_subject(prefix, topic))
+}
+
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 #[cfg(test)]

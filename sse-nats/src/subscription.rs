@@ -105,7 +105,7 @@ impl Stream for NatsSubscription {
 
 impl NatsSubscription {
     /// Leaves the local hub, then tells the topic's reader, which stops (and
-    /// deletes its consumer) when it was the last local subscriber.
+    /// unsubscribes) when it was the last local subscriber.
     fn leave(&mut self) {
         if let State::Streaming(Joined { live, reader, .. }) =
             std::mem::replace(&mut self.state, State::Done)

@@ -115,6 +115,27 @@ impl NatsServer {
     }
 }
 
+/// A number field of a monitoring endpoint's JSON (`"name": 12`), the first
+/// one of that name; `None` when there is none.
+///
+/// ```
+/// let varz = r#"{"in_msgs": 12, "out_msgs":3}"#;
+/// assert_eq!(ssekit_nats::testing::json_number(varz, "in_msgs"), Some(12));
+/// assert_eq!(ssekit_nats::testing::json_number(varz, "out_msgs"), Some(3));
+/// assert_eq!(ssekit_nats::testing::json_number(varz, "mem"), None);
+/// ```
+pub fn json_number(json: &str, name: &str) -> Option<u64> {
+    let key = format!("\"{name}\":");
+    let at = json.find(&key)? + key.len();
+    json[at..]
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .ok()
+}
+
 fn free_port() -> std::io::Result<TcpListener> {
     TcpListener::bind("127.0.0.1:0")
 }

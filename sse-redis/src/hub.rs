@@ -297,10 +297,14 @@ impl RedisHub {
         let hub = self.clone();
         let topic = topic.to_owned();
         let last = last_event_id.map(str::to_owned);
-        RedisSubscription::new(async move {
-            let started = hub.start_subscription(&topic, last.as_deref()).await;
-            started.map_err(|error| hub.inner.with_cause(error))
-        })
+        let leave = (self.inner.feed.clone(), topic.clone());
+        RedisSubscription::new(
+            async move {
+                let started = hub.start_subscription(&topic, last.as_deref()).await;
+                started.map_err(|error| hub.inner.with_cause(error))
+            },
+            leave,
+        )
     }
 
     /// How many subscribers `topic` has on this node.

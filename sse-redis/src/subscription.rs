@@ -11,6 +11,7 @@ use ssekit::hub::Subscription;
 use ssekit::Frame;
 
 use crate::error::Error;
+use crate::reader::Control;
 use crate::replay::Replay;
 
 type Start = Pin<Box<dyn Future<Output = Result<(Replay, Subscription), Error>> + Send>>;
@@ -22,6 +23,9 @@ type Start = Pin<Box<dyn Future<Output = Result<(Replay, Subscription), Error>> 
 /// it; see [`RedisHub::subscribe`](crate::RedisHub::subscribe)).
 pub struct RedisSubscription {
     state: State,
+    /// Told of the topic when this subscription goes, so the node's sweep
+    /// checks that topic (and only the topics subscribers left).
+    leave: Option<(tokio::sync::mpsc::UnboundedSender<Control>, String)>,
 }
 
 enum State {
@@ -33,9 +37,11 @@ enum State {
 impl RedisSubscription {
     pub(crate) fn new(
         start: impl Future<Output = Result<(Replay, Subscription), Error>> + Send + 'static,
+        leave: (tokio::sync::mpsc::UnboundedSender<Control>, String),
     ) -> Self {
         Self {
             state: State::Starting(Box::pin(start)),
+            leave: Some(leave),
         }
     }
 
@@ -94,6 +100,17 @@ impl Stream for RedisSubscription {
                 },
                 State::Done => return Poll::Ready(None),
             }
+        }
+    }
+}
+
+impl Drop for RedisSubscription {
+    fn drop(&mut self) {
+        // The local subscription goes first, so the sweep that checks the
+        // topic counts it gone.
+        self.state = State::Done;
+        if let Some((feed, topic)) = self.leave.take() {
+            let _ = feed.send(Control::Left(topic));
         }
     }
 }

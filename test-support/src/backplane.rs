@@ -39,6 +39,57 @@ pub trait Backplane: Send + Sync {
 
     /// Starts the killed broker again, on the same port and data.
     fn restart_broker(&self) {}
+
+    /// Client connections the broker holds now, the cases' own probes
+    /// excluded; `None` without a broker (the in-process hub).
+    fn broker_connections(&self) -> Option<u64> {
+        None
+    }
+
+    /// A counter of the work the broker has done so far (Redis: commands
+    /// processed; NATS: messages in and out), to measure what idle topics
+    /// cost; `None` without a broker.
+    fn broker_activity(&self) -> Option<u64> {
+        None
+    }
+
+    /// What [`broker_activity`](Self::broker_activity) counts, for reports.
+    fn activity_unit(&self) -> &'static str {
+        "operations"
+    }
+
+    /// `count` nodes whose topics keep their history only for `keep` after
+    /// their last event (the in-process hub: `max_age`; Redis: the keys'
+    /// idle expiry; NATS: the stream's `max_age`), for the churn case.
+    fn short_lived_nodes(
+        &self,
+        count: usize,
+        keep: Duration,
+    ) -> impl Future<Output = Vec<Self::Node>> + Send;
+
+    /// The topics `node` holds state for now: those it follows on the
+    /// broker (the in-process hub: its topics, idle ones included).
+    fn node_topics(&self, node: &Self::Node) -> usize;
+
+    /// The frames `subscription` holds for its client now (history read
+    /// ahead and not yet taken, and queued events).
+    fn held(&self, subscription: &<Self::Node as Broadcaster>::Subscription) -> usize;
+
+    /// What the broker keeps for topics now; `None` without a broker.
+    fn broker_footprint(&self) -> impl Future<Output = Option<BrokerFootprint>> + Send {
+        std::future::ready(None)
+    }
+}
+
+/// What a broker keeps for topics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BrokerFootprint {
+    /// History the broker keeps (Redis: keys; NATS: messages in the
+    /// streams).
+    pub stored: u64,
+    /// Subscriptions and consumers the broker holds for the nodes (Redis:
+    /// pub/sub channels; NATS: subscriptions and consumers).
+    pub subscriptions: u64,
 }
 
 /// Serves one topic of a broadcaster: every request subscribes, resuming
@@ -440,6 +491,144 @@ pub async fn acknowledged_events_survive_a_broker_restart<P: Backplane>(backplan
     );
 }
 
+/// Topics that come and go leave nothing behind: `topics` topics each get
+/// a subscriber on node A and one event from node B, then the subscriber
+/// leaves. Afterwards neither node holds state for any of them, the broker
+/// holds no subscription more than before, and once their history is past
+/// its age (2 s here) the broker keeps nothing for them either (no key, no
+/// subject) and the in-process hub forgets them.
+///
+/// The subscribers are local ([`Broadcaster::subscribe`] on node A): what
+/// is checked is what the backplane keeps, which does not depend on HTTP.
+pub async fn topic_churn_leaves_nothing_behind<P: Backplane>(backplane: &P, topics: usize) {
+    use futures_util::StreamExt;
+    let name = backplane.name();
+    let keep = Duration::from_secs(2);
+    let mut nodes = backplane.short_lived_nodes(2, keep).await;
+    let (a, b) = match (nodes.pop(), nodes.pop()) {
+        (Some(b), Some(a)) => (a, b),
+        _ => panic!("{name}: two nodes"),
+    };
+    let before = backplane.broker_footprint().await;
+    let topic = |index: usize| format!("churn {index}");
+    // A few topics at a time, as visitors come and go.
+    for wave in (0..topics).collect::<Vec<_>>().chunks(50) {
+        let mut subscribers = Vec::new();
+        for &index in wave {
+            let mut subscription = a.subscribe(&topic(index), None);
+            // Polled in a task of its own: the first poll starts it, its
+            // first frame ends it.
+            let task = tokio::spawn(async move {
+                let item = subscription.next().await?;
+                Some(ssekit::IntoFrame::into_frame(item).map_err(|error| error.to_string()))
+            });
+            subscribers.push((index, task));
+        }
+        for &index in wave {
+            wait_for_subscribers(&a, &topic(index), 1).await;
+        }
+        // The feed may start after the count rises: publish until each has
+        // its event (a subscriber that joined live gets only what follows).
+        for (index, task) in subscribers {
+            let mut task = task;
+            let frame = loop {
+                b.publish(&topic(index), Event::message("visit"))
+                    .await
+                    .unwrap_or_else(|error| panic!("{name}: publish to {index}: {error}"));
+                match tokio::time::timeout(Duration::from_millis(500), &mut task).await {
+                    Ok(done) => break done.expect("the subscriber runs"),
+                    Err(_) => continue,
+                }
+            };
+            let frame = frame
+                .unwrap_or_else(|| panic!("{name}: topic {index}'s stream ended"))
+                .unwrap_or_else(|error| panic!("{name}: topic {index} failed: {error}"));
+            let events = ssekit::decode::events(frame.as_bytes()).expect("a well-formed frame");
+            assert_eq!(data(&events), ["visit"], "{name}: topic {index}");
+        }
+    }
+    // Every subscriber left; the nodes let their topics go (at their sweep),
+    // and the broker's history ages out.
+    let mut last = None;
+    let settled = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let now = (
+                backplane.node_topics(&a),
+                backplane.node_topics(&b),
+                backplane.broker_footprint().await,
+            );
+            let broker_clean = match (now.2, before) {
+                (Some(now), Some(before)) => {
+                    now.stored == 0 && now.subscriptions <= before.subscriptions
+                }
+                (None, None) => true,
+                _ => false,
+            };
+            if now.0 == 0 && now.1 == 0 && broker_clean {
+                return;
+            }
+            last = Some(now);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(
+        settled.is_ok(),
+        "{name}: after {topics} topics came and went, (node A topics, node B topics, broker) = \
+         {last:?}, broker before = {before:?}"
+    );
+}
+
+/// A resume from far back holds at most about one page of history for a
+/// client that stops reading, whatever the history's length, and still
+/// gets everything once, in order, when it reads again.
+pub async fn a_stalled_resume_holds_at_most_a_page<P: Backplane>(backplane: &P) {
+    use futures_util::StreamExt;
+    let name = backplane.name();
+    let topic = "stalled resume";
+    let events = 1_000;
+    let mut nodes = backplane.nodes(2, 2 * events).await;
+    let (a, b) = match (nodes.pop(), nodes.pop()) {
+        (Some(b), Some(a)) => (a, b),
+        _ => panic!("{name}: two nodes"),
+    };
+    let mut ids = Vec::new();
+    for n in 1..=events {
+        let id = b
+            .publish(topic, Event::message(n.to_string()))
+            .await
+            .unwrap_or_else(|error| panic!("{name}: publish {n}: {error}"));
+        ids.push(id);
+    }
+    let bound = ssekit::hub::HubConfig::DEFAULT_QUEUE;
+    let mut subscription = a.subscribe(topic, Some(&ids[0]));
+    let mut seen = Vec::new();
+    let mut most_held = 0;
+    while seen.len() < events - 1 {
+        let item = tokio::time::timeout(PATIENCE, subscription.next())
+            .await
+            .unwrap_or_else(|_| panic!("{name}: {} of {} replayed", seen.len(), events - 1))
+            .unwrap_or_else(|| panic!("{name}: the replay ended after {}", seen.len()));
+        let frame = ssekit::IntoFrame::into_frame(item)
+            .unwrap_or_else(|error| panic!("{name}: the replay failed: {error}"));
+        for event in ssekit::decode::events(frame.as_bytes()).expect("a well-formed frame") {
+            seen.push(event.data);
+        }
+        // The client stops reading here and there: what waits for it is
+        // what it costs.
+        if seen.len() % 100 == 1 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        most_held = most_held.max(backplane.held(&subscription));
+    }
+    assert!(
+        most_held <= bound,
+        "{name}: a stalled resume held {most_held} frames (bound {bound}) of {events} events"
+    );
+    let expected: Vec<String> = (2..=events).map(|n| n.to_string()).collect();
+    assert_eq!(seen, expected, "{name}: every event once, in order");
+}
+
 /// The in-process hub as a backplane of one process: its "nodes" are clones
 /// of one [`ssekit::hub::Hub`].
 pub struct InProcess;
@@ -455,6 +644,261 @@ impl Backplane for InProcess {
         let hub: ssekit::hub::Hub =
             ssekit::hub::Hub::with_config(ssekit::hub::HubConfig::new().with_history(history));
         std::future::ready(vec![hub; count])
+    }
+
+    fn short_lived_nodes(
+        &self,
+        count: usize,
+        keep: Duration,
+    ) -> impl Future<Output = Vec<Self::Node>> + Send {
+        let hub: ssekit::hub::Hub =
+            ssekit::hub::Hub::with_config(ssekit::hub::HubConfig::new().with_max_age(keep));
+        std::future::ready(vec![hub; count])
+    }
+
+    /// Its topics, idle ones (history, no subscriber) included.
+    fn node_topics(&self, node: &Self::Node) -> usize {
+        node.topic_count()
+    }
+
+    fn held(&self, subscription: &ssekit::hub::Subscription) -> usize {
+        subscription.queued()
+    }
+}
+
+/// The CPU time this process has used (user and system, Linux; zero
+/// elsewhere), to report what idle topics cost the nodes.
+fn process_cpu() -> Duration {
+    cpu_of("self")
+}
+
+/// The CPU time this process's child processes use now (the brokers the
+/// tests started, Linux; zero elsewhere), to report what idle topics cost
+/// the broker.
+fn children_cpu() -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    let mut total = Duration::ZERO;
+    for task in tasks.flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for child in children.split_whitespace() {
+            total += cpu_of(child);
+        }
+    }
+    total
+}
+
+/// User and system CPU time of `/proc/<pid>`.
+fn cpu_of(pid: &str) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
+    // After the command name in parentheses: state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |index: usize| {
+        fields
+            .get(index - 3)
+            .and_then(|field| field.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // The kernel's USER_HZ is 100 on every Linux this runs on.
+    Duration::from_millis((ticks(14) + ticks(15)) * 10)
+}
+
+/// What the scale case measured, for the caller to print or check.
+#[derive(Debug, Clone)]
+pub struct ScaleReport {
+    /// Topics, each with one local subscriber on node A.
+    pub topics: usize,
+    /// Time to subscribe to every topic on node A (all joined).
+    pub subscribe: Duration,
+    /// Time to publish one event to each topic from node B, and for every
+    /// one to reach its subscriber on node A.
+    pub deliver: Duration,
+    /// Broker connections held by the two nodes with every topic followed.
+    pub connections: Option<u64>,
+    /// Broker work per second while every topic was followed and idle.
+    pub idle_activity_per_second: Option<f64>,
+    /// CPU time of this process (both nodes) while the topics were idle.
+    pub idle_cpu: Duration,
+    /// CPU time of this process's children (the broker, when the test
+    /// started it) while the topics were idle.
+    pub idle_broker_cpu: Duration,
+    /// How long the idle window was.
+    pub idle_window: Duration,
+}
+
+/// Topics started at once: a node's joins go to the broker in waves of this
+/// many, as clients arrive, rather than all in the same instant.
+const JOIN_WAVE: usize = 1_000;
+/// Publishes in flight at once from node B.
+const PUBLISHING: usize = 256;
+/// Broker connections one node may hold, whatever its number of topics.
+const CONNECTIONS_PER_NODE: u64 = 4;
+
+/// `topics` topics with one local subscriber each on node A, one event to
+/// each published from node B: every subscriber gets its own event exactly
+/// once; the nodes hold at most 4 broker connections each whatever the
+/// count; with every topic followed and idle, the broker does next to no
+/// work (at most `idle_bound` of [`Backplane::broker_activity`] per second:
+/// pings, and the case's own probes).
+///
+/// The subscribers are local, made with [`Broadcaster::subscribe`] on node
+/// A directly, not 100 000 HTTP connections: what is measured is the
+/// backplane (its connections, its feed, the broker), not the HTTP servers,
+/// which the other cases cover. Subscriptions are started in waves of 1 000
+/// (each polled until its node counts it), publishes 256 at a time.
+pub async fn many_topics_each_get_their_event_once_and_cost_nothing_idle<P: Backplane>(
+    backplane: &P,
+    topics: usize,
+    idle_bound: f64,
+) -> ScaleReport {
+    use futures_util::StreamExt;
+    let name = backplane.name();
+    let mut nodes = backplane.nodes(2, 10).await;
+    let (a, b) = match (nodes.pop(), nodes.pop()) {
+        (Some(b), Some(a)) => (a, b),
+        _ => panic!("{name}: two nodes"),
+    };
+    let topic = |index: usize| format!("scale {index}");
+    // Each subscription in a task of its own, reporting every frame it gets.
+    let (frames, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let started = std::time::Instant::now();
+    let mut tasks = Vec::with_capacity(topics);
+    for wave in (0..topics).collect::<Vec<_>>().chunks(JOIN_WAVE) {
+        for &index in wave {
+            let mut subscription = a.subscribe(&topic(index), None);
+            let frames = frames.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Some(item) = subscription.next().await {
+                    let frame =
+                        ssekit::IntoFrame::into_frame(item).map_err(|error| error.to_string());
+                    if frames.send((index, frame)).is_err() {
+                        return;
+                    }
+                }
+            }));
+        }
+        let joined = tokio::time::timeout(PATIENCE, async {
+            for &index in wave {
+                while a.local_subscriber_count(&topic(index)) == 0 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        })
+        .await;
+        if joined.is_err() {
+            let failed = received.try_recv().ok();
+            panic!(
+                "{name}: the wave from topic {} never joined (first frame or error: {failed:?})",
+                wave[0]
+            );
+        }
+    }
+    let subscribe = started.elapsed();
+    if let Ok(early) = received.try_recv() {
+        panic!("{name}: a frame before anything was published: {early:?}");
+    }
+
+    let connections = backplane.broker_connections();
+    if let Some(connections) = connections {
+        assert!(
+            connections <= 2 * CONNECTIONS_PER_NODE,
+            "{name}: {connections} broker connections for 2 nodes and {topics} topics"
+        );
+    }
+
+    // Idle: every topic followed, nothing published.
+    let idle_window = Duration::from_secs(3);
+    let (work_before, cpu_before, broker_before) =
+        (backplane.broker_activity(), process_cpu(), children_cpu());
+    tokio::time::sleep(idle_window).await;
+    let (work_after, idle_cpu, idle_broker_cpu) = (
+        backplane.broker_activity(),
+        process_cpu().saturating_sub(cpu_before),
+        children_cpu().saturating_sub(broker_before),
+    );
+    let idle_activity_per_second = match (work_before, work_after) {
+        (Some(before), Some(after)) => {
+            Some(after.saturating_sub(before) as f64 / idle_window.as_secs_f64())
+        }
+        _ => None,
+    };
+    if let Some(rate) = idle_activity_per_second {
+        assert!(
+            rate <= idle_bound,
+            "{name}: {rate:.1} {} per second with {topics} idle topics",
+            backplane.activity_unit()
+        );
+    }
+    if let Ok(early) = received.try_recv() {
+        panic!("{name}: a frame while idle: {early:?}");
+    }
+
+    // One event to each topic, from node B.
+    let delivering = std::time::Instant::now();
+    let ids: Vec<String> = futures_util::stream::iter(0..topics)
+        .map(|index| {
+            let b = &b;
+            async move {
+                b.publish(&topic(index), Event::message(topic(index)))
+                    .await
+                    .unwrap_or_else(|error| panic!("{name}: publishing to topic {index}: {error}"))
+            }
+        })
+        .buffered(PUBLISHING)
+        .collect()
+        .await;
+    let mut got: Vec<Option<MessageEvent>> = vec![None; topics];
+    let mut count = 0;
+    let patience = PATIENCE + Duration::from_millis(topics as u64);
+    while count < topics {
+        let (index, frame) = tokio::time::timeout(patience, received.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{name}: {count} of {topics} events arrived"))
+            .expect("the subscriptions run");
+        let frame = frame.unwrap_or_else(|error| panic!("{name}: topic {index} failed: {error}"));
+        let mut events = ssekit::decode::events(frame.as_bytes()).expect("a well-formed frame");
+        assert_eq!(events.len(), 1, "{name}: one event per frame");
+        let event = events.remove(0);
+        assert!(
+            got[index].is_none(),
+            "{name}: topic {index} got a second event: {event:?}"
+        );
+        assert_eq!(
+            event.data,
+            topic(index),
+            "{name}: topic {index} got another's"
+        );
+        assert_eq!(
+            event.last_event_id, ids[index],
+            "{name}: topic {index}'s id"
+        );
+        got[index] = Some(event);
+        count += 1;
+    }
+    let deliver = delivering.elapsed();
+    // Exactly once: nothing more comes.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    if let Ok(extra) = received.try_recv() {
+        panic!("{name}: an event delivered twice: {extra:?}");
+    }
+    for task in &tasks {
+        task.abort();
+    }
+    ScaleReport {
+        topics,
+        subscribe,
+        deliver,
+        connections,
+        idle_activity_per_second,
+        idle_cpu,
+        idle_broker_cpu,
+        idle_window,
     }
 }
 

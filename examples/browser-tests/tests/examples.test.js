@@ -80,7 +80,7 @@ for (const framework of frameworks) {
       await page.click('#start');
       await page.waitForFunction(() => document.getElementById('state').textContent.startsWith('complete'), null, { timeout: 20000 });
       assert.equal(await page.$eval('#bar', (bar) => bar.value), 100);
-      assert.match(await page.textContent('#state'), /^complete: job \d+ done$/);
+      assert.match(await page.textContent('#state'), /^complete: job [0-9a-f]{32} done$/);
     } finally {
       await page.close();
       await kill(server);

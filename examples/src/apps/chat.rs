@@ -21,6 +21,7 @@ const MAX_TEXT: usize = 2000;
 pub const BACKPLANE: Backplane = Backplane {
     name: "chat",
     history: 500,
+    max_age: None,
 };
 
 /// The chat application, on any [`Broadcaster`]: this process's [`Hub`]
