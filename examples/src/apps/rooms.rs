@@ -20,6 +20,7 @@ const MAX_TEXT: usize = 2000;
 pub const BACKPLANE: Backplane = Backplane {
     name: "rooms",
     history: 500,
+    max_age: None,
 };
 
 /// The rooms application, on any [`Broadcaster`].
