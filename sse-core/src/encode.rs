@@ -39,6 +39,13 @@ impl Frame {
         Self(Bytes::from_static(bytes))
     }
 
+    /// A frame of bytes the caller built well-formed (`hub::Topics`
+    /// rewriting a frame's id).
+    #[cfg(feature = "hub")]
+    pub(crate) fn from_vec(bytes: Vec<u8>) -> Self {
+        Self(Bytes::from(bytes))
+    }
+
     /// The encoded bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0

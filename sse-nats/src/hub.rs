@@ -431,6 +431,49 @@ impl ssekit::hub::Broadcaster for NatsHub {
         NatsHub::local_subscriber_count(self, topic)
     }
 
+    /// The sequence of the topic's last kept event, or, for a topic with
+    /// none, the stream's last sequence read just before (`0` for an empty
+    /// stream): sequences are the stream's, so every later event of the
+    /// topic comes after it. Resuming from an event still kept never gives
+    /// a gap notice; resuming a topic from a sequence of another topic can
+    /// give a cautious `expired` once the stream has dropped events (see
+    /// [`NatsHub::subscribe`]).
+    fn head(
+        &self,
+        topic: &str,
+    ) -> impl std::future::Future<Output = Result<Option<String>, Error>> + Send {
+        let hub = self.clone();
+        let topic = topic.to_owned();
+        async move {
+            let inner = &hub.inner;
+            let timeout = inner.config.request_timeout;
+            let stream = within(timeout, inner.jetstream.get_stream(&inner.config.stream)).await?;
+            // Read before the topic's last event: a topic event published in
+            // between is found, or comes after it.
+            let stream_last = stream.cached_info().state.last_sequence;
+            let subject = inner.subject(&topic);
+            let last =
+                tokio::time::timeout(timeout, stream.get_last_raw_message_by_subject(&subject))
+                    .await
+                    .map_err(|_| Error::Timeout(timeout))?;
+            match last {
+                Ok(message) => Ok(Some(message.sequence.to_string())),
+                Err(error)
+                    if error.kind()
+                        == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound =>
+                {
+                    Ok(Some(stream_last.to_string()))
+                }
+                Err(error) => Err(Error::Nats(error.into())),
+            }
+        }
+    }
+
+    /// 20: the digits of `u64::MAX`.
+    fn max_id_len(&self) -> Option<usize> {
+        Some(20)
+    }
+
     fn shutdown(&self) {
         NatsHub::shutdown(self);
     }

@@ -575,6 +575,28 @@ impl ssekit::hub::Broadcaster for RedisHub {
         RedisHub::local_subscriber_count(self, topic)
     }
 
+    /// The stream's `last-generated-id` (`XINFO STREAM`, on the key's node
+    /// in a cluster), or `0-0` for a stream that does not exist: resuming
+    /// after it replays every later entry, even one added by a node that
+    /// made the key anew.
+    fn head(
+        &self,
+        topic: &str,
+    ) -> impl std::future::Future<Output = Result<Option<String>, Error>> + Send {
+        let hub = self.clone();
+        let topic = topic.to_owned();
+        async move {
+            let info = hub.stream_info(&topic).await;
+            let info = info.map_err(|error| hub.inner.with_cause(error))?;
+            Ok(Some(info.last_generated.to_string()))
+        }
+    }
+
+    /// 41: `u64::MAX-u64::MAX`.
+    fn max_id_len(&self) -> Option<usize> {
+        Some(41)
+    }
+
     fn shutdown(&self) {
         RedisHub::shutdown(self);
     }

@@ -901,3 +901,129 @@ pub async fn many_topics_each_get_their_event_once_and_cost_nothing_idle<P: Back
         idle_window,
     }
 }
+
+/// Serves several topics of a broadcaster on one stream
+/// ([`ssekit::hub::Topics`]): every request follows them all, resuming
+/// each after its position in the `Last-Event-ID`.
+#[derive(Clone)]
+pub struct FollowTopics<B> {
+    /// The node's broadcaster.
+    pub broadcaster: B,
+    /// The topics every stream follows, in this order.
+    pub topics: Vec<String>,
+}
+
+impl<B: Broadcaster> Handler for FollowTopics<B> {
+    fn handle<P>(&self, publisher: P) -> impl Future<Output = P::Response> + Send
+    where
+        P: SsePublisher + Send + 'static,
+    {
+        let stream = ssekit::hub::Topics::subscribe(
+            &self.broadcaster,
+            &self.topics,
+            publisher.last_event_id(),
+        )
+        .expect("the topics fit in an id");
+        async move { publisher.publish(stream) }
+    }
+}
+
+/// A client follows three topics on one stream from node A; node A's
+/// server goes away and the client resumes on node B with its one
+/// `Last-Event-ID` while events keep being published to all three: every
+/// topic's events arrive exactly once, in order, with no gap notice.
+pub async fn three_topics_on_one_stream_resume_exactly_on_another_node<P: Backplane>(
+    backplane: &P,
+) {
+    let name = backplane.name();
+    // The fourth gets events only while the client is away: it resumes
+    // from the position the stream's id-only first frame gave it.
+    let topics = ["multi/a", "multi/b", "multi/c", "multi/d"].map(str::to_owned);
+    let mut nodes = Vec::new();
+    for broadcaster in backplane.nodes(2, 10_000).await {
+        let handler = FollowTopics {
+            broadcaster: broadcaster.clone(),
+            topics: topics.to_vec(),
+        };
+        let server = Server::start(Framework::Axum, handler).await;
+        nodes.push(Node {
+            broadcaster,
+            server,
+        });
+    }
+    // From before the stream: not owed to it.
+    nodes[1]
+        .broadcaster
+        .publish("multi/a", Event::message("multi/a before"))
+        .await
+        .expect("publish");
+    let mut first = Client::connect(&nodes[0], None).await;
+    // Joined once each topic's position is taken: what follows is owed.
+    for topic in &topics {
+        wait_for_subscribers(&nodes[0].broadcaster, topic, 1).await;
+    }
+    let topic_of = |n: usize| &topics[[0, 0, 1, 2][n % 4]];
+    let total = 240;
+    let publisher = nodes[1].broadcaster.clone();
+    let published = topics.clone();
+    let publishing = tokio::spawn(async move {
+        for n in 0..total {
+            let topic = &published[[0, 0, 1, 2][n % 4]];
+            publisher
+                .publish(topic, Event::message(format!("{topic} {n}")))
+                .await
+                .expect("publish");
+            if n % 8 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    });
+    let mut seen: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    let take = |event: MessageEvent, seen: &mut std::collections::BTreeMap<_, Vec<_>>| {
+        assert_eq!(event.event_type, "message", "{name}: {event:?}");
+        let (topic, n) = event.data.split_once(' ').expect("topic n");
+        assert_ne!(n, "before", "{name}: an event from before the stream came");
+        seen.entry(topic.to_owned())
+            .or_default()
+            .push(n.parse().expect("a number"));
+        event.last_event_id
+    };
+    let mut last_id = String::new();
+    for event in first.take(60).await {
+        last_id = take(event, &mut seen);
+    }
+    drop(first);
+    let node_a = nodes.remove(0);
+    node_a
+        .server
+        .shutdown(PATIENCE)
+        .await
+        .unwrap_or_else(|error| panic!("{name}: node A does not stop: {error}"));
+    let away = 5;
+    for n in 0..away {
+        nodes[0]
+            .broadcaster
+            .publish("multi/d", Event::message(format!("multi/d {n}")))
+            .await
+            .expect("publish");
+    }
+    let mut resumed = Client::connect(&nodes[0], Some(&last_id)).await;
+    while seen.values().map(Vec::len).sum::<usize>() < total + away {
+        let event = resumed.next().await.expect("the stream goes on");
+        take(event, &mut seen);
+    }
+    publishing.await.expect("the publisher");
+    assert_eq!(
+        seen.remove("multi/d"),
+        Some((0..away).collect()),
+        "{name}: the topic with no event before the switch"
+    );
+    for topic in &topics[..3] {
+        let expected: Vec<usize> = (0..total).filter(|&n| topic_of(n) == topic).collect();
+        assert_eq!(
+            seen.get(topic),
+            Some(&expected),
+            "{name}: {topic} lost or repeated events at the seam"
+        );
+    }
+}

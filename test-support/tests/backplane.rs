@@ -184,6 +184,17 @@ macro_rules! cases {
                     backplane::a_stalled_resume_holds_at_most_a_page(&backplane).await;
                 });
             }
+
+            #[test]
+            fn three_topics_on_one_stream_resume_exactly_on_another_node() {
+                runtime().block_on(async {
+                    let backplane = $make;
+                    backplane::three_topics_on_one_stream_resume_exactly_on_another_node(
+                        &backplane,
+                    )
+                    .await;
+                });
+            }
         }
     };
 }

@@ -65,6 +65,25 @@ pub trait Broadcaster: Clone + Send + Sync + 'static {
     /// exactly (`expired`, `unknown`).
     fn subscribe(&self, topic: &str, last_event_id: Option<&str>) -> Self::Subscription;
 
+    /// Where `topic` stands now, as an id to pass to
+    /// [`subscribe`](Self::subscribe): the stream then gets exactly the
+    /// events published after `head` resolved, with none lost in between
+    /// (within the history kept), even when the topic has no event yet (the
+    /// id then means "before its first event"). [`Topics`](super::Topics)
+    /// uses it so that a fresh stream has an exact position on every topic
+    /// from its first byte.
+    ///
+    /// `None` when the broadcaster has no such id to give (a [`Hub`] with
+    /// [`IdMode::Keep`](super::IdMode::Keep) and nothing kept).
+    fn head(&self, topic: &str)
+        -> impl Future<Output = Result<Option<String>, Self::Error>> + Send;
+
+    /// The longest id this broadcaster gives its events, in bytes, or `None`
+    /// when ids are not bounded (events keep the publisher's own). What
+    /// [`Topics`](super::Topics) checks a topic list against, so that its
+    /// combined id always fits in [`MAX_LAST_EVENT_ID_LEN`](crate::MAX_LAST_EVENT_ID_LEN).
+    fn max_id_len(&self) -> Option<usize>;
+
     /// How many subscribers `topic` has in this process.
     fn local_subscriber_count(&self, topic: &str) -> usize;
 
@@ -93,6 +112,20 @@ impl Broadcaster for Hub<String> {
 
     fn subscribe(&self, topic: &str, last_event_id: Option<&str>) -> Subscription {
         Hub::subscribe(self, topic, last_event_id)
+    }
+
+    /// [`Hub::head`]: resolves at once.
+    fn head(
+        &self,
+        topic: &str,
+    ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send {
+        std::future::ready(Ok(Hub::head(self, topic)))
+    }
+
+    /// 20 (the digits of `u64::MAX`) with [`IdMode::Assign`](super::IdMode::Assign),
+    /// unbounded with [`IdMode::Keep`](super::IdMode::Keep).
+    fn max_id_len(&self) -> Option<usize> {
+        (self.shared.config.ids == super::IdMode::Assign).then_some(20)
     }
 
     fn local_subscriber_count(&self, topic: &str) -> usize {

@@ -34,6 +34,9 @@
 //! * `lagged`: sent mid-stream under [`LagPolicy::DropOldest`], with `missed`,
 //!   the number of events dropped for this subscriber.
 //!
+//! Several topics on one stream, resumed exactly on each from one
+//! `Last-Event-ID` (on this hub and on the backplanes): [`Topics`].
+//!
 //! # Bounds
 //!
 //! History is bounded by count and optionally age per topic, and in bytes
@@ -66,6 +69,7 @@ mod directory;
 mod lifecycle;
 mod replay;
 mod subscription;
+mod topics;
 
 use std::borrow::Borrow;
 use std::collections::{HashMap, VecDeque};
@@ -79,7 +83,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use directory::Directory;
-use lifecycle::Topics;
+use lifecycle::Topics as Lifecycle;
 
 pub use broadcaster::Broadcaster;
 use config::SharedConfig;
@@ -87,6 +91,7 @@ pub use config::{HubConfig, IdMode, LagPolicy};
 use replay::{Page, PageRequest};
 pub use subscription::Subscription;
 use subscription::{Leave, LeaveTopic, Log, Queue, Subscriber};
+pub use topics::{Topics, TopicsError};
 
 use crate::encode::Frame;
 use crate::event::Event;
@@ -171,7 +176,7 @@ struct Shared<K> {
     directory: Directory<K, TopicCell<K>>,
     /// The topics' lifecycle: idle order, expiries, and the only place
     /// topics are added to or removed from the directory.
-    topics: Mutex<Topics<K>>,
+    topics: Mutex<Lifecycle<K>>,
     /// Set when expiries are scheduled with no Tokio runtime to sweep them:
     /// look-ups then sweep what is due.
     sweeps_inline: AtomicBool,
@@ -459,7 +464,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
             shared: Arc::new(Shared {
                 config: Arc::new(SharedConfig(config)),
                 directory: Directory::new(),
-                topics: Mutex::new(Topics::default()),
+                topics: Mutex::new(Lifecycle::default()),
                 sweeps_inline: AtomicBool::new(false),
                 shutdown: Mutex::new(None),
                 last_number,
@@ -823,6 +828,63 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
                 Subscription::detached(queue)
             }
         })
+    }
+
+    /// Where `topic` stands now, as an id to resume from: `subscribe(topic,
+    /// Some(&head))` gets exactly the events published after this call
+    /// (replayed from history, then live), none before, however much
+    /// happens in between (within the history kept). For a topic with no
+    /// event yet it is a "before its first event" position, so that a
+    /// stream subscribed with it misses no first event either.
+    ///
+    /// `None` with [`IdMode::Keep`] and no event kept: ids are then the
+    /// events' own, and there is none to give.
+    ///
+    /// ```
+    /// use futures_util::StreamExt;
+    /// use ssekit::{hub::Hub, Event};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let hub: Hub = Hub::new();
+    /// hub.publish("news", Event::message("old"));
+    /// let head = hub.head("news").unwrap();
+    /// hub.publish("news", Event::message("new"));
+    /// let mut news = hub.subscribe("news", Some(&head));
+    /// assert_eq!(news.next().await.unwrap().as_bytes(), b"id: 2\ndata: new\n\n");
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn head<Q>(&self, topic: &Q) -> Option<String>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let shared = &*self.shared;
+        let cell = shared.directory.get(topic);
+        let topic = cell.as_ref().map(|cell| lock(&cell.state));
+        match shared.config.ids {
+            IdMode::Assign => {
+                // The newest number the topic gave out (or that a topic made
+                // anew treats as its past): every later event of the topic
+                // has a greater number, even one taken from a block after
+                // other topics' blocks, and resuming after it is never
+                // `expired` unless events after it were dropped.
+                let forgotten = shared.forgotten_through.load(Ordering::Relaxed);
+                let number = topic.as_ref().map_or(forgotten, |topic| {
+                    topic
+                        .numbers
+                        .start
+                        .saturating_sub(1)
+                        .max(topic.evicted_through)
+                });
+                Some(itoa::Buffer::new().format(number).to_owned())
+            }
+            IdMode::Keep => topic?
+                .history
+                .back()
+                .and_then(|entry| entry.event.id.as_deref().map(str::to_owned)),
+        }
     }
 
     /// How many subscribers `topic` has now.
