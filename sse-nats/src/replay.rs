@@ -238,31 +238,44 @@ async fn fetch(hub: NatsHub, topic: String, start: Start, upper: u64) -> Result<
 }
 
 /// Whether events of `topic` after `after` may have been dropped: its oldest
-/// kept event is newer than `after` (or none is kept), and the stream dropped
-/// something after `after`. Checked after the page was read, so a drop
-/// racing the read is reported too.
+/// kept event is newer than `after` (or none is kept), and either the
+/// stream dropped its oldest messages past `after` (by age, size or count:
+/// whose they were is not known) or the topic is at its own limit of events
+/// (it drops its oldest). Deletions of other topics' messages (the stream's
+/// interior deletes) say nothing about this one, so they are not counted.
+/// Checked after the page was read, so a drop racing the read is reported
+/// too.
 async fn dropped_after(hub: &NatsHub, topic: &str, after: u64) -> Result<bool, Error> {
+    use futures_util::StreamExt;
     let inner = &hub.inner;
-    let stream = within(
-        inner.config.request_timeout,
-        inner.jetstream.get_stream(&inner.config.stream),
-    )
-    .await?;
+    let timeout = inner.config.request_timeout;
+    let stream = within(timeout, inner.jetstream.get_stream(&inner.config.stream)).await?;
+    let subject = inner.subject(topic);
     let first = tokio::time::timeout(
-        inner.config.request_timeout,
-        stream.get_first_raw_message_by_subject(inner.subject(topic), 1),
+        timeout,
+        stream.get_first_raw_message_by_subject(&subject, 1),
     )
     .await
-    .map_err(|_| Error::Timeout(inner.config.request_timeout))?;
+    .map_err(|_| Error::Timeout(timeout))?;
     if let Ok(first) = first {
         if first.sequence <= after {
             return Ok(false);
         }
     }
-    let state = within(inner.config.request_timeout, stream.get_info())
-        .await?
-        .state;
-    Ok(state.first_sequence > after.saturating_add(1) || state.deleted_count.unwrap_or(0) > 0)
+    // One request: the stream's state, and how many events this subject keeps.
+    let mut info = within(timeout, stream.info_with_subjects(&subject)).await?;
+    let truncated = info.info.state.first_sequence > after.saturating_add(1);
+    let kept = match tokio::time::timeout(timeout, info.next()).await {
+        Ok(Some(Ok((_, count)))) => count,
+        Ok(Some(Err(error))) => return Err(Error::Nats(error.into())),
+        Ok(None) => 0,
+        Err(_) => return Err(Error::Timeout(timeout)),
+    };
+    let at_limit = inner
+        .config
+        .max_messages_per_topic
+        .is_some_and(|limit| i64::try_from(kept).unwrap_or(i64::MAX) >= limit);
+    Ok(truncated || at_limit)
 }
 
 /// At most `count` of `topic`'s messages from sequence `from` on, with a

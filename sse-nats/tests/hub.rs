@@ -236,6 +236,47 @@ async fn a_dropped_id_gets_an_expired_gap_then_what_is_left() {
     );
 }
 
+/// Another topic's dropped events (interior deletes in the stream) are no
+/// gap for this one: a resume from a sequence that is not one of its own
+/// (a position taken before its first event) gets what followed, with no
+/// notice; while a topic at its own limit, whose oldest went, does get one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_topics_own_dropped_events_give_an_expired_gap() {
+    let nats = NatsServer::start().unwrap();
+    let hub = node_with(
+        &nats,
+        NatsHubConfig::default().with_max_messages_per_topic(2),
+    )
+    .await;
+    // `keep` first, then `busy` drops its oldest around it: interior deletes.
+    hub.publish("keep", Event::message("kept")).await.unwrap();
+    let mut last = String::new();
+    for i in 0..5 {
+        last = hub
+            .publish("busy", Event::message(i.to_string()))
+            .await
+            .unwrap();
+    }
+    // `quiet` has no event yet: a position before its first is the
+    // stream's newest sequence.
+    hub.publish("quiet", Event::message("first")).await.unwrap();
+    let mut resumed = hub.subscribe("quiet", Some(&last));
+    assert_eq!(
+        data(&take(&mut resumed, 1).await),
+        ["first"],
+        "no gap notice first"
+    );
+    // `busy` is at its limit: resuming from before what it keeps is a gap.
+    let mut behind = hub.subscribe(
+        "busy",
+        Some(&last.parse::<u64>().unwrap().saturating_sub(3).to_string()),
+    );
+    let first = take(&mut behind, 1).await.remove(0);
+    assert_eq!(first.event_type, "gap");
+    assert_eq!(first.data, r#"{"reason":"expired"}"#);
+    assert_eq!(data(&take(&mut behind, 2).await), ["3", "4"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_id_gets_an_unknown_gap_then_live() {
     let nats = NatsServer::start().unwrap();
