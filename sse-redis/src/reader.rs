@@ -258,6 +258,12 @@ pub(crate) struct Feed {
     /// A cluster shard's connections were lost: the library's new ones have
     /// no name until the node names them again (at a sweep).
     unnamed: bool,
+    /// Cluster topics this node just subscribed to, whose `ssubscribe`
+    /// confirmation push has not been handled yet: that one is the node's
+    /// own and needs no read (the join read where the stream ends), where a
+    /// later one is the library subscribing again after a shard came back.
+    /// At most one entry per followed topic.
+    confirming: HashSet<String>,
 }
 
 enum Wake {
@@ -288,6 +294,7 @@ impl Feed {
             behind: HashSet::new(),
             to_check: HashSet::new(),
             unnamed: false,
+            confirming: HashSet::new(),
         }
     }
 
@@ -428,6 +435,12 @@ impl Feed {
         if new.is_empty() {
             return;
         }
+        if connection.connection.is_cluster() {
+            // Subscribed: the confirmations are already in the push queue,
+            // ahead of any the library sends after a reconnection.
+            self.confirming
+                .extend(new.iter().map(|follow| follow.topic.clone()));
+        }
         let ends = keys
             .iter()
             .map(|key| {
@@ -533,6 +546,9 @@ impl Feed {
                 let Some(topic) = channel.strip_prefix(&inner.config.key_prefix) else {
                     return;
                 };
+                if self.confirming.remove(topic) {
+                    return;
+                }
                 if self.followed.contains_key(topic) {
                     let topic = topic.to_owned();
                     self.behind.insert(topic.clone());
@@ -705,6 +721,7 @@ impl Feed {
         }
         for topic in &unused {
             self.followed.remove(topic);
+            self.confirming.remove(topic);
             self.behind.remove(topic);
         }
         let Some(connection) = &mut self.connection else {
@@ -763,6 +780,8 @@ impl Feed {
         }
         *lock(&inner.feed_down) = Some(cause);
         self.behind.extend(self.followed.keys().cloned());
+        // Its pushes went with it.
+        self.confirming.clear();
     }
 
     /// Connects again, subscribes to every followed topic, then catches each
