@@ -58,6 +58,12 @@ pub trait Backplane: Send + Sync {
         "operations"
     }
 
+    /// The broker's processes (a cluster's masters), which the connection
+    /// and activity figures add up: the bounds on them are per process.
+    fn broker_processes(&self) -> u64 {
+        1
+    }
+
     /// `count` nodes whose topics keep their history only for `keep` after
     /// their last event (the in-process hub: `max_age`; Redis: the keys'
     /// idle expiry; NATS: the stream's `max_age`), for the churn case.
@@ -745,7 +751,8 @@ const CONNECTIONS_PER_NODE: u64 = 4;
 /// once; the nodes hold at most 4 broker connections each whatever the
 /// count; with every topic followed and idle, the broker does next to no
 /// work (at most `idle_bound` of [`Backplane::broker_activity`] per second:
-/// pings, and the case's own probes).
+/// pings, and the case's own probes). Both bounds are per broker process
+/// ([`Backplane::broker_processes`]: a cluster's masters).
 ///
 /// The subscribers are local, made with [`Broadcaster::subscribe`] on node
 /// A directly, not 100 000 HTTP connections: what is measured is the
@@ -807,12 +814,15 @@ pub async fn many_topics_each_get_their_event_once_and_cost_nothing_idle<P: Back
     let connections = backplane.broker_connections();
     if let Some(connections) = connections {
         assert!(
-            connections <= 2 * CONNECTIONS_PER_NODE,
+            connections <= 2 * CONNECTIONS_PER_NODE * backplane.broker_processes(),
             "{name}: {connections} broker connections for 2 nodes and {topics} topics"
         );
     }
 
-    // Idle: every topic followed, nothing published.
+    // Idle: every topic followed, nothing published, once the joins' last
+    // reads are done (on a Redis Cluster about one topic in a thousand is
+    // read once more just after it joined: a cost of joining, not of idling).
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_window = Duration::from_secs(3);
     let (work_before, cpu_before, broker_before) =
         (backplane.broker_activity(), process_cpu(), children_cpu());
@@ -830,7 +840,7 @@ pub async fn many_topics_each_get_their_event_once_and_cost_nothing_idle<P: Back
     };
     if let Some(rate) = idle_activity_per_second {
         assert!(
-            rate <= idle_bound,
+            rate <= idle_bound * backplane.broker_processes() as f64,
             "{name}: {rate:.1} {} per second with {topics} idle topics",
             backplane.activity_unit()
         );
