@@ -435,8 +435,9 @@ impl ssekit::hub::Broadcaster for NatsHub {
     /// none, the stream's last sequence read just before (`0` for an empty
     /// stream): sequences are the stream's, so every later event of the
     /// topic comes after it. Resuming from an event still kept never gives
-    /// a gap notice; resuming a topic from a sequence of another topic can
-    /// give a cautious `expired` once the stream has dropped events (see
+    /// a gap notice; resuming a topic from a sequence of another topic
+    /// gives `expired` only if the topic is at its limit of events or the
+    /// stream dropped its oldest past that sequence (see
     /// [`NatsHub::subscribe`]).
     fn head(
         &self,
