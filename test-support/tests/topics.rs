@@ -84,20 +84,42 @@ async fn read(
     }
 }
 
-async fn resume_on_three_topics(framework: Framework) {
-    let hub = Hub::new();
-    let follow = Follow {
-        hub: hub.clone(),
-        shutdown: Shutdown::new(),
-    };
+impl Follow {
+    fn new(hub: &Hub) -> Self {
+        Self {
+            hub: hub.clone(),
+            shutdown: Shutdown::new(),
+        }
+    }
+}
+
+/// A server following the three topics, and an `EventSource` on it, open
+/// and subscribed.
+async fn open(framework: Framework, hub: &Hub) -> (Follow, Server, EventSource) {
+    let follow = Follow::new(hub);
     let server = Server::start(framework, follow.clone()).await;
-    let port = server.addr().port();
     let mut source = EventSource::get(server.url("/rooms"))
         .with_retry(Duration::from_millis(50))
         .with_max_backoff(Duration::from_millis(200))
         .build();
     assert!(matches!(next(&mut source).await, Item::Open(_)));
-    wait_for_subscribers(&hub).await;
+    wait_for_subscribers(hub).await;
+    (follow, server, source)
+}
+
+/// Ends the server's streams (its shutdown signal) and the server.
+async fn stop(follow: Follow, server: Server) {
+    follow.shutdown.trigger();
+    server
+        .shutdown(Duration::from_secs(10))
+        .await
+        .expect("graceful shutdown");
+}
+
+async fn resume_on_three_topics(framework: Framework) {
+    let hub = Hub::new();
+    let (follow, server, mut source) = open(framework, &hub).await;
+    let port = server.addr().port();
     // Only topic a has events before the server goes: b and c are resumed
     // from the positions of the stream's id-only first frame.
     let mut seen = BTreeMap::new();
@@ -107,21 +129,14 @@ async fn resume_on_three_topics(framework: Framework) {
     }
     read(&mut source, 2, &mut seen, &mut reconnections).await;
 
-    follow.shutdown.trigger();
-    server
-        .shutdown(Duration::from_secs(10))
-        .await
-        .expect("graceful shutdown");
+    stop(follow, server).await;
     // Published while no server runs, on every topic.
     hub.publish("rooms/a", Event::message("rooms/a 3"));
     hub.publish("rooms/b", Event::message("rooms/b 1"));
     hub.publish("feeds/c", Event::message("feeds/c 1"));
     hub.publish("rooms/b", Event::message("rooms/b 2"));
-    let again = Follow {
-        hub: hub.clone(),
-        shutdown: Shutdown::new(),
-    };
-    let server = Server::start_with(framework, again, Options::new().with_port(port)).await;
+    let server =
+        Server::start_with(framework, Follow::new(&hub), Options::new().with_port(port)).await;
     read(&mut source, 4, &mut seen, &mut reconnections).await;
     assert!(reconnections >= 1, "{framework}: never reconnected");
     // Live again on all three.
@@ -156,31 +171,14 @@ async fn resume_before_any_event(framework: Framework) {
     let hub = Hub::new();
     // History from before the stream: not owed to it.
     hub.publish("rooms/b", Event::message("rooms/b before"));
-    let follow = Follow {
-        hub: hub.clone(),
-        shutdown: Shutdown::new(),
-    };
-    let server = Server::start(framework, follow.clone()).await;
+    let (follow, server, mut source) = open(framework, &hub).await;
     let port = server.addr().port();
-    let mut source = EventSource::get(server.url("/rooms"))
-        .with_retry(Duration::from_millis(50))
-        .with_max_backoff(Duration::from_millis(200))
-        .build();
-    assert!(matches!(next(&mut source).await, Item::Open(_)));
-    wait_for_subscribers(&hub).await;
-    follow.shutdown.trigger();
-    server
-        .shutdown(Duration::from_secs(10))
-        .await
-        .expect("graceful shutdown");
+    stop(follow, server).await;
     for topic in TOPICS {
         hub.publish(topic, Event::message(format!("{topic} away")));
     }
-    let again = Follow {
-        hub: hub.clone(),
-        shutdown: Shutdown::new(),
-    };
-    let server = Server::start_with(framework, again, Options::new().with_port(port)).await;
+    let server =
+        Server::start_with(framework, Follow::new(&hub), Options::new().with_port(port)).await;
     let mut seen = BTreeMap::new();
     let mut reconnections = 0;
     read(&mut source, 3, &mut seen, &mut reconnections).await;
