@@ -22,7 +22,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdin};
 use std::time::Duration;
 
-use ssekit_bench::{binaries, lines, proc, spawn};
+use ssekit_bench::{binaries, lines, proc, source_address, spawn};
 use ssekit_nats::testing::NatsServer;
 use ssekit_redis::testing::RedisServer;
 
@@ -184,9 +184,7 @@ impl Run<'_> {
         rate: u64,
     ) -> (Seen, u64) {
         self.run += 1;
-        // A fresh source address per phase: earlier phases' TIME_WAIT ports
-        // stay out of the way.
-        let source = format!("127.0.{}.{}", 100 + self.run / 250, 1 + self.run % 250);
+        let source = source_address(100, self.run);
         let mut load = spawn(
             self.dir,
             "sse-bench-load",

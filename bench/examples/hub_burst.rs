@@ -16,7 +16,7 @@ use std::io::{BufReader, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use ssekit_bench::{binaries, lines, spawn};
+use ssekit_bench::{binaries, lines, source_address, spawn};
 
 /// The burst the issue names: 200 events of 64 bytes, published back to back.
 const BURST: u64 = 200;
@@ -66,9 +66,7 @@ fn burst(dir: &Path, queue: usize, conns: usize, run: usize) -> (usize, u64) {
     let mut server_out = BufReader::new(server.stdout.take().expect("server stdout"));
     let port = lines::after(&mut server_out, "PORT");
     let mut server_in = server.stdin.take().expect("server stdin");
-    // A fresh source address per run: earlier runs' TIME_WAIT ports stay out
-    // of the way.
-    let source = format!("127.0.{}.{}", 100 + run / 250, 1 + run % 250);
+    let source = source_address(100, run);
     let mut load = spawn(
         dir,
         "sse-bench-load",

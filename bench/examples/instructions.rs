@@ -20,7 +20,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use ssekit_bench::{binaries, lines, spawn};
+use ssekit_bench::{binaries, lines, source_address, spawn};
 
 const CONNECTIONS: u64 = 1_000;
 const FRAMEWORKS: [&str; 6] = ["axum", "actix", "warp", "poem", "rocket", "salvo"];
@@ -113,9 +113,7 @@ fn instructions(
     let mut server_out = BufReader::new(server.stdout.take().expect("server stdout"));
     let port = lines::after(&mut server_out, "PORT");
     let mut server_in = server.stdin.take().expect("server stdin");
-    // A fresh source address per run: earlier runs' TIME_WAIT ports stay
-    // out of the way.
-    let source = format!("127.0.{}.{}", 100 + run / 250, 1 + run % 250);
+    let source = source_address(100, run);
     let mut load = spawn(
         dir,
         "sse-bench-load",

@@ -93,6 +93,13 @@ pub mod lines {
     }
 }
 
+/// A loopback source address for the load generator's run `run`, fresh for
+/// each run (250 per block from `127.0.<block>.1`), so that earlier runs'
+/// TIME_WAIT ports stay out of the way; `block` keeps two tools' runs apart.
+pub fn source_address(block: usize, run: usize) -> String {
+    format!("127.0.{}.{}", block + run / 250, 1 + run % 250)
+}
+
 /// The directory of the benchmark's binaries for an example running from
 /// `target/<profile>/examples/`: `target/<profile>`, once each of `bins` is
 /// there (built by `cargo build --release -p ssekit-bench --bins`).

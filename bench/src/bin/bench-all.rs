@@ -278,8 +278,7 @@ fn measure(
     std::thread::sleep(Duration::from_millis(300));
     let base_kib = proc::rss_kib(pid).unwrap_or(0) as f64;
 
-    // A fresh source address per run: earlier runs' TIME_WAIT ports stay out of the way.
-    let source = format!("127.0.{}.{}", 1 + run_number / 250, 1 + run_number % 250);
+    let source = ssekit_bench::source_address(1, run_number as usize);
     let timeout = 30 + events / rate.max(1);
     let mut load = spawn(
         bin_dir,
