@@ -86,6 +86,8 @@ pub mod limits;
 pub mod metrics;
 mod observe;
 mod options;
+#[cfg(feature = "presence")]
+pub mod presence;
 mod publisher;
 mod request;
 mod shutdown;
