@@ -41,6 +41,11 @@ macro_rules! on_each_broker {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn who_is_online_is_known_on_every_node_and_a_killed_node_s_users_leave() {
+                super::who_is_online_is_known_on_every_node_and_a_killed_node_s_users_leave($start).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_client_survives_its_node_being_killed() {
                 super::a_client_survives_its_node_being_killed($start).await;
             }
@@ -197,6 +202,89 @@ fn text(event: &MessageEvent) -> String {
 /// Lets new subscriptions join before publishing starts.
 async fn settle() {
     tokio::time::sleep(Duration::from_millis(500)).await;
+}
+
+impl Stream {
+    /// Applies the stream's `presence` events to `online` until it is
+    /// `expected`, within `limit` (a node's users leave only once it is
+    /// timed out: three 5 s heartbeats).
+    async fn online_until(&mut self, online: &mut Vec<String>, expected: &[&str], limit: Duration) {
+        let reached = tokio::time::timeout(limit, async {
+            while online != expected {
+                let Some(event) = self.pending.pop_front() else {
+                    let chunk = self
+                        .response
+                        .chunk()
+                        .await
+                        .ok()
+                        .flatten()
+                        .expect("stream open");
+                    for item in self.decoder.feed(&chunk).unwrap() {
+                        if let Decoded::Event(event) = item {
+                            self.pending.push_back(event);
+                        }
+                    }
+                    continue;
+                };
+                if event.event_type != "presence" {
+                    continue;
+                }
+                let change: serde_json::Value = serde_json::from_str(&event.data).unwrap();
+                if let Some(present) = change["present"].as_array() {
+                    *online = present
+                        .iter()
+                        .map(|m| m["id"].as_str().unwrap().to_owned())
+                        .collect();
+                }
+                if let Some(id) = change["joined"]["id"].as_str() {
+                    online.push(id.to_owned());
+                }
+                if let Some(id) = change["left"]["id"].as_str() {
+                    online.retain(|other| other != id);
+                }
+                online.sort();
+            }
+        })
+        .await;
+        assert!(reached.is_ok(), "online: {online:?}, never {expected:?}");
+    }
+}
+
+/// Users online on two chat processes of different frameworks: each page
+/// learns who is online on both; the one whose node is SIGKILLed leaves on
+/// the other once that node is timed out (no goodbye from a killed process).
+async fn who_is_online_is_known_on_every_node_and_a_killed_node_s_users_leave(broker: Broker) {
+    let mut axum = Node::start("axum", &broker);
+    let actix = Node::start("actix", &broker);
+    let mut alice = Stream::open_path(&axum, "/chat/stream?user=alice", None).await;
+    let mut alice_online = Vec::new();
+    alice
+        .online_until(&mut alice_online, &["alice"], WITHIN)
+        .await;
+    let mut bob = Stream::open_path(&actix, "/chat/stream?user=bob", None).await;
+    let mut bob_online = Vec::new();
+    bob.online_until(&mut bob_online, &["alice", "bob"], WITHIN)
+        .await;
+    alice
+        .online_until(&mut alice_online, &["alice", "bob"], WITHIN)
+        .await;
+    // A message still reaches both, among the presence events.
+    let id = actix.send("hello").await;
+    for stream in [&mut alice, &mut bob] {
+        loop {
+            let event = stream.next().await.expect("stream open");
+            if event.event_type == "chat" {
+                assert_eq!(
+                    (text(&event), event.last_event_id),
+                    ("hello".to_owned(), id.clone())
+                );
+                break;
+            }
+        }
+    }
+    axum.kill();
+    bob.online_until(&mut bob_online, &["bob"], Duration::from_secs(60))
+        .await;
 }
 
 async fn three_nodes_on_three_frameworks_share_one_chat_in_one_order(broker: Broker) {

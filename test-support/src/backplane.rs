@@ -1037,3 +1037,164 @@ pub async fn three_topics_on_one_stream_resume_exactly_on_another_node<P: Backpl
         );
     }
 }
+
+/// Serves a room with presence: `GET /stream?user=NAME` subscribes to
+/// `topic` with NAME present while the stream is open.
+#[derive(Clone)]
+pub struct PresenceRoom<B: Broadcaster> {
+    /// The node's presence.
+    pub presence: ssekit::presence::Presence<B>,
+    /// The room's topic.
+    pub topic: String,
+}
+
+impl<B: Broadcaster> Handler for PresenceRoom<B> {
+    fn handle<P>(&self, publisher: P) -> impl Future<Output = P::Response> + Send
+    where
+        P: SsePublisher + Send + 'static,
+    {
+        let member = publisher
+            .request()
+            .query_param("user")
+            .and_then(|user| ssekit::presence::Member::new(user).ok())
+            .expect("the tests name their users");
+        let stream = self
+            .presence
+            .subscribe(&self.topic, member, publisher.last_event_id())
+            .expect("within the bounds");
+        let options = ssekit::PublishOptions::new()
+            .with_keep_alive(ssekit::KeepAlive::new().with_interval(Duration::from_millis(100)));
+        async move { publisher.publish_with(stream, options) }
+    }
+}
+
+/// Who `presence` sees in `topic`, as sorted ids.
+async fn present<B: Broadcaster>(
+    presence: &ssekit::presence::Presence<B>,
+    topic: &str,
+) -> Vec<String> {
+    let mut ids: Vec<String> = presence
+        .members(topic)
+        .await
+        .expect("within the bounds")
+        .iter()
+        .map(|member| member.id().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Waits until every node sees exactly `expected` in `topic`.
+async fn all_see<B: Broadcaster>(
+    name: &str,
+    nodes: &[ssekit::presence::Presence<B>],
+    topic: &str,
+    expected: &[&str],
+) {
+    for (n, node) in nodes.iter().enumerate() {
+        let seen = tokio::time::timeout(PATIENCE, async {
+            loop {
+                let seen = present(node, topic).await;
+                if seen == expected {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        let now = present(node, topic).await;
+        assert!(
+            seen.is_ok(),
+            "{name}: node {n} sees {now:?}, not {expected:?}"
+        );
+    }
+}
+
+/// Presence across nodes over HTTP: members on three nodes (one with two
+/// connections) are present on every node; a member leaves with its last
+/// connection; the members of a node that stops cleanly leave at once, and
+/// those of a node that goes silent (as a crash) after its node timeout;
+/// and a stream's presence events say all of it, in the topic's stream.
+pub async fn presence_is_the_same_on_every_node<P: Backplane>(backplane: &P) {
+    use ssekit::presence::{Presence, PresenceConfig};
+    let name = backplane.name();
+    let topic = "presence-room";
+    let config = PresenceConfig::new()
+        .with_heartbeat(Duration::from_millis(300))
+        .with_prefix(format!("_presence-{}", std::process::id()));
+    let mut presences = Vec::new();
+    let mut servers = Vec::new();
+    for broadcaster in backplane.nodes(3, 1_000).await {
+        let presence = Presence::with_config(broadcaster, config.clone());
+        let room = PresenceRoom {
+            presence: presence.clone(),
+            topic: topic.to_owned(),
+        };
+        servers.push(Server::start(Framework::Axum, room).await);
+        presences.push(presence);
+    }
+    let open = |node: usize, user: &str| {
+        let url = servers[node].url(&format!("/stream?user={user}"));
+        async move {
+            let response = reqwest::get(url).await.expect("the node answers");
+            assert_eq!(response.status(), 200);
+            EventBody::new(response)
+        }
+    };
+    let alice_tab1 = open(0, "alice").await;
+    let alice_tab2 = open(0, "alice").await;
+    all_see(name, &presences, topic, &["alice"]).await;
+    let bob = open(1, "bob").await;
+    all_see(name, &presences, topic, &["alice", "bob"]).await;
+    let mut carol = Client {
+        body: open(2, "carol").await,
+    };
+    let first = carol.next().await.expect("the stream goes on");
+    assert_eq!(first.event_type, "presence", "{name}");
+    assert_eq!(
+        first.data, r#"{"present":[{"id":"alice"},{"id":"bob"},{"id":"carol"}]}"#,
+        "{name}: a new stream sees who is on every node, itself included"
+    );
+    all_see(name, &presences, topic, &["alice", "bob", "carol"]).await;
+
+    drop(alice_tab1);
+    // Alice still has a connection: she stays; a later change proves the
+    // first was seen and was not a leave.
+    let dave = open(0, "dave").await;
+    all_see(name, &presences, topic, &["alice", "bob", "carol", "dave"]).await;
+    drop(alice_tab2);
+    all_see(name, &presences, topic, &["bob", "carol", "dave"]).await;
+    let mut changes = Vec::new();
+    while changes.len() < 2 {
+        let event = carol.next().await.expect("the stream goes on");
+        if event.event_type == "presence" {
+            changes.push(event.data);
+        }
+    }
+    assert_eq!(
+        changes,
+        [r#"{"joined":{"id":"dave"}}"#, r#"{"left":{"id":"alice"}}"#],
+        "{name}: carol's stream, in the order every node saw"
+    );
+
+    // Node 1 goes silent: bob leaves after the node timeout, not before.
+    let silent = tokio::time::Instant::now();
+    presences[1].abandon();
+    all_see(
+        name,
+        &[presences[0].clone(), presences[2].clone()],
+        topic,
+        &["carol", "dave"],
+    )
+    .await;
+    assert!(
+        silent.elapsed() >= config.node_timeout() / 2,
+        "{name}: bob left before his node could have been timed out"
+    );
+    drop(bob);
+    // Node 0 stops cleanly: dave leaves at once on node 2.
+    presences[0].shutdown().await;
+    all_see(name, &presences[2..], topic, &["carol"]).await;
+    drop(dave);
+    drop(carol);
+}

@@ -195,6 +195,14 @@ macro_rules! cases {
                     .await;
                 });
             }
+
+            #[test]
+            fn presence_is_the_same_on_every_node() {
+                runtime().block_on(async {
+                    let backplane = $make;
+                    backplane::presence_is_the_same_on_every_node(&backplane).await;
+                });
+            }
         }
     };
 }

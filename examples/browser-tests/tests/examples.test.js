@@ -25,6 +25,16 @@ async function waitForMessages(page, expected) {
   assert.deepEqual(await messages(page), expected);
 }
 
+// Rocket and poem notice a closed page only at a keep-alive write (every
+// 5 s in the chat), so a leave can take 10 s there.
+async function waitForOnline(page, names) {
+  await page.waitForFunction(
+    (expected) => document.getElementById('online').textContent === expected,
+    names,
+    { timeout: 30000 },
+  );
+}
+
 async function send(page, text) {
   await page.fill('#text', text);
   await page.click('#send button');
@@ -38,11 +48,12 @@ for (const framework of frameworks) {
     const context = await browser.newContext();
     try {
       const [alice, bob, carol] = await Promise.all([1, 2, 3].map(() => context.newPage()));
-      for (const page of [alice, bob, carol]) {
-        await page.goto(url);
+      const pages = { alice, bob, carol };
+      for (const [name, page] of Object.entries(pages)) {
+        await page.goto(`${url}?user=${name}`);
         await page.waitForSelector('#status.open', { timeout: 15000 });
       }
-      await carol.fill('#user', 'carol');
+      for (const page of [alice, bob, carol]) await waitForOnline(page, 'alice, bob, carol');
       await send(carol, 'hello from carol');
       await waitForMessages(alice, ['carolhello from carol']);
       await waitForMessages(bob, ['carolhello from carol']);
@@ -65,6 +76,11 @@ for (const framework of frameworks) {
         assert.equal(await page.$$eval('#messages li.notice', (n) => n.length), 0, 'no gap notice');
       }
       assert.notEqual(await alice.textContent('#last-id'), idBefore);
+      // Back online after the restart, and carol leaves when her page closes.
+      await waitForOnline(alice, 'alice, bob, carol');
+      await carol.close();
+      await waitForOnline(alice, 'alice, bob');
+      await waitForOnline(bob, 'alice, bob');
     } finally {
       await context.close();
       await kill(server);

@@ -1,11 +1,14 @@
-//! A chat room: `GET /chat/stream` subscribes to the room (resuming after the
-//! browser's `Last-Event-ID`), `POST /chat/send` broadcasts to everyone.
+//! A chat room: `GET /chat/stream?user=NAME` subscribes to the room
+//! (resuming after the browser's `Last-Event-ID`) with NAME online while the
+//! page is open, `POST /chat/send` broadcasts to everyone. Who is online
+//! comes to every page as `presence` events, from every node.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use ssekit::hub::{Broadcaster, Hub};
-use ssekit::{Event, PublishOptions, SsePublisher};
+use ssekit::presence::{Member, Presence};
+use ssekit::{Event, KeepAlive, PublishOptions, SsePublisher};
 use ssekit_nats::NatsHub;
 use ssekit_redis::RedisHub;
 
@@ -27,10 +30,12 @@ pub const BACKPLANE: Backplane = Backplane {
 /// The chat application, on any [`Broadcaster`]: this process's [`Hub`]
 /// ([`Chat::new`]), or a hub shared by every process on a broker
 /// ([`Chat::with_redis`], [`Chat::with_nats`]). Its handlers use only the
-/// trait.
+/// trait, and its [`Presence`] on the same broadcaster says who is online
+/// on every node.
 #[derive(Clone)]
-pub struct Chat<B = Hub> {
+pub struct Chat<B: Broadcaster = Hub> {
     room: B,
+    presence: Presence<B>,
 }
 
 /// What `POST /chat/send` takes.
@@ -75,9 +80,18 @@ impl Chat<NatsHub> {
 }
 
 impl<B: Broadcaster> Chat<B> {
-    /// A chat room on `broadcaster`, in its topic `chat`.
+    /// A chat room on `broadcaster`, in its topic `chat`, with who is online
+    /// (call it inside a tokio runtime: presence has a task).
     pub fn on(broadcaster: B) -> Self {
-        Self { room: broadcaster }
+        Self {
+            presence: Presence::new(broadcaster.clone()),
+            room: broadcaster,
+        }
+    }
+
+    /// Who is online in the room, on every node.
+    pub fn presence(&self) -> &Presence<B> {
+        &self.presence
     }
 }
 
@@ -106,10 +120,36 @@ impl<B: Broadcaster> App for Chat<B> {
     type Request = Incoming;
 
     async fn stream<P: SsePublisher + Send + 'static>(&self, publisher: P) -> P::Response {
-        // Reconnect quickly after a restart: this is a demo.
-        let options = PublishOptions::new().with_retry(Duration::from_millis(500));
-        let subscription = self.room.subscribe(ROOM, publisher.last_event_id());
-        publisher.publish_with(subscription, options)
+        // Reconnect quickly after a restart: this is a demo. Keep-alives
+        // every 5 s: a framework notices a closed page at a write (Rocket
+        // at the next, poem at the second), so a user who closed the page
+        // goes offline within 10 s.
+        let options = PublishOptions::new()
+            .with_retry(Duration::from_millis(500))
+            .with_keep_alive(KeepAlive::new().with_interval(Duration::from_secs(5)));
+        let Some(user) = publisher.request().query_param("user") else {
+            // A reader who does not chat: not online.
+            let subscription = self.room.subscribe(ROOM, publisher.last_event_id());
+            return publisher.publish_with(subscription, options);
+        };
+        let user = user.trim();
+        let member = match Member::new(user) {
+            Ok(member) if user.chars().count() <= MAX_USER => member,
+            _ => {
+                return publisher.reject(
+                    http::StatusCode::BAD_REQUEST,
+                    "user: 1-32 characters, no control characters",
+                )
+            }
+        };
+        match self
+            .presence
+            .subscribe(ROOM, member, publisher.last_event_id())
+        {
+            Ok(stream) => publisher.publish_with(stream, options),
+            // Presence's bounds (members per room, rooms per node).
+            Err(full) => publisher.reject(http::StatusCode::SERVICE_UNAVAILABLE, full.to_string()),
+        }
     }
 
     async fn post(&self, incoming: Incoming) -> JsonReply {
@@ -151,6 +191,10 @@ impl<B: Broadcaster> App for Chat<B> {
     }
 
     fn shutdown(&self) {
+        // Tell the other nodes this one's users are gone, without holding up
+        // the shutdown (if it does not make it, they time the node out).
+        let presence = self.presence.clone();
+        tokio::spawn(async move { presence.shutdown().await });
         self.room.shutdown();
     }
 }

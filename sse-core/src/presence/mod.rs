@@ -264,8 +264,9 @@ impl<B: Broadcaster> Presence<B> {
         member: Member,
         last_event_id: Option<&str>,
     ) -> Result<PresenceStream<B>, PresenceError> {
+        let id = member.id().to_owned();
         let membership = self.join(topic, member)?;
-        let watcher = self.watcher(topic);
+        let watcher = self.watcher(topic).including(id);
         let events = self.shared.broadcaster.subscribe(topic, last_event_id);
         Ok(PresenceStream::new(
             events,
@@ -289,7 +290,7 @@ impl<B: Broadcaster> Presence<B> {
         }
         Ok(self
             .shared
-            .synced_snapshot(topic)
+            .synced_snapshot(topic, None)
             .await
             .map(|(_, members)| members)
             .unwrap_or_default())
@@ -419,12 +420,31 @@ impl<B: Broadcaster> Shared<B> {
         }
     }
 
-    /// The topic's members once its view is complete (or the sync timed
-    /// out); `None` if the view is gone.
-    async fn synced_snapshot(&self, topic: &str) -> Option<(u64, Vec<Member>)> {
+    /// The topic's members once its view is complete and, if given,
+    /// includes `member` (its own join made the round trip), or once the
+    /// sync timeout passed; `None` if the view is gone.
+    async fn synced_snapshot(
+        &self,
+        topic: &str,
+        member: Option<&str>,
+    ) -> Option<(u64, Vec<Member>)> {
+        let deadline = Instant::now() + self.config.sync_timeout;
         let mut synced = self.lock().views.get(topic)?.synced();
-        let _ = tokio::time::timeout(self.config.sync_timeout, synced.wait_for(|done| *done)).await;
-        Some(self.lock().views.get(topic)?.snapshot())
+        let _ = tokio::time::timeout_at(deadline, synced.wait_for(|done| *done)).await;
+        loop {
+            let mut changes = {
+                let state = self.lock();
+                let view = state.views.get(topic)?;
+                let (seq, members) = view.snapshot();
+                let included = member.is_none_or(|id| members.iter().any(|m| m.id() == id));
+                if included || Instant::now() >= deadline {
+                    return Some((seq, members));
+                }
+                view.changes()
+            };
+            // Whatever the change, look again; lagging is a change too.
+            let _ = tokio::time::timeout_at(deadline, changes.recv()).await;
+        }
     }
 }
 

@@ -64,6 +64,8 @@ pub(crate) struct Watcher<B: Broadcaster> {
     changes: broadcast::Receiver<(u64, Change)>,
     /// The last change the watcher has, `None` until it has the list.
     seen: Option<u64>,
+    /// A member the first list waits for: the stream's own.
+    including: Option<String>,
 }
 
 impl<B: Broadcaster> Watcher<B> {
@@ -72,14 +74,24 @@ impl<B: Broadcaster> Watcher<B> {
             view,
             changes,
             seen: None,
+            including: None,
         }
+    }
+
+    /// The first list waits (at most the sync timeout) until it has
+    /// `member`: a stream's member sees itself present.
+    pub(crate) fn including(mut self, member: String) -> Self {
+        self.including = Some(member);
+        self
     }
 
     async fn next(mut self) -> (Option<PresenceEvent>, Self) {
         loop {
             let Some(seen) = self.seen else {
                 let shared: &Arc<Shared<B>> = &self.view.shared;
-                let Some((seq, members)) = shared.synced_snapshot(&self.view.topic).await else {
+                let including = self.including.take();
+                let snapshot = shared.synced_snapshot(&self.view.topic, including.as_deref());
+                let Some((seq, members)) = snapshot.await else {
                     return (None, self);
                 };
                 self.seen = Some(seq);
