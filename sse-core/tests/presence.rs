@@ -252,3 +252,47 @@ async fn a_watcher_that_falls_behind_gets_the_whole_list_again() {
     drop(held.pop());
     assert_eq!(next(&mut behind).await, PresenceEvent::Left(member("m299")));
 }
+
+#[tokio::test]
+async fn a_flood_of_nodes_and_members_is_bounded() {
+    let hub: Hub = Hub::new();
+    // The default heartbeat: the made-up nodes are not timed out meanwhile.
+    let config = PresenceConfig::new().with_max_nodes(10).with_max_members(5);
+    let presence = Presence::with_config(hub.clone(), config);
+    let mut changes = presence.changes("room").unwrap();
+    assert_eq!(next(&mut changes).await, PresenceEvent::Present(vec![]));
+    // Fifty made-up nodes, each claiming twenty members: what a buggy or
+    // hostile publisher on the control topics could send.
+    for node in 0..50 {
+        hub.publish(
+            "_presence",
+            Event::new()
+                .with_event("alive")
+                .with_data(format!("fake{node}")),
+        );
+        let mut list = format!("fake{node}");
+        for m in 0..20 {
+            list.push_str(&format!("\nn{node}m{m}"));
+        }
+        hub.publish(
+            "_presence/room",
+            Event::new().with_event("state").with_data(list),
+        );
+    }
+    // A last list from a node it does hear, to know the flood was read.
+    let _marker = presence.join("room", member("marker")).unwrap();
+    loop {
+        if let PresenceEvent::Joined(m) = next(&mut changes).await {
+            if m.id() == "marker" {
+                break;
+            }
+        }
+    }
+    assert_eq!(presence.nodes(), 10, "at most max_nodes heard");
+    let members = presence.members("room").await.unwrap();
+    assert_eq!(
+        members.len(),
+        10 * 5 + 1,
+        "max_members from each of max_nodes, and ours"
+    );
+}

@@ -335,7 +335,10 @@ pub(crate) async fn watch_topic<B: Broadcaster>(shared: Weak<Shared<B>>, topic: 
             match wire::parse(&event, max_members) {
                 Some(Control::State { node, members }) => {
                     heard_from(&shared, &mut state, &node);
-                    if let Some(view) = state.views.get_mut(&topic) {
+                    // Past `max_nodes`, a node is not heard: its list would
+                    // be memory nothing bounds.
+                    let known = node == shared.node || state.nodes.contains_key(&node);
+                    if let Some(view) = state.views.get_mut(&topic).filter(|_| known) {
                         view.apply_state(&node, members);
                     }
                 }

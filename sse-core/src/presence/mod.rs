@@ -325,6 +325,14 @@ impl<B: Broadcaster> Presence<B> {
         self.shared.lock().views.len()
     }
 
+    /// How many other nodes this one hears (at most
+    /// [`max_nodes`](PresenceConfig::with_max_nodes)): those that spoke within
+    /// the node timeout.
+    #[must_use]
+    pub fn nodes(&self) -> usize {
+        self.shared.lock().nodes.len()
+    }
+
     /// Says this node is gone (its members leave on every node at once) and
     /// stops presence here: later joins are local only. For a graceful
     /// server shutdown, before the broadcaster's.
