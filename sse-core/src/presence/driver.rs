@@ -3,9 +3,11 @@
 //! topic's lists from every node into its view.
 
 use std::future::poll_fn;
+use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
+use std::task::Poll;
 
 use futures_core::Stream;
 use tokio::sync::Notify;
@@ -110,24 +112,23 @@ pub(crate) async fn drive<B: Broadcaster>(shared: Weak<Shared<B>>, wake: Arc<Not
                 .await
                 .is_ok();
         }
-        let mut tick = false;
-        tokio::select! {
-            _ = ticks.tick() => tick = true,
-            () = wake.notified() => {}
-            read = next_event(&mut control, &mut decoder) => {
-                let Some(decoded) = read else {
-                    // The broadcaster shut down.
-                    return;
-                };
-                let Some(shared) = shared.upgrade() else { break };
-                let mut state = shared.lock();
-                for event in events(decoded) {
-                    if let Some(control) = wire::parse(&event, max_members) {
-                        heard(&shared, &mut state, control);
-                    }
+        let woke = woken(&mut ticks, &wake, &mut control, &mut decoder).await;
+        if let Some(read) = woke.read {
+            let Some(decoded) = read else {
+                // The broadcaster shut down.
+                return;
+            };
+            let Some(shared) = shared.upgrade() else {
+                break;
+            };
+            let mut state = shared.lock();
+            for event in events(decoded) {
+                if let Some(control) = wire::parse(&event, max_members) {
+                    heard(&shared, &mut state, control);
                 }
             }
         }
+        let tick = woke.tick;
         let Some(shared) = shared.upgrade() else {
             break;
         };
@@ -143,6 +144,45 @@ pub(crate) async fn drive<B: Broadcaster>(shared: Weak<Shared<B>>, wake: Arc<Not
         publish(&shared).await;
     }
     say_gone(&broadcaster, &heartbeat_topic, &node).await;
+}
+
+/// What woke the node's task: each of them, so that none starves the
+/// others (a flood of control events does not stop the heartbeat).
+struct Woke {
+    tick: bool,
+    /// A read from the heartbeat topic, if one was ready; `Some(None)` when
+    /// it ended.
+    read: Option<Option<Vec<Decoded>>>,
+}
+
+/// Waits for the heartbeat, a wake-up (something to publish) or a control
+/// event, without `tokio::select!` (no proc-macro for every user). Reading
+/// is cancel-safe: an item is taken only when the read completes.
+async fn woken<S>(
+    ticks: &mut tokio::time::Interval,
+    wake: &Notify,
+    control: &mut S,
+    decoder: &mut Decoder,
+) -> Woke
+where
+    S: Stream<Item: IntoFrame> + Unpin,
+{
+    let mut notified = std::pin::pin!(wake.notified());
+    let mut read = std::pin::pin!(next_event(control, decoder));
+    poll_fn(|cx| {
+        let tick = ticks.poll_tick(cx).is_ready();
+        let woken = notified.as_mut().poll(cx).is_ready();
+        let read = match read.as_mut().poll(cx) {
+            Poll::Ready(read) => Some(read),
+            Poll::Pending => None,
+        };
+        if tick || woken || read.is_some() {
+            Poll::Ready(Woke { tick, read })
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
 }
 
 async fn say_gone<B: Broadcaster>(broadcaster: &B, heartbeat_topic: &str, node: &str) {
