@@ -34,6 +34,10 @@
 //! | `ssekit_hub_resumes_total` | counter | | hub subscriptions made with a last event id (the client's `Last-Event-ID`, or one the handler passes) |
 //! | `ssekit_hub_replay_events` | histogram | | for each resume the hub could place in its history, the events it replayed (0 when the client missed nothing); an id it cannot place counts a gap notice instead |
 //! | `ssekit_stream_limit_refusals_total` | counter | `cap` (`global`, `topic`) | streams refused by [`StreamLimits`](crate::StreamLimits) |
+//! | `ssekit_backplane_events_published_total` | counter | `backplane` (`redis`, `nats`, …) | events a backplane's broker acknowledged |
+//! | `ssekit_backplane_publish_failures_total` | counter | `backplane` | publishes that failed (broker down, timeout, refused) |
+//! | `ssekit_backplane_resumes_total` | counter | `backplane` | backplane subscriptions made with a last event id the backplane could place |
+//! | `ssekit_backplane_replay_events` | histogram | `backplane` | for each such resume, the events replayed from the broker's history, in whole pages (a client that leaves mid-page counts its page; recorded when the replay is dropped, with its subscription) |
 //!
 //! `adapter` is the adapter's [`Adapter::NAME`](crate::adapter::Adapter::NAME):
 //! `axum`, `actix`, `warp`, `poem`, `hyper`, `rocket`, `salvo`, or what a
@@ -85,6 +89,14 @@ pub const HUB_RESUMES: &str = "ssekit_hub_resumes_total";
 pub const HUB_REPLAY_EVENTS: &str = "ssekit_hub_replay_events";
 /// `ssekit_stream_limit_refusals_total`: counter, label `cap`.
 pub const STREAM_LIMIT_REFUSALS: &str = "ssekit_stream_limit_refusals_total";
+/// `ssekit_backplane_events_published_total`: counter, label `backplane`.
+pub const BACKPLANE_EVENTS_PUBLISHED: &str = "ssekit_backplane_events_published_total";
+/// `ssekit_backplane_publish_failures_total`: counter, label `backplane`.
+pub const BACKPLANE_PUBLISH_FAILURES: &str = "ssekit_backplane_publish_failures_total";
+/// `ssekit_backplane_resumes_total`: counter, label `backplane`.
+pub const BACKPLANE_RESUMES: &str = "ssekit_backplane_resumes_total";
+/// `ssekit_backplane_replay_events`: histogram, label `backplane`.
+pub const BACKPLANE_REPLAY_EVENTS: &str = "ssekit_backplane_replay_events";
 
 /// Gives every metric above its help text and unit, in the recorder
 /// installed now (exporters such as Prometheus print them). Call it once,
@@ -111,6 +123,22 @@ pub fn describe() {
     describe_counter!(GAP_NOTICES, "gap events sent, by reason");
     describe_counter!(HUB_RESUMES, "hub subscriptions with a last event id");
     describe_histogram!(HUB_REPLAY_EVENTS, "events replayed from history per resume");
+    describe_counter!(
+        BACKPLANE_EVENTS_PUBLISHED,
+        "events a backplane's broker acknowledged"
+    );
+    describe_counter!(
+        BACKPLANE_PUBLISH_FAILURES,
+        "backplane publishes that failed"
+    );
+    describe_counter!(
+        BACKPLANE_RESUMES,
+        "backplane subscriptions with a last event id"
+    );
+    describe_histogram!(
+        BACKPLANE_REPLAY_EVENTS,
+        "events replayed from a backplane's history per resume"
+    );
     describe_counter!(
         STREAM_LIMIT_REFUSALS,
         "streams refused by a stream limit, by cap"

@@ -13,12 +13,13 @@ pub(crate) use off::*;
 // Without `hub`, the hub's handles are left unused.
 #[cfg_attr(not(feature = "hub"), allow(dead_code))]
 mod on {
-    use metrics::{counter, gauge, histogram, Counter, Gauge};
+    use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 
     use crate::metrics::{
-        BYTES_SENT, FRAMES_SENT, GAP_NOTICES, HUB_EVENTS_PUBLISHED, HUB_LAG_DISCONNECTS,
-        HUB_REPLAY_EVENTS, HUB_RESUMES, HUB_TOPICS, STREAMS_CLOSED, STREAMS_OPEN, STREAMS_OPENED,
-        STREAM_LIMIT_REFUSALS,
+        BACKPLANE_EVENTS_PUBLISHED, BACKPLANE_PUBLISH_FAILURES, BACKPLANE_REPLAY_EVENTS,
+        BACKPLANE_RESUMES, BYTES_SENT, FRAMES_SENT, GAP_NOTICES, HUB_EVENTS_PUBLISHED,
+        HUB_LAG_DISCONNECTS, HUB_REPLAY_EVENTS, HUB_RESUMES, HUB_TOPICS, STREAMS_CLOSED,
+        STREAMS_OPEN, STREAMS_OPENED, STREAM_LIMIT_REFUSALS,
     };
 
     /// One stream's metrics and span; nothing for bodies that are not
@@ -179,6 +180,46 @@ mod on {
         }
     }
 
+    /// A backplane's handles (`ssekit-redis`, `ssekit-nats`), labelled
+    /// with its name.
+    pub(crate) struct BackplaneHandles {
+        published: Counter,
+        failed: Counter,
+        resumes: Counter,
+        replay: Histogram,
+    }
+
+    impl BackplaneHandles {
+        pub(crate) fn new(backplane: &'static str) -> Self {
+            Self {
+                published: counter!(BACKPLANE_EVENTS_PUBLISHED, "backplane" => backplane),
+                failed: counter!(BACKPLANE_PUBLISH_FAILURES, "backplane" => backplane),
+                resumes: counter!(BACKPLANE_RESUMES, "backplane" => backplane),
+                replay: histogram!(BACKPLANE_REPLAY_EVENTS, "backplane" => backplane),
+            }
+        }
+
+        #[inline]
+        pub(crate) fn published(&self) {
+            self.published.increment(1);
+        }
+
+        #[inline]
+        pub(crate) fn failed(&self) {
+            self.failed.increment(1);
+        }
+
+        #[inline]
+        pub(crate) fn resumed(&self) {
+            self.resumes.increment(1);
+        }
+
+        #[inline]
+        pub(crate) fn replayed(&self, events: u64) {
+            self.replay.record(events as f64);
+        }
+    }
+
     /// The topics gauge, as a hub's directory moves it.
     pub(crate) struct TopicGauge(Gauge);
 
@@ -288,6 +329,23 @@ mod off {
         }
         #[inline]
         pub(crate) fn published(&self) {}
+    }
+
+    pub(crate) struct BackplaneHandles;
+
+    impl BackplaneHandles {
+        #[inline]
+        pub(crate) fn new(_backplane: &'static str) -> Self {
+            Self
+        }
+        #[inline]
+        pub(crate) fn published(&self) {}
+        #[inline]
+        pub(crate) fn failed(&self) {}
+        #[inline]
+        pub(crate) fn resumed(&self) {}
+        #[inline]
+        pub(crate) fn replayed(&self, _events: u64) {}
     }
 
     pub(crate) struct TopicGauge;

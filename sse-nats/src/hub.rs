@@ -69,6 +69,8 @@ pub(crate) struct Inner {
     pub(crate) starts: Semaphore,
     pub(crate) config: NatsHubConfig,
     pub(crate) gaps: HubConfig,
+    /// `ssekit_backplane_*`, labelled `nats`.
+    pub(crate) metrics: ssekit::hub::BackplaneMetrics,
     pub(crate) local: Hub,
     pub(crate) readers: Mutex<HashMap<String, Arc<TopicReader>>>,
     pub(crate) shut_down: AtomicBool,
@@ -167,6 +169,7 @@ impl NatsHub {
                 starts: Semaphore::new(STARTS),
                 local: Hub::with_config(local_config.clone()),
                 gaps: local_config,
+                metrics: ssekit::hub::BackplaneMetrics::new("nats"),
                 config,
                 readers: Mutex::new(HashMap::new()),
                 shut_down: AtomicBool::new(false),
@@ -188,6 +191,15 @@ impl NatsHub {
     /// server's `max_payload` (1 MiB by default) is refused with
     /// [`Error::Nats`].
     pub async fn publish(&self, topic: &str, event: Event) -> Result<String, Error> {
+        let published = self.publish_to_jetstream(topic, event).await;
+        match &published {
+            Ok(_) => self.inner.metrics.published(),
+            Err(_) => self.inner.metrics.publish_failed(),
+        }
+        published
+    }
+
+    async fn publish_to_jetstream(&self, topic: &str, event: Event) -> Result<String, Error> {
         let inner = &self.inner;
         if inner.shut_down.load(Ordering::Acquire) {
             return Err(Error::Shutdown);

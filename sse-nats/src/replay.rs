@@ -55,6 +55,10 @@ pub(crate) struct Replay {
     /// Messages received from JetStream so far (look-aheads read twice are
     /// counted twice).
     read: u64,
+    /// The resume's count for the metrics: the events of the pages fetched
+    /// (not the gap notice nor the look-ahead), recorded when the replay is
+    /// dropped; `None` for a replay that is no resume.
+    resumed: Option<ssekit::hub::ReplayCount>,
 }
 
 struct Rest {
@@ -89,9 +93,17 @@ struct Page {
     frames: VecDeque<Frame>,
     received: usize,
     next: Option<Start>,
+    /// The first frame is the `expired` gap notice.
+    notice: bool,
 }
 
 impl Replay {
+    fn count(&mut self, page: &Page) {
+        if let Some(resumed) = &mut self.resumed {
+            resumed.add(page.frames.len() - usize::from(page.notice));
+        }
+    }
+
     /// A replay of these frames only (nothing to read from JetStream).
     pub(crate) fn ready(frames: VecDeque<Frame>) -> Self {
         Self {
@@ -99,6 +111,7 @@ impl Replay {
             rest: None,
             fetching: None,
             read: 0,
+            resumed: None,
         }
     }
 
@@ -110,8 +123,11 @@ impl Replay {
         after: u64,
         upper: u64,
     ) -> Result<Self, Error> {
+        let resumed = Some(hub.inner.metrics.resumed());
         if upper <= after {
-            return Ok(Self::ready(VecDeque::new()));
+            let mut replay = Self::ready(VecDeque::new());
+            replay.resumed = resumed;
+            return Ok(replay);
         }
         let page = fetch(hub.clone(), topic.to_owned(), Start::Resumed(after), upper).await?;
         let mut replay = Self {
@@ -124,6 +140,7 @@ impl Replay {
             }),
             fetching: None,
             read: 0,
+            resumed,
         };
         replay.take(page);
         Ok(replay)
@@ -178,6 +195,7 @@ impl Replay {
     }
 
     fn take(&mut self, page: Page) {
+        self.count(&page);
         self.frames = page.frames;
         self.read += page.received as u64;
         match (page.next, &mut self.rest) {
@@ -234,6 +252,7 @@ async fn fetch(hub: NatsHub, topic: String, start: Start, upper: u64) -> Result<
         frames,
         received,
         next,
+        notice: expired,
     })
 }
 

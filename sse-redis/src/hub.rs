@@ -64,6 +64,8 @@ pub(crate) struct Inner {
     pub(crate) feed_down: Mutex<Option<Error>>,
     pub(crate) config: RedisHubConfig,
     pub(crate) gaps: HubConfig,
+    /// `ssekit_backplane_*`, labelled `redis`.
+    pub(crate) metrics: ssekit::hub::BackplaneMetrics,
     pub(crate) local: Hub,
     pub(crate) readers: Mutex<HashMap<String, Arc<TopicReader>>>,
     pub(crate) shut_down: AtomicBool,
@@ -212,6 +214,7 @@ impl RedisHub {
             feed_down: Mutex::new(None),
             local: Hub::with_config(local_config.clone()),
             gaps: local_config,
+            metrics: ssekit::hub::BackplaneMetrics::new("redis"),
             config,
             readers: Mutex::new(HashMap::new()),
             shut_down: AtomicBool::new(false),
@@ -243,6 +246,15 @@ impl RedisHub {
     /// Fails, rather than waits, when Redis does not answer within the
     /// command timeout: an `Ok` means Redis acknowledged the event.
     pub async fn publish(&self, topic: &str, event: Event) -> Result<String, Error> {
+        let published = self.publish_to_redis(topic, event).await;
+        match &published {
+            Ok(_) => self.inner.metrics.published(),
+            Err(_) => self.inner.metrics.publish_failed(),
+        }
+        published
+    }
+
+    async fn publish_to_redis(&self, topic: &str, event: Event) -> Result<String, Error> {
         if self.inner.shut_down.load(Ordering::Acquire) {
             return Err(Error::Shutdown);
         }

@@ -51,6 +51,10 @@ pub(crate) struct Replay {
     /// Entries received from Redis so far, each counted once (the
     /// look-ahead is counted when first received).
     read: u64,
+    /// The resume's count for the metrics: the events of the pages fetched
+    /// (not the gap notice nor the look-ahead), recorded when the replay is
+    /// dropped; `None` for a replay that is no resume.
+    resumed: Option<ssekit::hub::ReplayCount>,
 }
 
 struct Rest {
@@ -69,9 +73,17 @@ struct Page {
     frames: VecDeque<Frame>,
     received: usize,
     next: Option<String>,
+    /// The first frame is the `expired` gap notice.
+    notice: bool,
 }
 
 impl Replay {
+    fn count(&mut self, page: &Page) {
+        if let Some(resumed) = &mut self.resumed {
+            resumed.add(page.frames.len() - usize::from(page.notice));
+        }
+    }
+
     /// A replay of these frames only (nothing to read from Redis).
     pub(crate) fn ready(frames: VecDeque<Frame>) -> Self {
         Self {
@@ -79,6 +91,7 @@ impl Replay {
             rest: None,
             fetching: None,
             read: 0,
+            resumed: None,
         }
     }
 
@@ -90,8 +103,11 @@ impl Replay {
         after: StreamId,
         upper: StreamId,
     ) -> Result<Self, Error> {
+        let resumed = Some(hub.inner.metrics.resumed());
         if upper <= after {
-            return Ok(Self::ready(VecDeque::new()));
+            let mut replay = Self::ready(VecDeque::new());
+            replay.resumed = resumed;
+            return Ok(replay);
         }
         let inner = &hub.inner;
         let key = inner.key(topic);
@@ -111,22 +127,21 @@ impl Replay {
         // it may have missed events, and is told so (never silently cut).
         let expired = info.entries_added > info.length as u64
             && info.first_entry.is_some_and(|first| after < first);
-        let Page {
-            frames,
-            received,
-            next,
-        } = Page::new(hub, entries, expired, page_size);
-        Ok(Self {
-            frames,
-            rest: next.map(|next| Rest {
+        let page = Page::new(hub, entries, expired, page_size);
+        let mut replay = Self {
+            frames: VecDeque::new(),
+            rest: Some(Rest {
                 hub: hub.clone(),
                 key,
-                next,
+                next: String::new(),
                 upper,
             }),
             fetching: None,
-            read: received as u64,
-        })
+            read: 0,
+            resumed,
+        };
+        replay.take(page);
+        Ok(replay)
     }
 
     /// Frames fetched and not yet yielded.
@@ -183,6 +198,7 @@ impl Replay {
     }
 
     fn take(&mut self, page: Page) {
+        self.count(&page);
         self.frames = page.frames;
         self.read += page.received as u64;
         match (page.next, &mut self.rest) {
@@ -245,6 +261,7 @@ impl Page {
             frames,
             received,
             next,
+            notice: expired,
         }
     }
 }

@@ -5,9 +5,11 @@
 //! for an id it never issued counts with its reason; the frames counted are
 //! at least those the client got.
 //!
-//! Backplanes count nothing of their own: their streams go through the same
-//! response body as the hub's, and their gap notices through
-//! `HubConfig::gap_notice`. The brokers are started by the test.
+//! Their streams go through the same response body as the hub's, and their
+//! gap notices through `HubConfig::gap_notice`; each backplane counts its
+//! own publishes, failures, resumes and replays (`ssekit_backplane_*`,
+//! through `ssekit::hub::BackplaneMetrics`). The brokers are started by the
+//! test.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -35,7 +37,8 @@ fn run(body: impl std::future::Future<Output = ()>) {
     ssekit_test_support::runtime().block_on(body);
 }
 
-async fn counted<B: Broadcaster>(name: &str, node: B) {
+/// `backplane`: the label of its `ssekit_backplane_*` metrics, if it is one.
+async fn counted<B: Broadcaster>(name: &str, backplane: Option<&str>, node: B) {
     let topic = "metered";
     let nodes = backplane::serve(vec![node], topic).await;
     let node = &nodes[0].broadcaster;
@@ -97,11 +100,79 @@ async fn counted<B: Broadcaster>(name: &str, node: B) {
         1,
         "{name}"
     );
+    if let Some(backplane) = backplane {
+        backplane_counted(name, backplane, &nodes[0], &live.last_event_id, since).await;
+    }
+}
+
+/// A backplane's own: acknowledged publishes, a resume and the events it
+/// replayed, a failed publish.
+async fn backplane_counted<B: Broadcaster>(
+    name: &str,
+    backplane: &str,
+    node: &backplane::Node<B>,
+    last_id: &str,
+    since: Since,
+) {
+    let series = |metric: &str| format!("{metric}{{backplane={backplane}}}");
+    let published = since.counter(&series("ssekit_backplane_events_published_total"));
+    assert!(
+        published >= 2,
+        "{name}: the live event and a poke at least, not {published}"
+    );
+    let topic = "metered";
+    for n in 0..3 {
+        node.broadcaster
+            .publish(topic, Event::message(format!("missed {n}")))
+            .await
+            .expect("publish");
+    }
+    let mut resumed = Client::connect(node, Some(last_id)).await;
+    // Everything after the live event: the pokes that found the client
+    // gone, then the three missed.
+    let mut replayed = Vec::new();
+    while replayed.last().is_none_or(|data| data != "missed 2") {
+        replayed.push(resumed.next().await.expect("the replay").data);
+    }
+    assert_eq!(
+        since.counter(&series("ssekit_backplane_resumes_total")),
+        1,
+        "{name}"
+    );
+    // Recorded when the replay is dropped: with the subscription.
+    drop(resumed);
+    let recorded = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let samples = since.samples(&series("ssekit_backplane_replay_events"));
+            if !samples.is_empty() {
+                return samples;
+            }
+            node.broadcaster
+                .publish(topic, Event::message("poke"))
+                .await
+                .expect("publish");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{name}: the replay was never recorded"));
+    assert_eq!(recorded, [replayed.len() as f64], "{name}: {replayed:?}");
+    node.broadcaster.shutdown();
+    assert!(node
+        .broadcaster
+        .publish(topic, Event::message("late"))
+        .await
+        .is_err());
+    assert_eq!(
+        since.counter(&series("ssekit_backplane_publish_failures_total")),
+        1,
+        "{name}: the publish after shutdown"
+    );
 }
 
 #[test]
 fn counted_on_the_in_process_hub() {
-    run(counted("in-process hub", Hub::<String>::new()));
+    run(counted("in-process hub", None, Hub::<String>::new()));
 }
 
 #[test]
@@ -111,7 +182,7 @@ fn counted_on_redis() {
         let node = RedisHub::connect(&server.url(), RedisHubConfig::default())
             .await
             .expect("connect to Redis");
-        counted("Redis Streams", node).await;
+        counted("Redis Streams", Some("redis"), node).await;
     });
 }
 
@@ -122,6 +193,6 @@ fn counted_on_nats() {
         let node = NatsHub::connect(&server.url(), NatsHubConfig::default())
             .await
             .expect("connect to NATS");
-        counted("NATS JetStream", node).await;
+        counted("NATS JetStream", Some("nats"), node).await;
     });
 }

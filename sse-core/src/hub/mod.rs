@@ -63,6 +63,7 @@
 //! past it, the least recently used idle topic is forgotten, and a new topic
 //! is refused ([`HubFull`]) only when every topic has subscribers.
 
+mod backplane_metrics;
 mod broadcaster;
 mod config;
 mod directory;
@@ -85,6 +86,7 @@ use tokio::time::Instant;
 use directory::Directory;
 use lifecycle::Topics as Lifecycle;
 
+pub use backplane_metrics::{BackplaneMetrics, ReplayCount};
 pub use broadcaster::Broadcaster;
 use config::SharedConfig;
 pub use config::{HubConfig, IdMode, LagPolicy};
