@@ -1198,3 +1198,35 @@ pub async fn presence_is_the_same_on_every_node<P: Backplane>(backplane: &P) {
     drop(dave);
     drop(carol);
 }
+
+/// Presence through a broker outage longer than the node timeout: a member
+/// joining while the broker is down is published once it is back, the
+/// nodes (each of which timed the other out meanwhile) hear each other
+/// again and resend their lists, and every node sees every member.
+pub async fn presence_recovers_after_the_broker_comes_back<P: Backplane>(backplane: &P) {
+    use ssekit::presence::{Member, Presence, PresenceConfig};
+    let name = backplane.name();
+    let topic = "presence-outage";
+    let config = PresenceConfig::new()
+        .with_heartbeat(Duration::from_millis(200))
+        .with_prefix(format!("_presence-outage-{}", std::process::id()));
+    let nodes: Vec<_> = backplane
+        .nodes(2, 1_000)
+        .await
+        .into_iter()
+        .map(|node| Presence::with_config(node, config.clone()))
+        .collect();
+    let member = |id: &str| Member::new(id).expect("a valid id");
+    let _alice = nodes[0].join(topic, member("alice")).expect("joins");
+    all_see(name, &nodes, topic, &["alice"]).await;
+    assert!(backplane.kill_broker(), "{name}: this case needs a broker");
+    let _bob = nodes[1]
+        .join(topic, member("bob"))
+        .expect("joins, locally for now");
+    // Past the node timeout (0.6 s) the nodes time each other out: alice
+    // leaves node 1's view, and bob is not in it yet (a view is what came
+    // through the broker).
+    all_see(name, &nodes[1..], topic, &[]).await;
+    backplane.restart_broker();
+    all_see(name, &nodes, topic, &["alice", "bob"]).await;
+}

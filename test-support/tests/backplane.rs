@@ -490,6 +490,14 @@ macro_rules! broker_cases {
                     backplane::acknowledged_events_survive_a_broker_restart(&backplane).await;
                 });
             }
+
+            #[test]
+            fn presence_recovers_after_the_broker_comes_back() {
+                runtime().block_on(async {
+                    let backplane = $make;
+                    backplane::presence_recovers_after_the_broker_comes_back(&backplane).await;
+                });
+            }
         }
     };
 }
