@@ -18,7 +18,7 @@ use crate::config::NatsHubConfig;
 use crate::error::{within, Error};
 use crate::message;
 use crate::reader::{TopicReader, CATCH_UPS, STARTS};
-use crate::replay::Replay;
+use crate::replay::{self, Replay};
 use crate::subject::{live_subject, topic_subject, LIVE};
 use crate::subscription::{Joined, NatsSubscription};
 
@@ -300,7 +300,7 @@ impl NatsHub {
             Resume::Live => Replay::ready(VecDeque::new()),
             Resume::Unknown => Replay::ready(VecDeque::from([self.gap("unknown")])),
             // Only the first page is read here; the rest as the client drains.
-            Resume::After(after) => Replay::start(self, topic, after, upper).await?,
+            Resume::After(after) => replay::start(self, topic, after, upper).await?,
         };
         Ok(Joined {
             replay,

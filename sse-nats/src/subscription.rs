@@ -85,7 +85,7 @@ impl Stream for NatsSubscription {
                         return Poll::Ready(Some(Err(error)));
                     }
                 },
-                State::Streaming(Joined { replay, live, .. }) => match replay.poll_next(cx) {
+                State::Streaming(Joined { replay, live, .. }) => match replay.poll_frame(cx) {
                     Poll::Ready(Some(Ok(frame))) => return Poll::Ready(Some(Ok(frame))),
                     Poll::Pending => return Poll::Pending,
                     // The replay reached `upper`: the live feed starts after it.

@@ -21,7 +21,7 @@ use crate::id::StreamId;
 use crate::reader::{
     commands_name, connect_feed, feed_name, Control, Feed, FeedConnection, TopicReader,
 };
-use crate::replay::Replay;
+use crate::replay::{self, Replay};
 use crate::subscription::RedisSubscription;
 
 /// Where a new subscription starts.
@@ -376,7 +376,7 @@ impl RedisHub {
             Resume::Live => Replay::ready(VecDeque::new()),
             Resume::Unknown => Replay::ready(VecDeque::from([self.gap("unknown")])),
             // Only the first page is read here; the rest as the client drains.
-            Resume::After(after) => Replay::start(self, topic, after, upper).await?,
+            Resume::After(after) => replay::start(self, topic, after, upper).await?,
         };
         Ok((replay, live))
     }

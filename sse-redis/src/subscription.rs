@@ -86,7 +86,7 @@ impl Stream for RedisSubscription {
                         return Poll::Ready(Some(Err(error)));
                     }
                 },
-                State::Streaming { replay, live } => match replay.poll_next(cx) {
+                State::Streaming { replay, live } => match replay.poll_frame(cx) {
                     Poll::Ready(Some(Ok(frame))) => return Poll::Ready(Some(Ok(frame))),
                     Poll::Pending => return Poll::Pending,
                     // The replay reached `upper`: the live feed starts after it.
