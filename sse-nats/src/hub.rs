@@ -20,7 +20,7 @@ use crate::message;
 use crate::reader::{TopicReader, CATCH_UPS, STARTS};
 use crate::replay::{self, Replay};
 use crate::subject::{live_subject, topic_subject, LIVE};
-use crate::subscription::{Joined, NatsSubscription};
+use crate::subscription::{Leave, NatsSubscription, Started};
 
 /// Where a new subscription starts.
 enum Resume {
@@ -274,7 +274,7 @@ impl NatsHub {
         &self,
         topic: &str,
         last_event_id: Option<&str>,
-    ) -> Result<Joined, Error> {
+    ) -> Result<Started, Error> {
         if self.inner.shut_down.load(Ordering::Acquire) {
             return Err(Error::Shutdown);
         }
@@ -302,10 +302,10 @@ impl NatsHub {
             // Only the first page is read here; the rest as the client drains.
             Resume::After(after) => replay::start(self, topic, after, upper).await?,
         };
-        Ok(Joined {
+        Ok(Started {
             replay,
             live,
-            reader,
+            guard: Leave(reader),
         })
     }
 

@@ -12,9 +12,9 @@
 //!    when the subscriber joined ([`Pages`] reads one page);
 //! 2. the local hub's live feed from just after `upper`
 //!    ([`subscribe_after`], which also covers a subscriber that is already
-//!    past `upper`).
+//!    past `upper`);
 //!
-//! The
+//! and [`Resumed`] is the stream that yields the one, then the other. The
 //! broker-specific parts (how a page is read, how a gap is detected, how
 //! the node follows a topic) stay in the backplane.
 //!
@@ -22,6 +22,8 @@
 
 mod live;
 mod replay;
+mod resumed;
 
 pub use live::subscribe_after;
 pub use replay::{Page, PageFuture, Pages, Replay};
+pub use resumed::{Joined, Resumed};
