@@ -27,3 +27,6 @@ mod resumed;
 pub use live::subscribe_after;
 pub use replay::{Page, PageFuture, Pages, Replay};
 pub use resumed::{Joined, Resumed};
+
+#[cfg(test)]
+mod tests;
