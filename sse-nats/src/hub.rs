@@ -18,9 +18,9 @@ use crate::config::NatsHubConfig;
 use crate::error::{within, Error};
 use crate::message;
 use crate::reader::{TopicReader, CATCH_UPS, STARTS};
-use crate::replay::Replay;
+use crate::replay::{self, Replay};
 use crate::subject::{live_subject, topic_subject, LIVE};
-use crate::subscription::{Joined, NatsSubscription};
+use crate::subscription::{Leave, NatsSubscription, Started};
 
 /// Where a new subscription starts.
 enum Resume {
@@ -286,7 +286,7 @@ impl NatsHub {
         &self,
         topic: &str,
         last_event_id: Option<&str>,
-    ) -> Result<Joined, Error> {
+    ) -> Result<Started, Error> {
         if self.inner.shut_down.load(Ordering::Acquire) {
             return Err(Error::Shutdown);
         }
@@ -312,12 +312,12 @@ impl NatsHub {
             Resume::Live => Replay::ready(VecDeque::new()),
             Resume::Unknown => Replay::ready(VecDeque::from([self.gap("unknown")])),
             // Only the first page is read here; the rest as the client drains.
-            Resume::After(after) => Replay::start(self, topic, after, upper).await?,
+            Resume::After(after) => replay::start(self, topic, after, upper).await?,
         };
-        Ok(Joined {
+        Ok(Started {
             replay,
             live,
-            reader,
+            guard: Leave(reader),
         })
     }
 

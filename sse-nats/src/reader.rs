@@ -35,7 +35,8 @@ use std::time::Duration;
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use async_nats::{HeaderMap, Subscriber};
 use futures_util::StreamExt;
-use ssekit::hub::{Published, Subscription};
+use ssekit::hub::backplane::subscribe_after;
+use ssekit::hub::Subscription;
 use tokio::sync::{watch, Notify, OnceCell};
 
 use crate::error::{within, Error};
@@ -120,23 +121,7 @@ impl TopicReader {
             }
             // Registered under the state lock, which the reader holds while it
             // publishes: no event can fall between `last_seen` and the feed.
-            // The feed only carries events after `last_seen`, so a filter is
-            // needed only when the subscriber is further on than this node: a
-            // filtered subscriber has a queue of its own and its filter runs
-            // on every event, where an unfiltered one shares the topic's log.
-            let live = if after <= state.last_seen {
-                hub.inner.local.subscribe(topic, None)
-            } else {
-                let newer = move |event: &Published<'_>| {
-                    event
-                        .id
-                        .and_then(|id| id.parse::<u64>().ok())
-                        .is_some_and(|id| id > after)
-                };
-                hub.inner
-                    .local
-                    .subscribe_filtered(topic, None, Some(Arc::new(newer)))
-            };
+            let live = subscribe_after(&hub.inner.local, topic, after, &state.last_seen);
             let upper = state.last_seen;
             drop(state);
             return Ok((live, upper, reader));

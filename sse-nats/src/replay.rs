@@ -28,49 +28,54 @@
 //!   the last event it got.
 
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll};
 
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
 use futures_util::StreamExt;
+use ssekit::hub::backplane::{self, PageFuture, Pages};
 use ssekit::Frame;
 
 use crate::error::{within, Error};
 use crate::hub::NatsHub;
 use crate::message;
 
-type Fetch = Pin<Box<dyn Future<Output = Result<Page, Error>> + Send>>;
+/// The replay part of a subscription. Its `read` counts the messages
+/// received from JetStream (look-aheads read twice are counted twice).
+pub(crate) type Replay = backplane::Replay<Range>;
 
-/// The replay part of a subscription: frames of the current page, and where
-/// the next page starts.
-pub(crate) struct Replay {
-    /// Fetched and not yet yielded: at most one page (and a gap notice).
-    frames: VecDeque<Frame>,
-    /// The range still to read; `None` once it is read through `upper`.
-    rest: Option<Rest>,
-    /// The page being read, requested once `frames` ran out.
-    fetching: Option<Fetch>,
-    /// Messages received from JetStream so far (look-aheads read twice are
-    /// counted twice).
-    read: u64,
-    /// The resume's count for the metrics: the events of the pages fetched
-    /// (not the gap notice nor the look-ahead), recorded when the replay is
-    /// dropped; `None` for a replay that is no resume.
-    resumed: Option<ssekit::hub::ReplayCount>,
-}
+/// One page: its frames (a gap notice first, if any), how many messages it
+/// received, and where the next page starts, if the range goes on.
+type Page = backplane::Page<Start>;
 
-struct Rest {
+/// The rest of a replay's range, up to `upper`.
+pub(crate) struct Range {
     hub: NatsHub,
     topic: String,
-    next: Start,
     upper: u64,
+}
+
+impl Pages for Range {
+    type Cursor = Start;
+    type Error = Error;
+
+    fn fetch(&self, next: &Start) -> PageFuture<Self> {
+        Box::pin(fetch(
+            self.hub.clone(),
+            self.topic.clone(),
+            *next,
+            self.upper,
+        ))
+    }
+
+    fn closed(&self) -> Option<Error> {
+        let shut_down = self.hub.inner.shut_down.load(Ordering::Acquire);
+        shut_down.then_some(Error::Shutdown)
+    }
 }
 
 /// Where a page starts, and what is known of that sequence.
 #[derive(Clone, Copy)]
-enum Start {
+pub(crate) enum Start {
     /// The client's `Last-Event-ID` (first page): skipped if still there.
     Resumed(u64),
     /// The previous page's look-ahead: an event not delivered yet.
@@ -87,122 +92,25 @@ struct Read {
     frame: Frame,
 }
 
-/// One page: its frames (a gap notice first, if any), how many messages it
-/// received, and where the next page starts, if the range goes on.
-struct Page {
-    frames: VecDeque<Frame>,
-    received: usize,
-    next: Option<Start>,
-    /// The first frame is the `expired` gap notice.
-    notice: bool,
-}
-
-impl Replay {
-    fn count(&mut self, page: &Page) {
-        if let Some(resumed) = &mut self.resumed {
-            resumed.add(page.frames.len() - usize::from(page.notice));
-        }
+/// Reads the first page of `(after, upper]` of `topic`, with the `expired`
+/// gap notice first when events after `after` were dropped.
+pub(crate) async fn start(
+    hub: &NatsHub,
+    topic: &str,
+    after: u64,
+    upper: u64,
+) -> Result<Replay, Error> {
+    let resumed = hub.inner.metrics.resumed();
+    if upper <= after {
+        return Ok(Replay::ready(VecDeque::new()).counted(resumed));
     }
-
-    /// A replay of these frames only (nothing to read from JetStream).
-    pub(crate) fn ready(frames: VecDeque<Frame>) -> Self {
-        Self {
-            frames,
-            rest: None,
-            fetching: None,
-            read: 0,
-            resumed: None,
-        }
-    }
-
-    /// Reads the first page of `(after, upper]` of `topic`, with the
-    /// `expired` gap notice first when events after `after` were dropped.
-    pub(crate) async fn start(
-        hub: &NatsHub,
-        topic: &str,
-        after: u64,
-        upper: u64,
-    ) -> Result<Self, Error> {
-        let resumed = Some(hub.inner.metrics.resumed());
-        if upper <= after {
-            let mut replay = Self::ready(VecDeque::new());
-            replay.resumed = resumed;
-            return Ok(replay);
-        }
-        let page = fetch(hub.clone(), topic.to_owned(), Start::Resumed(after), upper).await?;
-        let mut replay = Self {
-            frames: VecDeque::new(),
-            rest: Some(Rest {
-                hub: hub.clone(),
-                topic: topic.to_owned(),
-                next: Start::Resumed(after),
-                upper,
-            }),
-            fetching: None,
-            read: 0,
-            resumed,
-        };
-        replay.take(page);
-        Ok(replay)
-    }
-
-    /// Frames fetched and not yet yielded.
-    pub(crate) fn buffered(&self) -> usize {
-        self.frames.len()
-    }
-
-    /// Messages received from JetStream so far.
-    pub(crate) fn read(&self) -> u64 {
-        self.read
-    }
-
-    /// The next frame of the replay, reading the next page when the current
-    /// one is used up; `None` once the replay reached `upper`; an `Err` (after
-    /// which it ends) when a page cannot be read.
-    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, Error>>> {
-        loop {
-            if let Some(frame) = self.frames.pop_front() {
-                return Poll::Ready(Some(Ok(frame)));
-            }
-            let fetching = match &mut self.fetching {
-                Some(fetching) => fetching,
-                None => {
-                    let Some(rest) = &self.rest else {
-                        return Poll::Ready(None);
-                    };
-                    if rest.hub.inner.shut_down.load(Ordering::Acquire) {
-                        // An `Err`, not a quiet end that could read as the
-                        // end of the replay: the client resumes after what it got.
-                        self.rest = None;
-                        return Poll::Ready(Some(Err(Error::Shutdown)));
-                    }
-                    let page = fetch(rest.hub.clone(), rest.topic.clone(), rest.next, rest.upper);
-                    self.fetching.insert(Box::pin(page))
-                }
-            };
-            let Poll::Ready(result) = fetching.as_mut().poll(cx) else {
-                return Poll::Pending;
-            };
-            self.fetching = None;
-            match result {
-                Ok(page) => self.take(page),
-                Err(error) => {
-                    self.rest = None;
-                    return Poll::Ready(Some(Err(error)));
-                }
-            }
-        }
-    }
-
-    fn take(&mut self, page: Page) {
-        self.count(&page);
-        self.frames = page.frames;
-        self.read += page.received as u64;
-        match (page.next, &mut self.rest) {
-            (Some(next), Some(rest)) => rest.next = next,
-            _ => self.rest = None,
-        }
-    }
+    let page = fetch(hub.clone(), topic.to_owned(), Start::Resumed(after), upper).await?;
+    let range = Range {
+        hub: hub.clone(),
+        topic: topic.to_owned(),
+        upper,
+    };
+    Ok(Replay::new(range, page).counted(resumed))
 }
 
 /// Reads the page at `start`, up to `upper`.

@@ -8,22 +8,26 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use ssekit::hub::Subscription;
+use ssekit::hub::backplane::{Joined, Resumed};
 use ssekit::Frame;
 
 use crate::error::Error;
 use crate::reader::TopicReader;
-use crate::replay::Replay;
+use crate::replay::Range;
 
 /// A started subscription: its replay, its live feed, and the reader to
 /// wake when it leaves.
-pub(crate) struct Joined {
-    pub(crate) replay: Replay,
-    pub(crate) live: Subscription,
-    pub(crate) reader: Arc<TopicReader>,
-}
+pub(crate) type Started = Joined<Range, Leave>;
 
-type Start = Pin<Box<dyn Future<Output = Result<Joined, Error>> + Send>>;
+/// Wakes the topic's reader once the local subscription is gone, so it
+/// stops (and unsubscribes) when that was the last local subscriber.
+pub(crate) struct Leave(pub(crate) Arc<TopicReader>);
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        self.0.wake();
+    }
+}
 
 /// A subscription to a [`NatsHub`](crate::NatsHub) topic: publish it as a
 /// response. It yields `Err` (which ends the response cleanly, so the client
@@ -31,19 +35,15 @@ type Start = Pin<Box<dyn Future<Output = Result<Joined, Error>> + Send>>;
 /// it reads a resume's replay (read one page at a time, as the client drains
 /// it; see [`NatsHub::subscribe`](crate::NatsHub::subscribe)).
 pub struct NatsSubscription {
-    state: State,
-}
-
-enum State {
-    Starting(Start),
-    Streaming(Joined),
-    Done,
+    stream: Resumed<Range, Leave>,
 }
 
 impl NatsSubscription {
-    pub(crate) fn new(start: impl Future<Output = Result<Joined, Error>> + Send + 'static) -> Self {
+    pub(crate) fn new(
+        start: impl Future<Output = Result<Started, Error>> + Send + 'static,
+    ) -> Self {
         Self {
-            state: State::Starting(Box::pin(start)),
+            stream: Resumed::new(start),
         }
     }
 
@@ -52,10 +52,7 @@ impl NatsSubscription {
     /// not part of the stable API.
     #[doc(hidden)]
     pub fn replay_buffered(&self) -> usize {
-        match &self.state {
-            State::Streaming(joined) => joined.replay.buffered(),
-            State::Starting(_) | State::Done => 0,
-        }
+        self.stream.replay().map_or(0, |replay| replay.buffered())
     }
 
     /// Messages of the replay received from JetStream so far (a page's
@@ -64,10 +61,7 @@ impl NatsSubscription {
     /// not part of the stable API.
     #[doc(hidden)]
     pub fn replay_read(&self) -> u64 {
-        match &self.state {
-            State::Streaming(joined) => joined.replay.read(),
-            State::Starting(_) | State::Done => 0,
-        }
+        self.stream.replay().map_or(0, |replay| replay.read())
     }
 }
 
@@ -75,62 +69,14 @@ impl Stream for NatsSubscription {
     type Item = Result<Frame, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        loop {
-            match &mut self.state {
-                State::Starting(start) => match start.as_mut().poll(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Ok(joined)) => self.state = State::Streaming(joined),
-                    Poll::Ready(Err(error)) => {
-                        self.state = State::Done;
-                        return Poll::Ready(Some(Err(error)));
-                    }
-                },
-                State::Streaming(Joined { replay, live, .. }) => match replay.poll_next(cx) {
-                    Poll::Ready(Some(Ok(frame))) => return Poll::Ready(Some(Ok(frame))),
-                    Poll::Pending => return Poll::Pending,
-                    // The replay reached `upper`: the live feed starts after it.
-                    Poll::Ready(None) => {
-                        return Pin::new(live).poll_next(cx).map(|frame| frame.map(Ok))
-                    }
-                    Poll::Ready(Some(Err(error))) => {
-                        self.leave();
-                        return Poll::Ready(Some(Err(error)));
-                    }
-                },
-                State::Done => return Poll::Ready(None),
-            }
-        }
-    }
-}
-
-impl NatsSubscription {
-    /// Leaves the local hub, then tells the topic's reader, which stops (and
-    /// unsubscribes) when it was the last local subscriber.
-    fn leave(&mut self) {
-        if let State::Streaming(Joined { live, reader, .. }) =
-            std::mem::replace(&mut self.state, State::Done)
-        {
-            drop(live);
-            reader.wake();
-        }
-    }
-}
-
-impl Drop for NatsSubscription {
-    fn drop(&mut self) {
-        self.leave();
+        Pin::new(&mut self.stream).poll_next(cx)
     }
 }
 
 impl fmt::Debug for NatsSubscription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.state {
-            State::Starting(_) => "starting",
-            State::Streaming(_) => "streaming",
-            State::Done => "done",
-        };
         f.debug_struct("NatsSubscription")
-            .field("state", &state)
+            .field("state", &self.stream.stage())
             .finish()
     }
 }

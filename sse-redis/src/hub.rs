@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManagerConfig;
 use redis::Value;
+use ssekit::hub::backplane::Joined;
 use ssekit::hub::{Hub, HubConfig, IdMode};
 use ssekit::{Event, Frame};
 
@@ -21,7 +22,7 @@ use crate::id::StreamId;
 use crate::reader::{
     commands_name, connect_feed, feed_name, Control, Feed, FeedConnection, TopicReader,
 };
-use crate::replay::Replay;
+use crate::replay::{self, Range, Replay};
 use crate::subscription::RedisSubscription;
 
 /// Where a new subscription starts.
@@ -365,7 +366,7 @@ impl RedisHub {
         &self,
         topic: &str,
         last_event_id: Option<&str>,
-    ) -> Result<(Replay, ssekit::hub::Subscription), Error> {
+    ) -> Result<Joined<Range>, Error> {
         if self.inner.shut_down.load(Ordering::Acquire) {
             return Err(Error::Shutdown);
         }
@@ -388,9 +389,13 @@ impl RedisHub {
             Resume::Live => Replay::ready(VecDeque::new()),
             Resume::Unknown => Replay::ready(VecDeque::from([self.gap("unknown")])),
             // Only the first page is read here; the rest as the client drains.
-            Resume::After(after) => Replay::start(self, topic, after, upper).await?,
+            Resume::After(after) => replay::start(self, topic, after, upper).await?,
         };
-        Ok((replay, live))
+        Ok(Joined {
+            replay,
+            live,
+            guard: (),
+        })
     }
 
     async fn stream_info(&self, topic: &str) -> Result<StreamInfo, Error> {

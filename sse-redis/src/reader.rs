@@ -26,7 +26,8 @@ use std::time::Duration;
 
 use redis::streams::StreamRangeReply;
 use redis::{AsyncConnectionConfig, PushInfo, PushKind};
-use ssekit::hub::{Published, Subscription};
+use ssekit::hub::backplane::subscribe_after;
+use ssekit::hub::Subscription;
 use tokio::sync::{mpsc, oneshot, OnceCell};
 use tokio::time::Instant;
 
@@ -131,24 +132,7 @@ impl TopicReader {
             }
             // Registered under the state lock, which the feed task holds while
             // it publishes: no entry can fall between `last_seen` and the feed.
-            // The feed only carries entries after `last_seen`, so a filter is
-            // needed only when the subscriber is further on than this node
-            // (it resumes with an id from a node ahead of this one): a filtered
-            // subscriber has a queue of its own and its filter runs on every
-            // event, where an unfiltered one shares the topic's log.
-            let live = if after <= state.last_seen {
-                hub.inner.local.subscribe(topic, None)
-            } else {
-                let newer = move |event: &Published<'_>| {
-                    event
-                        .id
-                        .and_then(|id| id.parse::<StreamId>().ok())
-                        .is_some_and(|id| id > after)
-                };
-                hub.inner
-                    .local
-                    .subscribe_filtered(topic, None, Some(Arc::new(newer)))
-            };
+            let live = subscribe_after(&hub.inner.local, topic, after, &state.last_seen);
             return Ok((live, state.last_seen));
         }
     }

@@ -7,14 +7,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use ssekit::hub::Subscription;
+use ssekit::hub::backplane::{Joined, Resumed};
 use ssekit::Frame;
 
 use crate::error::Error;
 use crate::reader::Control;
-use crate::replay::Replay;
-
-type Start = Pin<Box<dyn Future<Output = Result<(Replay, Subscription), Error>> + Send>>;
+use crate::replay::Range;
 
 /// A subscription to a [`RedisHub`](crate::RedisHub) topic: publish it as a
 /// response. It yields `Err` (which ends the response cleanly, so the client
@@ -22,25 +20,21 @@ type Start = Pin<Box<dyn Future<Output = Result<(Replay, Subscription), Error>> 
 /// it reads a resume's replay (read one page at a time, as the client drains
 /// it; see [`RedisHub::subscribe`](crate::RedisHub::subscribe)).
 pub struct RedisSubscription {
-    state: State,
+    stream: Resumed<Range>,
     /// Told of the topic when this subscription goes, so the node's sweep
-    /// checks that topic (and only the topics subscribers left).
+    /// checks that topic (and only the topics subscribers left). Held from
+    /// the start, not from the join: a subscription dropped while it joins
+    /// may have made the node follow the topic.
     leave: Option<(tokio::sync::mpsc::UnboundedSender<Control>, String)>,
-}
-
-enum State {
-    Starting(Start),
-    Streaming { replay: Replay, live: Subscription },
-    Done,
 }
 
 impl RedisSubscription {
     pub(crate) fn new(
-        start: impl Future<Output = Result<(Replay, Subscription), Error>> + Send + 'static,
+        start: impl Future<Output = Result<Joined<Range>, Error>> + Send + 'static,
         leave: (tokio::sync::mpsc::UnboundedSender<Control>, String),
     ) -> Self {
         Self {
-            state: State::Starting(Box::pin(start)),
+            stream: Resumed::new(start),
             leave: Some(leave),
         }
     }
@@ -50,10 +44,7 @@ impl RedisSubscription {
     /// part of the stable API.
     #[doc(hidden)]
     pub fn replay_buffered(&self) -> usize {
-        match &self.state {
-            State::Streaming { replay, .. } => replay.buffered(),
-            State::Starting(_) | State::Done => 0,
-        }
+        self.stream.replay().map_or(0, |replay| replay.buffered())
     }
 
     /// Entries of the replay received from Redis so far, each counted once
@@ -63,10 +54,7 @@ impl RedisSubscription {
     /// the stable API.
     #[doc(hidden)]
     pub fn replay_read(&self) -> u64 {
-        match &self.state {
-            State::Streaming { replay, .. } => replay.read(),
-            State::Starting(_) | State::Done => 0,
-        }
+        self.stream.replay().map_or(0, |replay| replay.read())
     }
 }
 
@@ -74,33 +62,7 @@ impl Stream for RedisSubscription {
     type Item = Result<Frame, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        loop {
-            match &mut self.state {
-                State::Starting(start) => match start.as_mut().poll(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Ok((replay, live))) => {
-                        self.state = State::Streaming { replay, live }
-                    }
-                    Poll::Ready(Err(error)) => {
-                        self.state = State::Done;
-                        return Poll::Ready(Some(Err(error)));
-                    }
-                },
-                State::Streaming { replay, live } => match replay.poll_next(cx) {
-                    Poll::Ready(Some(Ok(frame))) => return Poll::Ready(Some(Ok(frame))),
-                    Poll::Pending => return Poll::Pending,
-                    // The replay reached `upper`: the live feed starts after it.
-                    Poll::Ready(None) => {
-                        return Pin::new(live).poll_next(cx).map(|frame| frame.map(Ok))
-                    }
-                    Poll::Ready(Some(Err(error))) => {
-                        self.state = State::Done;
-                        return Poll::Ready(Some(Err(error)));
-                    }
-                },
-                State::Done => return Poll::Ready(None),
-            }
-        }
+        Pin::new(&mut self.stream).poll_next(cx)
     }
 }
 
@@ -108,7 +70,7 @@ impl Drop for RedisSubscription {
     fn drop(&mut self) {
         // The local subscription goes first, so the sweep that checks the
         // topic counts it gone.
-        self.state = State::Done;
+        self.stream.close();
         if let Some((feed, topic)) = self.leave.take() {
             let _ = feed.send(Control::Left(topic));
         }
@@ -117,13 +79,8 @@ impl Drop for RedisSubscription {
 
 impl fmt::Debug for RedisSubscription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.state {
-            State::Starting(_) => "starting",
-            State::Streaming { .. } => "streaming",
-            State::Done => "done",
-        };
         f.debug_struct("RedisSubscription")
-            .field("state", &state)
+            .field("state", &self.stream.stage())
             .finish()
     }
 }

@@ -207,6 +207,39 @@ macro_rules! cases {
     };
 }
 
+/// The `Backplane` methods that are the same on one Redis and on a Redis
+/// Cluster: the nodes are `RedisHub`s either way, made by the impl's own
+/// `connect`.
+macro_rules! redis_node_methods {
+    () => {
+        fn nodes(
+            &self,
+            count: usize,
+            history: usize,
+        ) -> impl Future<Output = Vec<RedisHub>> + Send {
+            // Redis trims approximately (`MAXLEN ~`), in whole nodes of about
+            // 100 entries: more than `history` may be kept.
+            self.connect(count, RedisHubConfig::default().with_max_len(history))
+        }
+
+        fn short_lived_nodes(
+            &self,
+            count: usize,
+            keep: Duration,
+        ) -> impl Future<Output = Vec<RedisHub>> + Send {
+            self.connect(count, RedisHubConfig::default().with_idle_expiry(keep))
+        }
+
+        fn node_topics(&self, node: &RedisHub) -> usize {
+            node.reading_topics()
+        }
+
+        fn held(&self, subscription: &ssekit_redis::RedisSubscription) -> usize {
+            subscription.replay_buffered()
+        }
+    };
+}
+
 /// Redis Streams: a `redis-server` of the test's own, on a free port.
 struct Redis {
     server: Mutex<RedisServer>,
@@ -256,12 +289,6 @@ impl Backplane for Redis {
         "Redis Streams"
     }
 
-    fn nodes(&self, count: usize, history: usize) -> impl Future<Output = Vec<RedisHub>> + Send {
-        // Redis trims approximately (`MAXLEN ~`), in whole nodes of about
-        // 100 entries: more than `history` may be kept.
-        self.connect(count, RedisHubConfig::default().with_max_len(history))
-    }
-
     fn kill_broker(&self) -> bool {
         self.server.lock().unwrap().kill();
         true
@@ -275,21 +302,7 @@ impl Backplane for Redis {
             .expect("the broker restarts");
     }
 
-    fn short_lived_nodes(
-        &self,
-        count: usize,
-        keep: Duration,
-    ) -> impl Future<Output = Vec<RedisHub>> + Send {
-        self.connect(count, RedisHubConfig::default().with_idle_expiry(keep))
-    }
-
-    fn node_topics(&self, node: &RedisHub) -> usize {
-        node.reading_topics()
-    }
-
-    fn held(&self, subscription: &ssekit_redis::RedisSubscription) -> usize {
-        subscription.replay_buffered()
-    }
+    redis_node_methods!();
 
     fn broker_footprint(&self) -> impl Future<Output = Option<BrokerFootprint>> + Send {
         let url = self.server.lock().unwrap().url();
@@ -400,10 +413,6 @@ impl Backplane for RedisClusterBackplane {
         "Redis Cluster"
     }
 
-    fn nodes(&self, count: usize, history: usize) -> impl Future<Output = Vec<RedisHub>> + Send {
-        self.connect(count, RedisHubConfig::default().with_max_len(history))
-    }
-
     fn kill_broker(&self) -> bool {
         self.cluster.lock().unwrap().kill_all();
         true
@@ -417,21 +426,7 @@ impl Backplane for RedisClusterBackplane {
             .expect("the cluster restarts");
     }
 
-    fn short_lived_nodes(
-        &self,
-        count: usize,
-        keep: Duration,
-    ) -> impl Future<Output = Vec<RedisHub>> + Send {
-        self.connect(count, RedisHubConfig::default().with_idle_expiry(keep))
-    }
-
-    fn node_topics(&self, node: &RedisHub) -> usize {
-        node.reading_topics()
-    }
-
-    fn held(&self, subscription: &ssekit_redis::RedisSubscription) -> usize {
-        subscription.replay_buffered()
-    }
+    redis_node_methods!();
 
     /// `connected_clients` summed over the masters, less each `INFO`'s own.
     fn broker_connections(&self) -> Option<u64> {

@@ -63,6 +63,7 @@
 //! past it, the least recently used idle topic is forgotten, and a new topic
 //! is refused ([`HubFull`]) only when every topic has subscribers.
 
+pub mod backplane;
 mod backplane_metrics;
 mod broadcaster;
 mod config;
