@@ -296,3 +296,35 @@ async fn a_flood_of_nodes_and_members_is_bounded() {
         "max_members from each of max_nodes, and ours"
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_control_subscription_dropped_for_lagging_is_made_anew() {
+    use ssekit::hub::{HubConfig, LagPolicy};
+    // A queue of 4 and disconnect on lag: a flood on the control topics
+    // drops the nodes' subscriptions to them.
+    let hub: Hub = Hub::with_config(
+        HubConfig::default()
+            .with_queue(4)
+            .with_lag_policy(LagPolicy::Disconnect),
+    );
+    let a = Presence::with_config(hub.clone(), quick());
+    let b = Presence::with_config(hub.clone(), quick());
+    let mut changes = b.changes("room").unwrap();
+    assert_eq!(next(&mut changes).await, PresenceEvent::Present(vec![]));
+    // No await in between: the tasks cannot read, and fall behind.
+    for n in 0..100 {
+        hub.publish(
+            "_presence/room",
+            Event::new().with_event("junk").with_data(n.to_string()),
+        );
+        hub.publish(
+            "_presence",
+            Event::new().with_event("junk").with_data(n.to_string()),
+        );
+    }
+    let _alice = a.join("room", member("alice")).unwrap();
+    assert_eq!(
+        next(&mut changes).await,
+        PresenceEvent::Joined(member("alice"))
+    );
+}

@@ -509,3 +509,42 @@ async fn idle_topics_on_every_shard_cost_no_commands() {
     }
     drop(subscriptions);
 }
+
+/// The whole cluster killed and restarted: once it is whole again and the
+/// node has caught up, a topic it followed from before gets new events live
+/// (its shard's pub/sub subscription is back), not only by a catch-up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_whole_cluster_restarts_followed_topics_get_live_events_again() {
+    let mut cluster = RedisCluster::start().unwrap();
+    let topics: Vec<String> = topics_on_every_master(&cluster, 1)
+        .into_iter()
+        .flatten()
+        .collect();
+    let config = RedisHubConfig::default().with_command_timeout(Duration::from_secs(1));
+    let (reader, publisher) = (
+        node(&cluster, config.clone()).await,
+        node(&cluster, config).await,
+    );
+    let mut streams = Vec::new();
+    for topic in &topics {
+        streams.push(joined_on(&reader, topic, reader.subscribe(topic, None)).await);
+    }
+    cluster.kill_all();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cluster.restart_all().unwrap();
+    for topic in &topics {
+        publish_once_back(&publisher, topic, "back").await;
+    }
+    for stream in &mut streams {
+        assert_eq!(data(&take(stream, 1).await), ["back"]);
+    }
+    // Long after any catch-up: live delivery alone.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    for (topic, stream) in topics.iter().zip(&mut streams) {
+        publisher
+            .publish(topic, Event::message("live"))
+            .await
+            .unwrap();
+        assert_eq!(data(&take(stream, 1).await), ["live"], "{topic}");
+    }
+}

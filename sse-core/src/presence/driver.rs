@@ -20,6 +20,10 @@ use crate::hub::Broadcaster;
 use crate::source::IntoFrame;
 use crate::Event;
 
+/// How many heartbeats a node taken for gone and heard again is asked to
+/// resend its lists, until one of them comes.
+const RESEND_ATTEMPTS: u8 = 3;
+
 /// The most publishes one wake-up makes before reading the heartbeat topic
 /// again.
 const BATCH: usize = 256;
@@ -115,8 +119,25 @@ pub(crate) async fn drive<B: Broadcaster>(shared: Weak<Shared<B>>, wake: Arc<Not
         let woke = woken(&mut ticks, &wake, &mut control, &mut decoder).await;
         if let Some(read) = woke.read {
             let Some(decoded) = read else {
-                // The broadcaster shut down.
-                return;
+                // Ended while the node lives (a hub's lag policy, a
+                // backplane that gave up; a shut-down broadcaster ends it
+                // at once again): followed anew after a heartbeat, with the
+                // lists published again for requests that may be lost.
+                pause(&shared).await;
+                let Some(followed) = follow(&shared, &heartbeat_topic).await else {
+                    break;
+                };
+                control = followed;
+                decoder = Decoder::new();
+                let Some(shared) = shared.upgrade() else {
+                    break;
+                };
+                let mut state = shared.lock();
+                if state.stopped {
+                    return;
+                }
+                heard(&shared, &mut state, Control::Gap);
+                continue;
             };
             let Some(shared) = shared.upgrade() else {
                 break;
@@ -217,7 +238,13 @@ fn heard<B>(shared: &Shared<B>, state: &mut State, control: Control) {
                 state.dirty.extend(topics);
             }
         }
-        Control::State { .. } | Control::Gap => {}
+        // Requests to this node may have been missed (a sync, a resend):
+        // publish every list again.
+        Control::Gap => {
+            let topics: Vec<String> = state.local.keys().cloned().collect();
+            state.dirty.extend(topics);
+        }
+        Control::State { .. } => {}
     }
 }
 
@@ -237,6 +264,11 @@ fn heard_from<B>(shared: &Shared<B>, state: &mut State, node: &str) {
     state.nodes.insert(node.to_owned(), Instant::now());
     if state.expired.remove(node) {
         state.resends.insert(node.to_owned());
+        // Asked again at the next heartbeats until a list of it comes: a
+        // request can be lost as a broker comes back.
+        state
+            .resend_pending
+            .insert(node.to_owned(), RESEND_ATTEMPTS);
     }
 }
 
@@ -360,37 +392,59 @@ pub(crate) async fn watch_topic<B: Broadcaster>(shared: Weak<Shared<B>>, topic: 
         Some(shared) => shared.config.topic(&topic),
         None => return,
     };
-    let Some(mut subscription) = follow(&shared, &control_topic).await else {
-        return;
-    };
-    request_sync(&shared, &topic);
-    let mut decoder = Decoder::new();
-    while let Some(decoded) = next_event(&mut subscription, &mut decoder).await {
-        let Some(shared) = shared.upgrade() else {
+    // A subscription that ends while the node lives (a hub's lag policy
+    // dropped it, a backplane gave up) is made anew, and the lists asked
+    // for again: a view is never left silently stale.
+    loop {
+        let Some(mut subscription) = follow(&shared, &control_topic).await else {
             return;
         };
-        let max_members = shared.config.max_members;
+        request_sync(&shared, &topic);
+        let mut decoder = Decoder::new();
+        while let Some(decoded) = next_event(&mut subscription, &mut decoder).await {
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            read_lists(&shared, &topic, decoded);
+        }
+        pause(&shared).await;
+    }
+}
+
+/// Waits a heartbeat before following a topic again.
+async fn pause<B: Broadcaster>(shared: &Weak<Shared<B>>) {
+    let Some(heartbeat) = shared.upgrade().map(|shared| shared.config.heartbeat) else {
+        return;
+    };
+    tokio::time::sleep(heartbeat).await;
+}
+
+/// What a topic's control stream said: the nodes' lists into its view.
+fn read_lists<B: Broadcaster>(shared: &Arc<Shared<B>>, topic: &str, decoded: Vec<Decoded>) {
+    let max_members = shared.config.max_members;
+    let mut resync = false;
+    {
         let mut state = shared.lock();
         for event in events(decoded) {
             match wire::parse(&event, max_members) {
                 Some(Control::State { node, members }) => {
-                    heard_from(&shared, &mut state, &node);
+                    heard_from(shared, &mut state, &node);
+                    state.resend_pending.remove(&node);
                     // Past `max_nodes`, a node is not heard: its list would
                     // be memory nothing bounds.
                     let known = node == shared.node || state.nodes.contains_key(&node);
-                    if let Some(view) = state.views.get_mut(&topic).filter(|_| known) {
+                    if let Some(view) = state.views.get_mut(topic).filter(|_| known) {
                         view.apply_state(&node, members);
                     }
                 }
                 // Lists were missed: ask for all of them again.
-                Some(Control::Gap) => {
-                    drop(state);
-                    request_sync(&Arc::downgrade(&shared), &topic);
-                    state = shared.lock();
-                }
+                Some(Control::Gap) => resync = true,
                 _ => {}
             }
         }
+    }
+    if resync {
+        request_sync(&Arc::downgrade(shared), topic);
     }
 }
 

@@ -144,6 +144,9 @@ struct State {
     syncs: BTreeSet<String>,
     /// Nodes to ask to resend every list.
     resends: BTreeSet<String>,
+    /// Nodes asked to resend that sent no list yet, and how many more
+    /// heartbeats to ask them at.
+    resend_pending: HashMap<String, u8>,
     /// Answer a node that said hello.
     say_alive: bool,
     /// No more publishing: shut down or abandoned.
