@@ -242,6 +242,13 @@ pub(crate) struct Feed {
     /// A cluster shard's connections were lost: the library's new ones have
     /// no name until the node names them again (at a sweep).
     unnamed: bool,
+    /// A cluster shard's connections were lost: every followed topic is
+    /// subscribed to again by the node itself once the shards answer (at a
+    /// sweep), then read from its `last_seen`. The library subscribes again
+    /// by itself too, but not always: after the whole cluster was killed
+    /// and restarted, a topic's channel was sometimes left unsubscribed,
+    /// its live events never coming.
+    resubscribe: bool,
     /// Cluster topics this node just subscribed to, whose `ssubscribe`
     /// confirmation push has not been handled yet: that one is the node's
     /// own and needs no read (the join read where the stream ends), where a
@@ -278,6 +285,7 @@ impl Feed {
             behind: HashSet::new(),
             to_check: HashSet::new(),
             unnamed: false,
+            resubscribe: false,
             confirming: HashSet::new(),
         }
     }
@@ -351,6 +359,9 @@ impl Feed {
                     self.sweep(&inner).await;
                     if self.unnamed {
                         self.name_again(&inner).await;
+                    }
+                    if self.resubscribe && !self.unnamed {
+                        self.subscribe_again(&inner).await;
                     }
                     if self.connection.is_some() && !self.behind.is_empty() {
                         let behind = self.behind.iter().cloned().collect();
@@ -749,6 +760,7 @@ impl Feed {
             tracing::warn!(error = %cause, "a Redis Cluster shard's pub/sub connection is down");
             self.behind.extend(self.followed.keys().cloned());
             self.unnamed = true;
+            self.resubscribe = true;
             return;
         }
         self.drop_connection(inner, cause);
@@ -820,6 +832,34 @@ impl Feed {
             .set_name(&commands_name(&inner.node_id), timeout)
             .await;
         self.unnamed = feed.is_err() || commands.is_err();
+    }
+
+    /// Subscribes to every followed topic again, in batches (an `ssubscribe`
+    /// of a channel already subscribed to changes nothing but a
+    /// confirmation), and reads each from its `last_seen`: what was
+    /// published while its channel had no subscription is not lost. Tried at
+    /// each sweep until every shard takes it.
+    async fn subscribe_again(&mut self, inner: &Inner) {
+        let Some(connection) = &mut self.connection else {
+            return;
+        };
+        let timeout = inner.config.command_timeout;
+        let topics: Vec<String> = self.followed.keys().cloned().collect();
+        for chunk in topics.chunks(SUBSCRIBE_BATCH) {
+            let keys: Vec<String> = chunk.iter().map(|topic| inner.key(topic)).collect();
+            let Ok(answers) = connection.connection.subscribe(&keys, timeout).await else {
+                return;
+            };
+            for (topic, answer) in chunk.iter().zip(answers) {
+                if answer.is_err() {
+                    return;
+                }
+                // Its confirmation is this node's own: no read for it.
+                self.confirming.insert(topic.clone());
+            }
+        }
+        self.resubscribe = false;
+        self.behind.extend(topics);
     }
 
     /// The hub is shut down: nothing is followed any more.
