@@ -62,6 +62,8 @@
 //! * Per change on a node: one `state` event with that node's members of the
 //!   topic (at most `max_members` lines of at most 385 bytes); changes
 //!   coming faster than they are published coalesce into one.
+//! * Per topic a node starts tracking: one `sync` request, answered by one
+//!   list (empty if need be) from every live node.
 //! * A watcher ([`Changes`], [`PresenceStream`]) holds at most 256 changes;
 //!   one further behind gets the whole list again.
 //! * The control topics are the broadcaster's, with its history bounds and
