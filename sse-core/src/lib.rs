@@ -47,6 +47,8 @@
 //! * [`hub`]: topics, encode-once fan-out, history and `Last-Event-ID` resume
 //!   (feature `hub`);
 //! * [`limits`]: caps on concurrent streams, overall and per topic;
+//! * [`presence`]: who is subscribed to a topic, on every node of any
+//!   broadcaster, with join and leave events (feature `presence`);
 //! * [`decode`]: the WHATWG parser, the oracle for tests and clients (feature
 //!   `decode`);
 //! * [`tcp`]: the socket setting that bounds how long a vanished client
@@ -62,7 +64,8 @@
 //! # Features
 //!
 //! On by default: `hub`, `decode`, `tcp` (the `socket2` dependency),
-//! `json` (`serde` and `serde_json`: [`Event::json`], `Sender::send_json`).
+//! `json` (`serde` and `serde_json`: [`Event::json`], `Sender::send_json`),
+//! `presence` (with `hub` and `decode`).
 //! Off by default: `testing` (with `decode`), for the dev-dependency of
 //! crates that test their handlers; `metrics` (the `metrics` dependency),
 //! counters, gauges and a histogram through the `metrics` facade and a

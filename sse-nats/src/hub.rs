@@ -192,10 +192,7 @@ impl NatsHub {
     /// [`Error::Nats`].
     pub async fn publish(&self, topic: &str, event: Event) -> Result<String, Error> {
         let published = self.publish_to_jetstream(topic, event).await;
-        match &published {
-            Ok(_) => self.inner.metrics.published(),
-            Err(_) => self.inner.metrics.publish_failed(),
-        }
+        self.inner.metrics.publish_outcome(&published);
         published
     }
 

@@ -91,7 +91,8 @@
 //!   subject (no JetStream consumer), all over its single connection: a
 //!   notice that follows the last event the node delivered is delivered as
 //!   it is; any other means notices were missed, and the node reads the
-//!   topic's events after its last from the stream (one direct get each),
+//!   topic's events after its last from the stream (the first few one
+//!   direct get each, a long gap 64 a request),
 //!   in order. An idle followed topic costs the server one subscription and
 //!   sends nothing; when its last local subscriber leaves, the node
 //!   unsubscribes. A node starts following at most 256 topics at a time

@@ -49,6 +49,13 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// requests in flight (and the burst on the server) whatever the number of
 /// followed topics.
 pub(crate) const CATCH_UPS: usize = 64;
+
+/// Events of a gap read one direct get each before reading it a page at a
+/// time.
+const DIRECT_GETS: usize = 4;
+
+/// Events a page of a long gap holds.
+const CATCH_UP_PAGE: usize = 64;
 /// Topics of one node starting to be followed at once (each a subscribe, a
 /// flush and a stream info request): 100 000 subscribers arriving at once
 /// queue here, rather than send 100 000 requests that time out on the
@@ -249,13 +256,16 @@ impl TopicReader {
         }
     }
 
-    /// Reads the topic's events after `last_seen` from the stream, one direct
-    /// get each, up to its end.
+    /// Reads the topic's events after `last_seen` from the stream, up to its
+    /// end: the first few one direct get each (a gap of an event or two, the
+    /// common case, costs a request an event), then, if the gap goes on, a
+    /// page of [`CATCH_UP_PAGE`] a request (a pull consumer made for it):
+    /// a long gap costs a request per page, not per event.
     async fn catch_up(&self, hub: &NatsHub, topic: &str) -> Result<(), Error> {
         let inner = &hub.inner;
         let timeout = inner.config.request_timeout;
         let subject = inner.subject(topic);
-        loop {
+        for _ in 0..DIRECT_GETS {
             if inner.shut_down.load(Ordering::Acquire) {
                 return Ok(());
             }
@@ -284,6 +294,26 @@ impl TopicReader {
                     return Ok(())
                 }
                 Err(error) => return Err(Error::Nats(error.into())),
+            }
+        }
+        loop {
+            if inner.shut_down.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            let from = lock(&self.state).last_seen + 1;
+            let page = crate::replay::read(hub, topic, from, CATCH_UP_PAGE).await?;
+            let Some(pending) = page.last().map(|read| read.pending) else {
+                return Ok(());
+            };
+            let mut state = lock(&self.state);
+            for read in page {
+                if read.sequence > state.last_seen {
+                    inner.local.publish(topic, read.event);
+                    state.last_seen = read.sequence;
+                }
+            }
+            if pending == 0 {
+                return Ok(());
             }
         }
     }

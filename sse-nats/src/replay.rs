@@ -33,7 +33,7 @@ use std::sync::atomic::Ordering;
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
 use futures_util::StreamExt;
 use ssekit::hub::backplane::{self, PageFuture, Pages};
-use ssekit::Frame;
+use ssekit::Event;
 
 use crate::error::{within, Error};
 use crate::hub::NatsHub;
@@ -86,10 +86,11 @@ pub(crate) enum Start {
 
 /// One message read: its sequence, how many of the topic's messages followed
 /// it when it was delivered, and its frame.
-struct Read {
-    sequence: u64,
-    pending: u64,
-    frame: Frame,
+pub(crate) struct Read {
+    pub(crate) sequence: u64,
+    /// The topic's messages after this one, when it was read.
+    pub(crate) pending: u64,
+    pub(crate) event: Event,
 }
 
 /// Reads the first page of `(after, upper]` of `topic`, with the `expired`
@@ -155,7 +156,7 @@ async fn fetch(hub: NatsHub, topic: String, start: Start, upper: u64) -> Result<
     if expired {
         frames.push_back(hub.gap("expired"));
     }
-    frames.extend(messages.into_iter().map(|m| m.frame));
+    frames.extend(messages.into_iter().map(|m| m.event.encode()));
     Ok(Page {
         frames,
         received,
@@ -207,7 +208,12 @@ async fn dropped_after(hub: &NatsHub, topic: &str, after: u64) -> Result<bool, E
 
 /// At most `count` of `topic`'s messages from sequence `from` on, with a
 /// pull consumer made for this read and deleted after it.
-async fn read(hub: &NatsHub, topic: &str, from: u64, count: usize) -> Result<Vec<Read>, Error> {
+pub(crate) async fn read(
+    hub: &NatsHub,
+    topic: &str,
+    from: u64,
+    count: usize,
+) -> Result<Vec<Read>, Error> {
     let inner = &hub.inner;
     let timeout = inner.config.request_timeout;
     let name = inner.consumer_name("replay");
@@ -246,7 +252,7 @@ async fn read(hub: &NatsHub, topic: &str, from: u64, count: usize) -> Result<Vec
             messages.push(Read {
                 sequence,
                 pending,
-                frame: event.encode(),
+                event,
             });
         }
         Ok::<_, async_nats::Error>(messages)

@@ -834,6 +834,34 @@ async fn missed_notices_are_read_from_the_stream_once_in_order() {
     );
 }
 
+/// A long gap (300 notices missed) is read a page at a time after the first
+/// few direct gets: every event once, in order, in far fewer requests than
+/// one per event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_gap_is_read_in_pages_once_in_order() {
+    let nats = NatsServer::start().unwrap();
+    let (a, b) = (node(&nats).await, node(&nats).await);
+    let mut subscription = joined(&b, "t").await;
+    a.publish("t", Event::message("first")).await.unwrap();
+    assert_eq!(data(&take(&mut subscription, 1).await), ["first"]);
+    b.skip_notices("t", 300);
+    let mut published = Vec::new();
+    for i in 0..300 {
+        published.push(a.publish("t", Event::message(i.to_string())).await.unwrap());
+    }
+    // Received by the server from here: the last publish, and the gap's reads.
+    let before = field(&nats.monitor("/varz").unwrap(), "in_msgs");
+    published.push(a.publish("t", Event::message("300")).await.unwrap());
+    let seen = take_within(&mut subscription, 301, Duration::from_secs(30)).await;
+    assert_eq!(ids(&seen), published, "once each, in order");
+    let requests = field(&nats.monitor("/varz").unwrap(), "in_msgs") - before;
+    assert!(
+        requests < 100,
+        "{requests} messages to the server for a gap of 300: not one request an event"
+    );
+    eventually("the page consumers are deleted", || consumers(&nats) == 0).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_without_republish_is_reported_not_silently_used() {
     let nats = NatsServer::start().unwrap();

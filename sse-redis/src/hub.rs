@@ -248,10 +248,7 @@ impl RedisHub {
     /// command timeout: an `Ok` means Redis acknowledged the event.
     pub async fn publish(&self, topic: &str, event: Event) -> Result<String, Error> {
         let published = self.publish_to_redis(topic, event).await;
-        match &published {
-            Ok(_) => self.inner.metrics.published(),
-            Err(_) => self.inner.metrics.publish_failed(),
-        }
+        self.inner.metrics.publish_outcome(&published);
         published
     }
 

@@ -46,6 +46,15 @@ impl BackplaneMetrics {
         self.handles.failed();
     }
 
+    /// Counts a publish by its outcome: [`published`](Self::published) or
+    /// [`publish_failed`](Self::publish_failed).
+    pub fn publish_outcome<T, E>(&self, outcome: &Result<T, E>) {
+        match outcome {
+            Ok(_) => self.published(),
+            Err(_) => self.publish_failed(),
+        }
+    }
+
     /// A subscription resumes after a last event id the backplane could
     /// place: counts the resume, and the events added to the returned
     /// count when it is dropped (the replay finished, was cut short, or its
