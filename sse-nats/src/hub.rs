@@ -305,6 +305,13 @@ impl NatsHub {
             Resume::Live | Resume::Unknown => 0,
         };
         let (live, upper, reader) = TopicReader::join(self, topic, after).await?;
+        // From here the reader is woken however this ends, the first page's
+        // read failing or this future dropped while it waits (a client gone
+        // at once): else a reader whose only joiner left would wait for a
+        // notice to find that out. Rebound after the guard, `live` is dropped
+        // before it, so the woken reader finds the local subscription gone.
+        let guard = Leave(reader);
+        let live = live;
         let replay = match resume {
             Resume::Live => Replay::ready(VecDeque::new()),
             Resume::Unknown => Replay::ready(VecDeque::from([self.gap("unknown")])),
@@ -314,7 +321,7 @@ impl NatsHub {
         Ok(Started {
             replay,
             live,
-            guard: Leave(reader),
+            guard,
         })
     }
 

@@ -90,6 +90,31 @@ enum Notice {
     Behind,
 }
 
+/// A joiner waiting for its reader to start: if it is dropped meanwhile (a
+/// client gone at once), the start is dropped with it and the reader, never
+/// started, would stay in the map with no task; it is taken out instead,
+/// once every handle of the dropped join is gone.
+struct Unstarted<'a> {
+    reader: Option<Arc<TopicReader>>,
+    hub: &'a NatsHub,
+    topic: &'a str,
+}
+
+impl Drop for Unstarted<'_> {
+    fn drop(&mut self) {
+        let Some(reader) = self.reader.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (hub, topic) = (self.hub.clone(), self.topic.to_owned());
+        // After the rest of the join is dropped (the start's own handle too),
+        // so that the handles left are the map's and this one.
+        runtime.spawn(async move { reader.forget_unstarted(&hub, &topic) });
+    }
+}
+
 impl TopicReader {
     /// Joins `topic` on this node: a local subscription receiving every event
     /// after `after` from now on, the sequence up to which events were already
@@ -114,10 +139,16 @@ impl TopicReader {
                     })
                     .clone()
             };
+            let mut unstarted = Unstarted {
+                reader: Some(reader.clone()),
+                hub,
+                topic,
+            };
             let started = reader
                 .started
                 .get_or_try_init(|| reader.clone().start(hub.clone(), topic.to_owned()))
                 .await;
+            unstarted.reader = None;
             if let Err(error) = started {
                 reader.forget_unstarted(hub, topic);
                 return Err(error);
