@@ -25,6 +25,12 @@ async fn next<S: futures_core::Stream + Unpin>(stream: &mut S) -> S::Item {
         .expect("the stream goes on")
 }
 
+/// The ids of who `presence` sees in `topic`.
+async fn present(presence: &Presence<Hub>, topic: &str) -> Vec<String> {
+    let members = presence.members(topic).await.expect("within the bounds");
+    members.iter().map(|m| m.id().to_owned()).collect()
+}
+
 #[tokio::test]
 async fn a_member_with_two_connections_joins_once_and_leaves_with_the_last() {
     let hub: Hub = Hub::new();
@@ -89,25 +95,11 @@ async fn every_node_sees_every_member_in_one_order() {
         "one order: {orders:?}"
     );
     for node in &nodes {
-        let ids: Vec<String> = node
-            .members("room")
-            .await
-            .unwrap()
-            .iter()
-            .map(|m| m.id().to_owned())
-            .collect();
-        assert_eq!(ids, ["alice", "carol", "dave"]);
+        assert_eq!(present(node, "room").await, ["alice", "carol", "dave"]);
     }
     // A late node learns who is there from the others.
     let late = Presence::with_config(hub.clone(), quick());
-    let ids: Vec<String> = late
-        .members("room")
-        .await
-        .unwrap()
-        .iter()
-        .map(|m| m.id().to_owned())
-        .collect();
-    assert_eq!(ids, ["alice", "carol", "dave"]);
+    assert_eq!(present(&late, "room").await, ["alice", "carol", "dave"]);
 }
 
 #[tokio::test]

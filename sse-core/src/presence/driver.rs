@@ -18,7 +18,6 @@ use super::{Member, Shared, State};
 use crate::decode::{Decoded, Decoder};
 use crate::hub::Broadcaster;
 use crate::source::IntoFrame;
-use crate::Event;
 
 /// How many heartbeats a node taken for gone and heard again is asked to
 /// resend its lists, until one of them comes.
@@ -40,10 +39,6 @@ pub(crate) fn node_id() -> String {
     }
     hasher.write_u32(std::process::id());
     format!("{:016x}", hasher.finish())
-}
-
-pub(crate) fn gone_event(node: &str) -> Event {
-    wire::gone(node)
 }
 
 async fn next_event<S>(subscription: &mut S, decoder: &mut Decoder) -> Option<Vec<Decoded>>
@@ -206,7 +201,7 @@ where
     .await
 }
 
-async fn say_gone<B: Broadcaster>(broadcaster: &B, heartbeat_topic: &str, node: &str) {
+pub(crate) async fn say_gone<B: Broadcaster>(broadcaster: &B, heartbeat_topic: &str, node: &str) {
     // Best effort: if the broker is down, the others time the node out.
     let _ = broadcaster.publish(heartbeat_topic, wire::gone(node)).await;
 }

@@ -203,11 +203,7 @@ impl<B: Broadcaster> Presence<B> {
     pub fn join(&self, topic: &str, member: Member) -> Result<Membership<B>, PresenceError> {
         let mut state = self.shared.lock();
         let config = &self.shared.config;
-        if !state.views.contains_key(topic) && state.views.len() >= config.max_topics {
-            return Err(PresenceError::TooManyTopics {
-                max_topics: config.max_topics,
-            });
-        }
+        self.shared.check_room(&state, topic)?;
         let members = state.local.entry(topic.to_owned()).or_default();
         if let Some(local) = members.get_mut(member.id()) {
             local.connections += 1;
@@ -349,14 +345,9 @@ impl<B: Broadcaster> Presence<B> {
             }
             state.stopped = true;
         }
-        let heartbeat = self.shared.config.prefix.as_str();
-        // Best effort: if the broker is down, the others time the node out.
-        let _ = self
-            .shared
-            .broadcaster
-            .publish(heartbeat, driver::gone_event(&self.shared.node))
-            .await;
-        self.shared.wake.notify_one();
+        let shared = &self.shared;
+        driver::say_gone(&shared.broadcaster, &shared.config.prefix, &shared.node).await;
+        shared.wake.notify_one();
     }
 
     /// Stops this node's presence without a word, as a crash would: the
